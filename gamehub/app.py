@@ -1,0 +1,61 @@
+"""create_app(settings): extensions, blueprints and lifecycle; nothing else."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart_schema import QuartSchema
+
+from gamehub import errors, health, observability
+from gamehub.auth.routes import blueprint as auth_blueprint
+from gamehub.db import create_engine, session_factory
+from gamehub.jsonio import ApiRequest, ExactJSONProvider
+from gamehub.runtime import EXTENSION, Runtime
+from gamehub.settings import Settings, ensure_jwt_secret, load_settings
+
+API_DESCRIPTION = (
+    "Real-money Spin and Win and Russian Roulette paid through M-Pesa. Amounts are KES strings "
+    "with 2 decimals; errors are `{error: {code, message, details}}`."
+)
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    settings = ensure_jwt_secret(settings or load_settings())
+    app = Quart("gamehub")
+    app.json_provider_class = ExactJSONProvider
+    app.json = ExactJSONProvider(app)
+    app.request_class = ApiRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"] = "pydantic"
+
+    QuartSchema(
+        app,
+        info={"title": "Game Hub API", "version": "0.1.0", "description": API_DESCRIPTION},
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+    )
+    metrics = observability.Metrics()
+    app.extensions["gamehub_metrics"] = metrics
+    observability.install(app, metrics)
+    errors.register_error_handlers(app)
+
+    engine = create_engine(settings.database_url)
+    runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine))
+    app.extensions[EXTENSION] = runtime
+
+    @app.before_serving
+    async def _start() -> None:
+        if settings.redis_url is not None:
+            from redis.asyncio import Redis
+
+            runtime.redis = Redis.from_url(settings.redis_url, decode_responses=False)
+
+    @app.after_serving
+    async def _stop() -> None:
+        if runtime.redis is not None:
+            await runtime.redis.aclose()
+        await engine.dispose()
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(auth_blueprint)
+    return app

@@ -1,0 +1,1 @@
+"""Accounts: register, login, refresh, logout, profile, tokens and stream tickets."""

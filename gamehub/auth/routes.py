@@ -1,0 +1,127 @@
+"""HTTP endpoints for accounts: register, login, refresh, logout, profile, stream tickets."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, request
+from quart_schema import validate_request, validate_response
+
+from gamehub import ledger
+from gamehub.auth import service
+from gamehub.auth.guard import current_family, current_user, login_required
+from gamehub.auth.schemas import (
+    LoginIn,
+    ProfilePatch,
+    RefreshIn,
+    RegisterIn,
+    StreamTicketOut,
+    TokensOut,
+    UserOut,
+)
+from gamehub.models import User
+from gamehub.money import format_cents
+from gamehub.ratelimit import SlidingWindow
+from gamehub.runtime import runtime
+
+blueprint = Blueprint("auth", __name__)
+
+
+def _limiter() -> SlidingWindow:
+    rt = runtime()
+    limiter = rt.extras.get("login_limiter")
+    if not isinstance(limiter, SlidingWindow):
+        limiter = SlidingWindow(rt.settings.login_attempts_per_minute)
+        rt.extras["login_limiter"] = limiter
+    return limiter
+
+
+async def render_user(user: User) -> UserOut:
+    async with runtime().sessions() as session:
+        wallet = await ledger.wallet_balance(session, user.id)
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        phone=user.phone,
+        date_of_birth=user.date_of_birth.isoformat(),
+        balance=format_cents(wallet.balance),
+        held=format_cents(wallet.held),
+        created_at=user.created_at.isoformat().replace("+00:00", "Z"),
+        client_seed=user.client_seed,
+    )
+
+
+async def _tokens(result: service.Session) -> TokensOut:
+    return TokensOut(
+        user=await render_user(result.user),
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        expires_in=result.expires_in,
+    )
+
+
+@blueprint.post("/register")
+@validate_request(RegisterIn)
+@validate_response(TokensOut, 201)
+async def register(data: RegisterIn) -> tuple[TokensOut, int]:
+    """Create an account (18+) and log it in."""
+    _limiter().hit(f"register:{request.remote_addr}")
+    rt = runtime()
+    return await _tokens(await service.register(rt.sessions, rt.settings, data)), 201
+
+
+@blueprint.post("/login")
+@validate_request(LoginIn)
+@validate_response(TokensOut)
+async def login(data: LoginIn) -> TokensOut:
+    """Log in by username or email; wrong credentials always get the same 401."""
+    identifier = (data.username or data.email or "").lower()
+    _limiter().hit(f"login:{request.remote_addr}:{identifier}")
+    rt = runtime()
+    return await _tokens(await service.login(rt.sessions, rt.settings, data))
+
+
+@blueprint.post("/auth/refresh")
+@validate_request(RefreshIn)
+@validate_response(TokensOut)
+async def refresh(data: RefreshIn) -> TokensOut:
+    """Spend a refresh token for a new token pair (rotation; a reused token ends the session)."""
+    rt = runtime()
+    return await _tokens(await service.refresh(rt.sessions, rt.settings, data.refresh_token))
+
+
+@blueprint.post("/auth/logout")
+@login_required
+async def logout() -> Response:
+    """End this login: its refresh tokens and its access tokens stop working."""
+    await service.logout(runtime().sessions, current_family())
+    return Response(status=204)
+
+
+@blueprint.post("/auth/stream-ticket")
+@login_required
+@validate_response(StreamTicketOut)
+async def stream_ticket() -> StreamTicketOut:
+    """A single-use ticket (≤ 60 s) for `?ticket=` on a stream URL (EventSource has no headers)."""
+    rt = runtime()
+    ticket = await service.issue_stream_ticket(
+        rt.sessions, rt.settings, current_user().id, current_family()
+    )
+    return StreamTicketOut(ticket=ticket, expires_in=rt.settings.stream_ticket_ttl_s)
+
+
+@blueprint.get("/profile")
+@login_required
+@validate_response(UserOut)
+async def get_profile() -> UserOut:
+    """The signed-in user's profile with balance and held amounts."""
+    return await render_user(current_user())
+
+
+@blueprint.patch("/profile")
+@login_required
+@validate_request(ProfilePatch)
+@validate_response(UserOut)
+async def patch_profile(data: ProfilePatch) -> UserOut:
+    """Change email, phone or client seed; any other field is a 422."""
+    user = await service.update_profile(runtime().sessions, current_user().id, data)
+    return await render_user(user)

@@ -1,0 +1,257 @@
+"""Account operations: register, login, refresh with rotation, logout, profile, stream tickets."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub import ledger
+from gamehub.auth import passwords, tokens
+from gamehub.auth.schemas import LoginIn, ProfilePatch, RegisterIn
+from gamehub.db import transaction, utcnow
+from gamehub.errors import ApiError, Conflict, Unauthorized
+from gamehub.models import RefreshToken, StreamTicket, TokenFamily, User
+from gamehub.settings import Settings
+
+INVALID_CREDENTIALS = Unauthorized(
+    "The username, email or password is not correct.", code="invalid_credentials"
+)
+
+
+def _invalid_credentials() -> ApiError:
+    # A fresh instance each time: exceptions carry tracebacks and must not be shared.
+    return Unauthorized(INVALID_CREDENTIALS.message, code=INVALID_CREDENTIALS.code)
+
+
+def _invalid_refresh() -> ApiError:
+    return Unauthorized("The refresh token is not valid.", code="invalid_refresh_token")
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a successful register, login or refresh hands back."""
+
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def new_client_seed() -> str:
+    return secrets.token_hex(16)
+
+
+async def _start_family(session: AsyncSession, settings: Settings, user: User) -> Session:
+    family = TokenFamily(id=tokens.new_family_id(), user_id=user.id, created_at=utcnow())
+    session.add(family)
+    await session.flush()
+    return await _mint(session, settings, user, family.id)
+
+
+async def _mint(session: AsyncSession, settings: Settings, user: User, family_id: str) -> Session:
+    refresh = tokens.new_secret()
+    session.add(
+        RefreshToken(
+            token_hash=tokens.digest(refresh),
+            family_id=family_id,
+            created_at=utcnow(),
+            expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_s),
+        )
+    )
+    await session.flush()
+    return Session(
+        user=user,
+        access_token=tokens.issue_access_token(settings, user.id, family_id),
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_s,
+    )
+
+
+async def register(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, data: RegisterIn
+) -> Session:
+    password_hash = await passwords.hash_password(data.password, settings.bcrypt_rounds)
+    try:
+        async with transaction(sessions) as session:
+            taken = await session.scalar(
+                select(User.id).where((User.username == data.username) | (User.email == data.email))
+            )
+            if taken is not None:
+                raise _duplicate()
+            user = User(
+                username=data.username,
+                email=data.email,
+                password_hash=password_hash,
+                date_of_birth=data.date_of_birth,
+                phone=data.phone,
+                client_seed=new_client_seed(),
+            )
+            session.add(user)
+            await session.flush()
+            await ledger.open_wallet(session, user.id)
+            return await _start_family(session, settings, user)
+    except IntegrityError:
+        # Two registrations raced for the same name; the unique index decided.
+        raise _duplicate() from None
+
+
+def _duplicate() -> ApiError:
+    return Conflict("That username or email is already registered.", code="already_registered")
+
+
+async def login(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, data: LoginIn
+) -> Session:
+    identifier = data.email if data.email is not None else data.username
+    assert identifier is not None
+    async with sessions() as session:
+        if "@" in identifier:
+            column = User.email
+            identifier = identifier.strip().lower()
+        else:
+            column = User.username
+        user = await session.scalar(select(User).where(column == identifier))
+    if user is None:
+        await passwords.burn_time(data.password, settings.bcrypt_rounds)
+        raise _invalid_credentials()
+    if not await passwords.verify_password(data.password, user.password_hash):
+        raise _invalid_credentials()
+    async with transaction(sessions) as session:
+        return await _start_family(session, settings, user)
+
+
+async def refresh(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, refresh_token: str
+) -> Session:
+    """Spend a refresh token for a new pair; presenting a spent one revokes its whole family."""
+    reused = False
+    async with transaction(sessions) as session:
+        row = (
+            await session.execute(
+                select(RefreshToken, TokenFamily)
+                .join(TokenFamily, TokenFamily.id == RefreshToken.family_id)
+                .where(RefreshToken.token_hash == tokens.digest(refresh_token))
+            )
+        ).one_or_none()
+        if row is None:
+            raise _invalid_refresh()
+        token, family = row
+        now = utcnow()
+        if family.revoked_at is not None or token.expires_at <= now:
+            raise _invalid_refresh()
+        spent = (
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.id == token.id, RefreshToken.spent_at.is_(None))
+                .values(spent_at=now)
+                .returning(RefreshToken.id)
+            )
+        ).scalar_one_or_none()
+        if spent is None:
+            # Someone holds a copy of a spent token: end every session of this login.
+            await _revoke_family(session, family.id, "refresh_reuse")
+            reused = True
+        else:
+            user = await session.get(User, family.user_id)
+            assert user is not None
+            return await _mint(session, settings, user, family.id)
+    assert reused
+    raise Unauthorized(
+        "This refresh token was already used; the session has been ended for safety.",
+        code="refresh_token_reused",
+    )
+
+
+async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
+    await session.execute(
+        update(TokenFamily)
+        .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> None:
+    async with transaction(sessions) as session:
+        await _revoke_family(session, family_id, "logout")
+
+
+async def authenticate(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, access_token: str
+) -> tuple[User, str]:
+    """The user behind a valid access token whose login has not been revoked."""
+    claims = tokens.decode_access_token(settings, access_token)
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(User, TokenFamily.revoked_at)
+                .join(TokenFamily, TokenFamily.user_id == User.id)
+                .where(User.id == claims.user_id, TokenFamily.id == claims.family_id)
+            )
+        ).one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("This session has ended; log in again.", code="session_revoked")
+    return row[0], claims.family_id
+
+
+async def update_profile(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, patch: ProfilePatch
+) -> User:
+    changes = patch.model_dump(exclude_unset=True)
+    if any(value is None for key, value in changes.items() if key != "phone"):
+        raise ApiError(
+            "email and client_seed cannot be cleared.", status=422, code="validation_error"
+        )
+    try:
+        async with transaction(sessions) as session:
+            user = await session.get(User, user_id)
+            assert user is not None
+            for key, value in changes.items():
+                setattr(user, key, value)
+            await session.flush()
+            return user
+    except IntegrityError:
+        raise Conflict("That email is already registered.", code="already_registered") from None
+
+
+async def issue_stream_ticket(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, user_id: int, family_id: str
+) -> str:
+    ticket = tokens.new_secret()
+    async with transaction(sessions) as session:
+        session.add(
+            StreamTicket(
+                ticket_hash=tokens.digest(ticket),
+                user_id=user_id,
+                family_id=family_id,
+                expires_at=utcnow() + timedelta(seconds=settings.stream_ticket_ttl_s),
+            )
+        )
+    return ticket
+
+
+async def redeem_stream_ticket(sessions: async_sessionmaker[AsyncSession], ticket: str) -> int:
+    """The user a ticket was issued to; each ticket opens one stream, once, within its lifetime."""
+    async with transaction(sessions) as session:
+        now = utcnow()
+        user_id = (
+            await session.execute(
+                update(StreamTicket)
+                .where(
+                    StreamTicket.ticket_hash == tokens.digest(ticket),
+                    StreamTicket.used_at.is_(None),
+                    StreamTicket.expires_at > now,
+                )
+                .values(used_at=now)
+                .returning(StreamTicket.user_id)
+            )
+        ).scalar_one_or_none()
+    if user_id is None:
+        raise Unauthorized(
+            "The stream ticket is not valid or was already used.", code="invalid_ticket"
+        )
+    return user_id

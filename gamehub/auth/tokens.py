@@ -1,0 +1,74 @@
+"""JWT access tokens (HS256 pinned; issuer, audience and type checked) and opaque secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+
+from gamehub.db import utcnow
+from gamehub.errors import Unauthorized
+from gamehub.settings import Settings
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    family_id: str
+
+
+def issue_access_token(settings: Settings, user_id: int, family_id: str) -> str:
+    now = utcnow()
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "sid": family_id,
+        "typ": ACCESS,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(seconds=settings.access_token_ttl_s),
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """Verify signature, expiry, issuer, audience and type; any failure is one 401."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "typ"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The access token has expired.", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("The access token is not valid.", code="invalid_token") from None
+    if claims.get("typ") != ACCESS or not str(claims["sub"]).isdigit():
+        raise Unauthorized("The access token is not valid.", code="invalid_token")
+    return AccessClaims(user_id=int(claims["sub"]), family_id=str(claims["sid"]))
+
+
+def new_secret() -> str:
+    """An opaque bearer secret (refresh tokens, stream tickets): 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """Only digests of bearer secrets are stored, so a database leak hands out no sessions."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_family_id() -> str:
+    return secrets.token_hex(16)

@@ -1,0 +1,97 @@
+"""The `gamehub` command: serve, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from hypercorn.config import Config
+
+from gamehub.settings import Settings, SettingsError, load_settings
+
+HYPERCORN_TOML = Path("hypercorn.toml")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        print(f"gamehub: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _install_event_loop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is absent only on Windows
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _hypercorn_config(host: str, port: int) -> Config:
+    config = Config.from_toml(str(HYPERCORN_TOML)) if HYPERCORN_TOML.is_file() else Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None  # the app logs each request itself, with its request id
+    return config
+
+
+async def _serve(settings: Settings, config: Config) -> None:
+    from hypercorn.asyncio import serve
+
+    from gamehub.app import create_app
+
+    app = create_app(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    host, _, port = config.bind[0].rpartition(":")
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    print(f"Game Hub is running at http://{shown_host}:{port}/  (API docs: /docs)", flush=True)
+    await serve(app, config, shutdown_trigger=stop.wait)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from gamehub.observability import configure_logging
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_json)
+    if settings.is_sqlite:
+        # The embedded default builds and upgrades its own database on start.
+        from gamehub.migrate import upgrade
+
+        upgrade(settings.database_url)
+    _install_event_loop()
+    asyncio.run(_serve(settings, _hypercorn_config(args.host, args.port)))
+
+
+def cmd_migrate(_args: argparse.Namespace) -> None:
+    from gamehub.migrate import upgrade
+
+    settings = _settings_or_exit()
+    upgrade(settings.database_url)
+    print("gamehub: database is at the latest revision", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gamehub", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the app under Hypercorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+    migrate = commands.add_parser("migrate", help="alembic upgrade head on the configured database")
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""ApiError and the handlers that turn every failure into the contract's JSON error body."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from quart import Quart, Response, jsonify
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the client should see: a status, a stable machine code and a human message."""
+
+    status = 400
+    code = "bad_request"
+    message = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class Unauthorized(ApiError):
+    status, code, message = 401, "unauthenticated", "Authentication is required."
+
+
+class Forbidden(ApiError):
+    status, code, message = 403, "forbidden", "You may not do that."
+
+
+class Conflict(ApiError):
+    status, code, message = 409, "conflict", "The request conflicts with the current state."
+
+
+class InsufficientFunds(Conflict):
+    code, message = "insufficient_funds", "Not enough available balance."
+
+
+class ValidationFailed(ApiError):
+    status, code, message = 422, "validation_error", "The request is not valid."
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+# werkzeug's exception names turned into stable snake_case codes for the HTTP-level failures.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _validation_details(error: Exception) -> dict[str, Any]:
+    if isinstance(error, ValidationError):
+        return {
+            "fields": [
+                {
+                    "field": ".".join(str(part) for part in item["loc"]) or "body",
+                    "message": item["msg"].removeprefix("Value error, "),
+                    "type": item["type"],
+                }
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+        }
+    return {"reason": str(error)}
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.code, error.message, error.details, error.headers)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def _schema_error(error: RequestSchemaValidationError) -> Response:
+        details = _validation_details(error.validation_error)
+        custom = _custom_code(error.validation_error)
+        if custom is not None:
+            return error_response(422, custom[0], custom[1], details)
+        return error_response(422, "validation_error", "The request is not valid.", details)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = HTTP_CODES.get(status, "http_error")
+        message = error.description or error.name
+        if status == 413:
+            message = "The request body is larger than the 1 MiB limit."
+        headers = {}
+        allowed = getattr(error, "valid_methods", None)
+        if status == 405 and allowed:
+            headers["Allow"] = ", ".join(allowed)
+        return error_response(status, code, message, headers=headers)
+
+    @app.errorhandler(Exception)
+    async def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", exc_info=error)
+        return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def _custom_code(error: Exception) -> tuple[str, str] | None:
+    """Validators may raise `CodedValueError` so a domain rule (e.g. underage) keeps its code."""
+    if not isinstance(error, ValidationError):
+        return None
+    for item in error.errors(include_url=False):
+        ctx = item.get("ctx") or {}
+        original = ctx.get("error")
+        if isinstance(original, CodedValueError):
+            return original.code, original.message
+    return None
+
+
+class CodedValueError(ValueError):
+    """A validation failure with its own error code (422 with that code instead of the generic)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)

@@ -1,0 +1,56 @@
+"""Liveness, readiness and metrics endpoints for operators and load balancers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from quart import Blueprint, Response, current_app
+from quart_schema import hide
+from sqlalchemy import text
+
+from gamehub.runtime import runtime
+
+blueprint = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+@blueprint.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@blueprint.get("/readyz")
+async def readyz() -> tuple[dict[str, object], int]:
+    """The database and the broker answer; 503 otherwise."""
+    rt = runtime()
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with rt.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:  # any failure means not ready
+        log.warning("readiness: database unreachable: %s", error)
+        checks["database"] = "unreachable"
+    if rt.redis is not None:
+        try:
+            async with asyncio.timeout(2):
+                await rt.redis.ping()
+            checks["broker"] = "ok"
+        except Exception as error:
+            log.warning("readiness: redis unreachable: %s", error)
+            checks["broker"] = "unreachable"
+    else:
+        checks["broker"] = "ok"
+    ready = all(value == "ok" for value in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@blueprint.get("/metrics")
+@hide
+async def metrics() -> Response:
+    """Prometheus text exposition."""
+    body = current_app.extensions["gamehub_metrics"].render()
+    return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,395 @@
+"""The only code that moves money: accounts, transfers, holds and the ledger's invariants.
+
+Every function takes the caller's session and runs inside the caller's database transaction, so a
+money operation either completes entirely or not at all. Each transfer and hold carries a unique,
+caller-chosen reference: repeating an operation finds what the first attempt did instead of moving
+money twice (as in TigerBeetle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gamehub.db import utcnow
+from gamehub.errors import ApiError, InsufficientFunds
+from gamehub.models import Account, Hold, Transfer
+
+HOUSE = "house"
+MPESA_CLEARING = "mpesa:clearing"
+
+# Accounts that face the outside world; their balances may go negative (the others never do).
+SYSTEM_ACCOUNTS: dict[str, str] = {HOUSE: "house", MPESA_CLEARING: "clearing"}
+
+
+class ReferenceReused(ApiError):
+    """A reference already names a different transfer or hold: a bug in the caller, never money."""
+
+    status, code, message = 409, "reference_reused", "That reference names another operation."
+
+
+class HoldNotPending(ApiError):
+    status, code, message = 409, "hold_not_pending", "That hold has already ended."
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transfer_id: int
+    created: bool  # False when the reference had already moved the money
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    hold_id: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class WalletBalance:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+def wallet_code(user_id: int) -> str:
+    return f"wallet:{user_id}"
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+async def account_id(
+    session: AsyncSession,
+    code: str,
+    kind: str | None = None,
+    *,
+    user_id: int | None = None,
+) -> int:
+    """The id of the account named `code`, opened on first use (race-free on every backend)."""
+    found = await session.scalar(select(Account.id).where(Account.code == code))
+    if found is not None:
+        return found
+    if kind is None:
+        kind = SYSTEM_ACCOUNTS.get(code)
+        if kind is None:
+            raise LookupError(f"no ledger account {code!r}")
+    stmt = (
+        _insert(session, Account)
+        .values(
+            code=code,
+            kind=kind,
+            user_id=user_id,
+            balance=0,
+            held=0,
+            allow_negative=code in SYSTEM_ACCOUNTS,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+    await session.execute(stmt)
+    created = await session.scalar(select(Account.id).where(Account.code == code))
+    assert created is not None
+    return created
+
+
+async def open_wallet(session: AsyncSession, user_id: int) -> int:
+    return await account_id(session, wallet_code(user_id), "wallet", user_id=user_id)
+
+
+async def wallet_balance(session: AsyncSession, user_id: int) -> WalletBalance:
+    row = (
+        await session.execute(
+            select(Account.balance, Account.held).where(Account.code == wallet_code(user_id))
+        )
+    ).one_or_none()
+    return WalletBalance(0, 0) if row is None else WalletBalance(row.balance, row.held)
+
+
+async def _debit(session: AsyncSession, account: int, amount: int, *, from_held: bool) -> None:
+    """Take `amount` off an account; plain debits may only spend what is not held."""
+    if from_held:
+        stmt = (
+            update(Account)
+            .where(Account.id == account, Account.held >= amount)
+            .values(balance=Account.balance - amount, held=Account.held - amount)
+        )
+    else:
+        stmt = (
+            update(Account)
+            .where(
+                Account.id == account,
+                Account.allow_negative | (Account.balance - Account.held >= amount),
+            )
+            .values(balance=Account.balance - amount)
+        )
+    changed = (await session.execute(stmt.returning(Account.id))).scalar_one_or_none()
+    if changed is None:
+        raise InsufficientFunds()
+
+
+async def _credit(session: AsyncSession, account: int, amount: int) -> None:
+    await session.execute(
+        update(Account).where(Account.id == account).values(balance=Account.balance + amount)
+    )
+
+
+async def _move(
+    session: AsyncSession, debit: int, credit: int, amount: int, *, from_held: bool = False
+) -> None:
+    # Rows are locked in id order so that two opposite transfers can never deadlock.
+    for account in sorted((debit, credit)):
+        if account == debit:
+            await _debit(session, debit, amount, from_held=from_held)
+        else:
+            await _credit(session, credit, amount)
+
+
+def _check_amount(amount: int) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError(f"a ledger amount is a positive integer of cents, got {amount!r}")
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    reference: str,
+    kind: str,
+    debit: int,
+    credit: int,
+    amount: int,
+) -> TransferResult:
+    """Move `amount` cents from account `debit` to account `credit`, once per reference.
+
+    Raises InsufficientFunds (and leaves the caller to roll back) when the debit account cannot
+    cover the amount from what it has available.
+    """
+    _check_amount(amount)
+    stmt = (
+        _insert(session, Transfer)
+        .values(
+            reference=reference,
+            kind=kind,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=amount,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["reference"])
+        .returning(Transfer.id)
+    )
+    transfer_id = (await session.execute(stmt)).scalar_one_or_none()
+    if transfer_id is None:
+        existing = await _existing_transfer(session, reference)
+        if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
+            debit,
+            credit,
+            amount,
+        ):
+            raise ReferenceReused(details={"reference": reference})
+        return TransferResult(existing.id, created=False)
+    await _move(session, debit, credit, amount)
+    return TransferResult(transfer_id, created=True)
+
+
+async def _existing_transfer(session: AsyncSession, reference: str) -> Transfer:
+    existing = await session.scalar(select(Transfer).where(Transfer.reference == reference))
+    assert existing is not None, "a conflicting reference must exist once its insert waited"
+    return existing
+
+
+async def hold(
+    session: AsyncSession,
+    *,
+    reference: str,
+    kind: str,
+    debit: int,
+    credit: int,
+    amount: int,
+) -> HoldResult:
+    """Reserve `amount` on `debit` for a later transfer to `credit`, once per reference."""
+    _check_amount(amount)
+    stmt = (
+        _insert(session, Hold)
+        .values(
+            reference=reference,
+            kind=kind,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount=amount,
+            status="pending",
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["reference"])
+        .returning(Hold.id)
+    )
+    hold_id = (await session.execute(stmt)).scalar_one_or_none()
+    if hold_id is None:
+        existing = await session.scalar(select(Hold).where(Hold.reference == reference))
+        assert existing is not None
+        if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
+            debit,
+            credit,
+            amount,
+        ):
+            raise ReferenceReused(details={"reference": reference})
+        return HoldResult(existing.id, created=False)
+    reserved = (
+        await session.execute(
+            update(Account)
+            .where(
+                Account.id == debit,
+                Account.allow_negative | (Account.balance - Account.held >= amount),
+            )
+            .values(held=Account.held + amount)
+            .returning(Account.id)
+        )
+    ).scalar_one_or_none()
+    if reserved is None:
+        raise InsufficientFunds()
+    return HoldResult(hold_id, created=True)
+
+
+async def _end_hold(session: AsyncSession, hold_id: int, status: str) -> Hold | None:
+    """Mark a pending hold ended; None when it had already ended (the exactly-once gate)."""
+    row = (
+        await session.execute(
+            update(Hold)
+            .where(Hold.id == hold_id, Hold.status == "pending")
+            .values(status=status, ended_at=utcnow())
+            .returning(Hold.debit_account_id, Hold.credit_account_id, Hold.amount, Hold.kind)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Hold(
+        id=hold_id,
+        debit_account_id=row.debit_account_id,
+        credit_account_id=row.credit_account_id,
+        amount=row.amount,
+        kind=row.kind,
+    )
+
+
+async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = None) -> bool:
+    """Turn a pending hold into its transfer. False if the hold had already been posted;
+    HoldNotPending if it had been released (money must never move after a release)."""
+    ended = await _end_hold(session, hold_id, "posted")
+    if ended is None:
+        status = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
+        if status == "posted":
+            return False
+        raise HoldNotPending(details={"hold_id": hold_id, "status": status})
+    transfer_id = (
+        await session.execute(
+            _insert(session, Transfer)
+            .values(
+                reference=f"hold:{hold_id}:post",
+                kind=kind or ended.kind,
+                debit_account_id=ended.debit_account_id,
+                credit_account_id=ended.credit_account_id,
+                amount=ended.amount,
+                hold_id=hold_id,
+                created_at=utcnow(),
+            )
+            .returning(Transfer.id)
+        )
+    ).scalar_one()
+    assert transfer_id is not None
+    await _move(
+        session, ended.debit_account_id, ended.credit_account_id, ended.amount, from_held=True
+    )
+    return True
+
+
+async def release_hold(session: AsyncSession, hold_id: int) -> bool:
+    """Give held money back to its account. False if the hold had already been released;
+    HoldNotPending if it had been posted."""
+    ended = await _end_hold(session, hold_id, "released")
+    if ended is None:
+        status = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
+        if status == "released":
+            return False
+        raise HoldNotPending(details={"hold_id": hold_id, "status": status})
+    await session.execute(
+        update(Account)
+        .where(Account.id == ended.debit_account_id)
+        .values(held=Account.held - ended.amount)
+    )
+    return True
+
+
+async def check_invariants(session: AsyncSession) -> list[str]:
+    """Every broken ledger invariant, described; an empty list means the books balance."""
+    problems: list[str] = []
+    total = await session.scalar(select(func.coalesce(func.sum(Account.balance), 0)))
+    if total != 0:
+        problems.append(f"balances sum to {total}, not 0")
+
+    credits = (
+        select(Transfer.credit_account_id.label("account"), func.sum(Transfer.amount).label("t"))
+        .group_by(Transfer.credit_account_id)
+        .subquery()
+    )
+    debits = (
+        select(Transfer.debit_account_id.label("account"), func.sum(Transfer.amount).label("t"))
+        .group_by(Transfer.debit_account_id)
+        .subquery()
+    )
+    pending = (
+        select(Hold.debit_account_id.label("account"), func.sum(Hold.amount).label("t"))
+        .where(Hold.status == "pending")
+        .group_by(Hold.debit_account_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            Account.code,
+            Account.balance,
+            Account.held,
+            Account.allow_negative,
+            (func.coalesce(credits.c.t, 0) - func.coalesce(debits.c.t, 0)).label("computed"),
+            func.coalesce(pending.c.t, 0).label("computed_held"),
+        )
+        .outerjoin(credits, credits.c.account == Account.id)
+        .outerjoin(debits, debits.c.account == Account.id)
+        .outerjoin(pending, pending.c.account == Account.id)
+    )
+    for row in rows:
+        if row.balance != row.computed:
+            problems.append(
+                f"{row.code}: balance {row.balance} but transfers sum to {row.computed}"
+            )
+        if row.held != row.computed_held:
+            problems.append(
+                f"{row.code}: held {row.held} but pending holds sum to {row.computed_held}"
+            )
+        if not row.allow_negative and row.balance < row.held:
+            problems.append(f"{row.code}: balance {row.balance} below held {row.held}")
+
+    posted_without_transfer = await session.scalar(
+        select(func.count())
+        .select_from(Hold)
+        .outerjoin(Transfer, Transfer.hold_id == Hold.id)
+        .where(Hold.status == "posted", Transfer.id.is_(None))
+    )
+    if posted_without_transfer:
+        problems.append(f"{posted_without_transfer} posted holds have no transfer")
+    transfers_of_open_holds = await session.scalar(
+        select(func.count())
+        .select_from(Transfer)
+        .join(Hold, Transfer.hold_id == Hold.id)
+        .where(Hold.status != "posted")
+    )
+    if transfers_of_open_holds:
+        problems.append(f"{transfers_of_open_holds} transfers belong to holds that are not posted")
+    return problems

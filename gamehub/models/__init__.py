@@ -1,0 +1,32 @@
+"""Every table, grouped by area; importing this package registers them all on Base.metadata."""
+
+from gamehub.models.auth import RefreshToken, StreamTicket, TokenFamily, User
+from gamehub.models.games import (
+    BetHistory,
+    Game,
+    GameSession,
+    Multiplayer,
+    RussianRoulette,
+    SpinAndWin,
+)
+from gamehub.models.idempotency import IdempotencyRecord
+from gamehub.models.ledger import Account, Hold, Transfer
+from gamehub.models.payments import Transaction
+
+__all__ = [
+    "Account",
+    "BetHistory",
+    "Game",
+    "GameSession",
+    "Hold",
+    "IdempotencyRecord",
+    "Multiplayer",
+    "RefreshToken",
+    "RussianRoulette",
+    "SpinAndWin",
+    "StreamTicket",
+    "TokenFamily",
+    "Transaction",
+    "Transfer",
+    "User",
+]

@@ -1,0 +1,29 @@
+"""The per-app runtime (settings, database, Redis) and how request code reaches it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from quart import current_app
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gamehub.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+EXTENSION = "gamehub"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def runtime() -> Runtime:
+    return cast(Runtime, current_app.extensions[EXTENSION])

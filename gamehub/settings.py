@@ -1,0 +1,233 @@
+"""One Settings object built from GAMEHUB_* environment (and a .env file), validated at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PREFIX = "GAMEHUB_"
+MIN_JWT_SECRET_LENGTH = 32
+DEFAULT_DATA_DIR = "data"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe; the message is one line for the operator."""
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE .env file (comments, blank lines, optional quotes)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, got {value!r}")
+
+
+def _int(value: str, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain postgres:// and sqlite:// URLs and pick the async driver for them."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str = ""
+    redis_url: str | None = None
+    jwt_secret: str = ""
+    jwt_issuer: str = "gamehub"
+    jwt_audience: str = "gamehub-api"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    stream_ticket_ttl_s: int = 60
+    bcrypt_rounds: int = 12
+    max_body_bytes: int = 1024 * 1024
+    login_attempts_per_minute: int = 10
+    log_json: bool = True
+    mpesa_base_url: str | None = None
+    mpesa_consumer_key: str = "sandbox-key"
+    mpesa_consumer_secret: str = "sandbox-secret"
+    mpesa_shortcode: str = "174379"
+    mpesa_passkey: str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+    mpesa_b2c_shortcode: str = "600000"
+    mpesa_initiator_name: str = "testapi"
+    mpesa_initiator_password: str = "Safaricom999!*!"
+    mpesa_certificate: Path | None = None
+    mpesa_callback_base_url: str | None = None
+    mpesa_callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    mpesa_callback_allowlist: tuple[str, ...] = ()
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_mpesa_sandbox(self) -> bool:
+        return self.mpesa_base_url is None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None
+) -> Settings:
+    """Build Settings from the environment (which wins) over a .env file, then validate them."""
+    merged: dict[str, str] = {}
+    merged.update(read_dotenv(dotenv_path if dotenv_path is not None else Path(".env")))
+    merged.update(os.environ if environ is None else environ)
+    env = {k[len(PREFIX) :]: v for k, v in merged.items() if k.startswith(PREFIX)}
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else None
+
+    data_dir = Path(get("DATA_DIR") or DEFAULT_DATA_DIR)
+    kwargs: dict[str, object] = {"env": (get("ENV") or "development").lower(), "data_dir": data_dir}
+    if kwargs["env"] not in {"development", "production", "test"}:
+        raise SettingsError(
+            f"{PREFIX}ENV must be development, test or production, got {env['ENV']!r}"
+        )
+    database_url = get("DATABASE_URL")
+    kwargs["database_url"] = (
+        normalise_database_url(database_url)
+        if database_url
+        else f"sqlite+aiosqlite:///{data_dir / 'gamehub.sqlite3'}"
+    )
+    kwargs["redis_url"] = get("REDIS_URL")
+    kwargs["jwt_secret"] = get("JWT_SECRET") or ""
+    for name in (
+        "ACCESS_TOKEN_TTL_S",
+        "REFRESH_TOKEN_TTL_S",
+        "STREAM_TICKET_TTL_S",
+        "BCRYPT_ROUNDS",
+        "MAX_BODY_BYTES",
+        "LOGIN_ATTEMPTS_PER_MINUTE",
+    ):
+        value = get(name)
+        if value is not None:
+            kwargs[name.lower()] = _int(value, name, minimum=1)
+    if (value := get("LOG_JSON")) is not None:
+        kwargs["log_json"] = _bool(value, "LOG_JSON")
+    for name in (
+        "MPESA_BASE_URL",
+        "MPESA_CONSUMER_KEY",
+        "MPESA_CONSUMER_SECRET",
+        "MPESA_SHORTCODE",
+        "MPESA_PASSKEY",
+        "MPESA_B2C_SHORTCODE",
+        "MPESA_INITIATOR_NAME",
+        "MPESA_INITIATOR_PASSWORD",
+        "MPESA_CALLBACK_BASE_URL",
+        "MPESA_CALLBACK_SECRET",
+    ):
+        if (value := get(name)) is not None:
+            kwargs[name.lower()] = value.rstrip("/") if name.endswith("_URL") else value
+    if (value := get("MPESA_CERTIFICATE")) is not None:
+        kwargs["mpesa_certificate"] = Path(value)
+    if (value := get("MPESA_CALLBACK_ALLOWLIST")) is not None:
+        kwargs["mpesa_callback_allowlist"] = tuple(
+            ip.strip() for ip in value.split(",") if ip.strip()
+        )
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse unsafe or inconsistent settings with a one-line reason."""
+    if settings.bcrypt_rounds < 4 or settings.bcrypt_rounds > 16:
+        raise SettingsError(f"{PREFIX}BCRYPT_ROUNDS must be between 4 and 16")
+    if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL must be a postgresql:// or sqlite:// URL, "
+            f"got {settings.database_url.split('://')[0]}://…"
+        )
+    if settings.redis_url is not None and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise SettingsError(f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL")
+    if not settings.is_production:
+        return
+    if len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}JWT_SECRET must be set to at least "
+            f"{MIN_JWT_SECRET_LENGTH} random characters"
+        )
+    if settings.is_sqlite:
+        raise SettingsError(
+            f"refusing to start in production: SQLite is for the embedded default; "
+            f"set {PREFIX}DATABASE_URL to PostgreSQL"
+        )
+    if settings.uses_mpesa_sandbox:
+        raise SettingsError(
+            f"refusing to start in production: M-Pesa would be the built-in sandbox; "
+            f"set {PREFIX}MPESA_BASE_URL to Daraja"
+        )
+    if settings.bcrypt_rounds < 12:
+        raise SettingsError(f"refusing to start in production: {PREFIX}BCRYPT_ROUNDS must be >= 12")
+    if settings.mpesa_consumer_key == "sandbox-key" or settings.mpesa_certificate is None:
+        raise SettingsError(
+            f"refusing to start in production: set {PREFIX}MPESA_CONSUMER_KEY, "
+            f"{PREFIX}MPESA_CONSUMER_SECRET and {PREFIX}MPESA_CERTIFICATE for Daraja"
+        )
+    if settings.redis_url is None:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}REDIS_URL is needed to share rooms "
+            "between instances"
+        )
+
+
+def ensure_jwt_secret(settings: Settings) -> Settings:
+    """Outside production, keep a random JWT secret in the data folder so restarts keep sessions."""
+    if settings.jwt_secret:
+        return settings
+    path = settings.data_dir / "jwt-secret"
+    if path.is_file():
+        secret = path.read_text(encoding="utf-8").strip()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret, encoding="utf-8")
+        path.chmod(0o600)
+    return settings.with_overrides(jwt_secret=secret)

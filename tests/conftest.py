@@ -1,0 +1,67 @@
+"""Fixtures: the backend (both for every app test), the app, its client, a database session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gamehub.app import create_app
+from gamehub.runtime import EXTENSION, Runtime
+from gamehub.settings import Settings
+from tests.backends import Backend, clean_services, embedded_backend, services_backend
+
+TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session", params=["embedded", "services"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    if request.param == "embedded":
+        return embedded_backend(tmp_path_factory.mktemp("sqlite-template"))
+    return services_backend()
+
+
+@pytest.fixture
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        database_url=backend.fresh_database_url(tmp_path),
+        redis_url=backend.redis_url,
+        jwt_secret=TEST_JWT_SECRET,
+        bcrypt_rounds=4,  # production refuses < 12; one test checks the default is 12
+        login_attempts_per_minute=10_000,
+        log_json=False,
+        mpesa_callback_secret="test-callback-secret",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, backend: Backend) -> AsyncIterator[Quart]:
+    if backend.name == "services":
+        assert backend.redis_url is not None
+        await clean_services(settings.database_url, backend.redis_url)
+    application = create_app(settings)
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> TestClientProtocol:
+    return app.test_client()
+
+
+@pytest.fixture
+def runtime(app: Quart) -> Runtime:
+    runtime: Runtime = app.extensions[EXTENSION]
+    return runtime
+
+
+@pytest.fixture
+async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessions() as db_session:
+        yield db_session

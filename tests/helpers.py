@@ -1,0 +1,43 @@
+"""Small helpers shared by tests: registering players and building auth headers."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from quart.typing import TestClientProtocol
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(
+    client: TestClientProtocol, username: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Register a new adult player and return the response body (user and tokens)."""
+    name = username or f"player{next(_counter)}"
+    body = {
+        "username": name,
+        "email": f"{name}@example.com",
+        "password": PASSWORD,
+        "date_of_birth": "1990-05-17",
+        **fields,
+    }
+    response = await client.post("/register", json=body)
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    data: dict[str, Any] = await response.get_json()
+    return data
+
+
+async def error_of(response: Any) -> dict[str, Any]:
+    """The `error` object of a JSON error response (asserts the contract's shape)."""
+    assert response.content_type.startswith("application/json"), response.content_type
+    body = await response.get_json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    error: dict[str, Any] = body["error"]
+    return error
