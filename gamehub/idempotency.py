@@ -1,0 +1,173 @@
+"""Idempotency-Key for money-moving POSTs (Stripe / IETF draft semantics), scoped per user.
+
+Same key + same body replays the first response (status and body); same key + another body is
+422 `idempotency_key_reused`; same key while the first request still runs is 409
+`idempotency_in_progress`. Records are kept at least 24 h (see `purge_expired`).
+
+Decorator order on a route: login_required → validate_request → idempotent → validate_response,
+so that a malformed body is a 422 before any key is recorded (validation before state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
+from functools import wraps
+from typing import Any, ParamSpec, cast
+
+from quart import Response, current_app, g, request
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub.db import transaction, utcnow
+from gamehub.errors import ApiError, Conflict, error_response
+from gamehub.ledger import _insert
+from gamehub.models import IdempotencyRecord
+from gamehub.runtime import runtime
+
+P = ParamSpec("P")
+HEADER = "Idempotency-Key"
+RETENTION = timedelta(hours=24)
+# A request still "in progress" after this long died with its process; its key may be retried.
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
+class KeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This Idempotency-Key was used with a different request."
+
+
+class InProgress(Conflict):
+    code, message = "idempotency_in_progress", "A request with this Idempotency-Key is running."
+
+
+class InvalidKey(ApiError):
+    status, code, message = 422, "invalid_idempotency_key", "Idempotency-Key must be 1-255 chars."
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """The request a key stands for; JSON bodies are compared by meaning, not by spacing."""
+    try:
+        canonical = json.dumps(
+            json.loads(body, parse_float=Decimal), sort_keys=True, default=str
+        ).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+async def _claim(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, key: str, print_: str
+) -> tuple[int, Response | None]:
+    """Record the key as in progress, or answer from the earlier request that holds it."""
+    async with transaction(sessions) as session:
+        stmt = (
+            _insert(session, IdempotencyRecord)
+            .values(user_id=user_id, key=key, request_fingerprint=print_, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["user_id", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        record_id = (await session.execute(stmt)).scalar_one_or_none()
+        if record_id is not None:
+            return record_id, None
+        existing = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+            )
+        )
+        assert existing is not None
+        if existing.request_fingerprint != print_:
+            raise KeyReused()
+        if existing.status_code is not None and existing.response_body is not None:
+            replay = Response(
+                existing.response_body,
+                status=existing.status_code,
+                content_type="application/json",
+            )
+            replay.headers["Idempotent-Replayed"] = "true"
+            return existing.id, replay
+        if existing.created_at > utcnow() - ABANDONED_AFTER:
+            raise InProgress()
+        # Taken over from a request that died; services key their money moves on the record id,
+        # so the retry finds what the dead request did instead of doing it again.
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == existing.id)
+            .values(created_at=utcnow())
+        )
+        return existing.id, None
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession], record_id: int, response: Response | None
+) -> None:
+    async with transaction(sessions) as session:
+        if response is None or response.status_code >= 500:
+            # Nothing was promised: let the client retry with the same key.
+            await session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+            )
+            return
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(
+                status_code=response.status_code,
+                response_body=await response.get_data(as_text=True),
+                completed_at=utcnow(),
+            )
+        )
+
+
+def idempotency_scope() -> str | None:
+    """A stable name for this request across retries with the same key (None without a key)."""
+    record_id = getattr(g, "idempotency_record_id", None)
+    return None if record_id is None else f"idem:{record_id}"
+
+
+def idempotent(func: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Response]]:
+    @wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return cast(Response, await current_app.make_response(await func(*args, **kwargs)))
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise InvalidKey()
+        sessions = runtime().sessions
+        body = await request.get_data(as_text=False)
+        print_ = fingerprint(
+            request.method, request.path, body if isinstance(body, bytes) else body.encode()
+        )
+        record_id, replay = await _claim(sessions, g.user.id, key, print_)
+        if replay is not None:
+            return replay
+        g.idempotency_record_id = record_id
+        response: Response | None = None
+        try:
+            try:
+                response = cast(
+                    Response, await current_app.make_response(await func(*args, **kwargs))
+                )
+            except ApiError as error:
+                # A refused request (e.g. 409 insufficient funds) is an answer too: replay it.
+                response = error_response(
+                    error.status, error.code, error.message, error.details, error.headers
+                )
+        finally:
+            await _finish(sessions, record_id, response)
+        assert response is not None
+        return response
+
+    return wrapper
+
+
+async def purge_expired(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Forget keys older than the retention period; returns how many were removed."""
+    async with transaction(sessions) as session:
+        result = await session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
