@@ -5,10 +5,11 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, observability
+from gamehub import errors, health, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, session_factory
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
+from gamehub.rooms.broker import create_broker
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings, ensure_jwt_secret, load_settings
 
@@ -40,22 +41,24 @@ def create_app(settings: Settings | None = None) -> Quart:
     errors.register_error_handlers(app)
 
     engine = create_engine(settings.database_url)
-    runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine))
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        broker=create_broker(settings.redis_url),
+    )
     app.extensions[EXTENSION] = runtime
 
     @app.before_serving
     async def _start() -> None:
-        if settings.redis_url is not None:
-            from redis.asyncio import Redis
-
-            runtime.redis = Redis.from_url(settings.redis_url, decode_responses=False)
+        await runtime.broker.start()
 
     @app.after_serving
     async def _stop() -> None:
-        if runtime.redis is not None:
-            await runtime.redis.aclose()
+        await runtime.broker.close()
         await engine.dispose()
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth_blueprint)
+    app.register_blueprint(userstream.blueprint)
     return app

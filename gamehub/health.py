@@ -34,16 +34,13 @@ async def readyz() -> tuple[dict[str, object], int]:
     except Exception as error:  # any failure means not ready
         log.warning("readiness: database unreachable: %s", error)
         checks["database"] = "unreachable"
-    if rt.redis is not None:
-        try:
-            async with asyncio.timeout(2):
-                await rt.redis.ping()
-            checks["broker"] = "ok"
-        except Exception as error:
-            log.warning("readiness: redis unreachable: %s", error)
-            checks["broker"] = "unreachable"
-    else:
+    try:
+        async with asyncio.timeout(2):
+            await rt.broker.ping()
         checks["broker"] = "ok"
+    except Exception as error:
+        log.warning("readiness: broker unreachable: %s", error)
+        checks["broker"] = "unreachable"
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 

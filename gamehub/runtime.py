@@ -1,4 +1,4 @@
-"""The per-app runtime (settings, database, Redis) and how request code reaches it."""
+"""The per-app runtime (settings, database, broker) and how request code reaches it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gamehub.settings import Settings
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from gamehub.rooms.broker import Broker
 
 EXTENSION = "gamehub"
 
@@ -21,7 +21,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    redis: Redis | None = None
+    broker: Broker
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -79,6 +79,7 @@ class Settings:
     bcrypt_rounds: int = 12
     max_body_bytes: int = 1024 * 1024
     login_attempts_per_minute: int = 10
+    sse_keepalive_s: float = 15.0
     log_json: bool = True
     mpesa_base_url: str | None = None
     mpesa_consumer_key: str = "sandbox-key"
@@ -147,6 +148,8 @@ def load_settings(
         value = get(name)
         if value is not None:
             kwargs[name.lower()] = _int(value, name, minimum=1)
+    if (value := get("SSE_KEEPALIVE_S")) is not None:
+        kwargs["sse_keepalive_s"] = float(_int(value, "SSE_KEEPALIVE_S", minimum=1))
     if (value := get("LOG_JSON")) is not None:
         kwargs["log_json"] = _bool(value, "LOG_JSON")
     for name in (

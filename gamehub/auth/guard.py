@@ -39,6 +39,16 @@ def login_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
     return security_scheme([{"bearer": []}])(wrapper)
 
 
+async def stream_user_id() -> int:
+    """Streams take the bearer header or a single-use `?ticket=` (EventSource has no headers)."""
+    ticket = request.args.get("ticket")
+    rt = runtime()
+    if ticket:
+        return await service.redeem_stream_ticket(rt.sessions, ticket)
+    user, _family = await service.authenticate(rt.sessions, rt.settings, bearer_token())
+    return user.id
+
+
 def current_user() -> User:
     return cast(User, g.user)
 

@@ -1,0 +1,1 @@
+"""Russian Roulette rooms: the pure rules, and the machinery that runs them."""

@@ -1,0 +1,190 @@
+"""The event broker: one interface, two implementations (in-process memory, Redis).
+
+Every publication on a channel ("room:<id>", "user:<id>", "lobby") gets the channel's next
+offset (`seq`, 1, 2, 3 … without gaps) and is kept in a bounded history, so a subscriber that
+reconnects gets exactly the events it missed, or learns that they are gone (Centrifugo's model).
+A publisher may pass the seq itself (a room's actor numbers its events in the database); the
+broker then stores it only if it is newer than the last one, so a republish after a crash is
+harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+HISTORY_SIZE = 1000
+SUBSCRIBER_QUEUE = 1000
+
+
+@dataclass(frozen=True)
+class Event:
+    """A published event; `data` is its JSON text, which already carries `seq` and `type`."""
+
+    channel: str
+    seq: int
+    type: str
+    data: str
+
+    def payload(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.data)
+        return loaded
+
+
+class SubscriberLagged(Exception):
+    """A subscriber fell too far behind; it must reconnect and replay from its last seq."""
+
+
+@dataclass(eq=False)
+class Subscription:
+    channel: str
+    queue: asyncio.Queue[Event | None] = field(
+        default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE)
+    )
+    lagged: bool = False
+
+    def deliver(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # Never block the publisher for one slow reader: cut it off; it replays on reconnect.
+            self.lagged = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+    async def next(self) -> Event:
+        event = await self.queue.get()
+        if event is None:
+            raise SubscriberLagged(self.channel)
+        return event
+
+
+def encode(seq: int, body: dict[str, Any]) -> str:
+    """JSON with `seq` first, the same text the Redis script builds."""
+    return json.dumps({"seq": seq, **body}, separators=(",", ":"), default=str)
+
+
+class Broker(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
+        """Publish `body` (which has a `type`) and return its seq."""
+        ...
+
+    async def history(self, channel: str, since: int) -> list[Event] | None:
+        """Events with seq > since, in order; None if some of them are no longer kept."""
+        ...
+
+    async def last_seq(self, channel: str) -> int: ...
+
+    async def subscribe(self, channel: str) -> Subscription:
+        """A live subscription; events published after this returns are delivered to it."""
+        ...
+
+    def unsubscribe(self, subscription: Subscription) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+
+class _LocalFanout:
+    """Subscriptions of this process, by channel; both brokers deliver through it."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[str, set[Subscription]] = {}
+
+    def add(self, channel: str) -> Subscription:
+        subscription = Subscription(channel)
+        self.subscribers.setdefault(channel, set()).add(subscription)
+        return subscription
+
+    def remove(self, subscription: Subscription) -> bool:
+        """Forget a subscription; True when its channel has no local subscriber left."""
+        members = self.subscribers.get(subscription.channel)
+        if members is None:
+            return False
+        members.discard(subscription)
+        if not members:
+            del self.subscribers[subscription.channel]
+            return True
+        return False
+
+    def deliver(self, event: Event) -> None:
+        for subscription in tuple(self.subscribers.get(event.channel, ())):
+            subscription.deliver(event)
+
+
+class MemoryBroker:
+    """One process: histories in bounded deques, delivery straight to local queues."""
+
+    def __init__(self, history_size: int = HISTORY_SIZE, max_channels: int = 100_000) -> None:
+        self.history_size = history_size
+        self.max_channels = max_channels
+        self._histories: OrderedDict[str, deque[Event]] = OrderedDict()
+        self._offsets: dict[str, int] = {}
+        self._fanout = _LocalFanout()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
+        last = self._offsets.get(channel, 0)
+        if seq is None:
+            seq = last + 1
+        elif seq <= last:
+            return seq  # already published (a republish after a restart)
+        self._offsets[channel] = seq
+        event = Event(channel, seq, str(body["type"]), encode(seq, body))
+        history = self._histories.get(channel)
+        if history is None:
+            history = self._histories[channel] = deque(maxlen=self.history_size)
+            if len(self._histories) > self.max_channels:
+                old, _ = self._histories.popitem(last=False)
+                self._offsets.pop(old, None)
+        else:
+            self._histories.move_to_end(channel)
+        history.append(event)
+        self._fanout.deliver(event)
+        return seq
+
+    async def history(self, channel: str, since: int) -> list[Event] | None:
+        kept = self._histories.get(channel)
+        last = self._offsets.get(channel, 0)
+        if since >= last:
+            return []
+        if not kept or kept[0].seq > since + 1:
+            return None
+        return [event for event in kept if event.seq > since]
+
+    async def last_seq(self, channel: str) -> int:
+        return self._offsets.get(channel, 0)
+
+    async def subscribe(self, channel: str) -> Subscription:
+        return self._fanout.add(channel)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._fanout.remove(subscription)
+
+    async def ping(self) -> bool:
+        return True
+
+
+def create_broker(redis_url: str | None) -> Broker:
+    """Redis when configured (many instances), otherwise in-process (the embedded default)."""
+    if redis_url is None:
+        return MemoryBroker()
+    from gamehub.rooms.redis_broker import RedisBroker
+
+    return RedisBroker(redis_url)

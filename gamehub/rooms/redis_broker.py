@@ -1,0 +1,148 @@
+"""The Redis broker: per-channel bounded streams, one atomic publish script, and one pub/sub
+connection per process that fans events out to local subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gamehub.rooms.broker import HISTORY_SIZE, Event, Subscription, _LocalFanout
+
+log = logging.getLogger(__name__)
+
+PREFIX = "gamehub:"
+# Kept well past the contract's 24 h after a room ends; refreshed by every publish.
+TTL_S = 48 * 3600
+
+# Next offset, XADD with MAXLEN and PUBLISH in one step, so offsets never skip or repeat and
+# every process sees the same order. A caller-chosen seq at or below the last one is a no-op.
+PUBLISH_SCRIPT = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local wanted = tonumber(ARGV[1])
+local seq = last + 1
+if wanted > 0 then
+  if wanted <= last then return wanted end
+  seq = wanted
+end
+local data = '{"seq":' .. seq .. ',' .. string.sub(ARGV[2], 2)
+redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[3], 'd', data)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], data)
+return seq
+"""
+
+
+def _keys(channel: str) -> tuple[str, str, str]:
+    # The hash tag keeps a channel's offset and stream on one Redis Cluster slot.
+    tag = "{" + PREFIX + channel + "}"
+    return f"{tag}:offset", f"{tag}:stream", PREFIX + channel
+
+
+class RedisBroker:
+    def __init__(self, url: str, history_size: int = HISTORY_SIZE) -> None:
+        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.history_size = history_size
+        self._fanout = _LocalFanout()
+        self._script = self.redis.register_script(PUBLISH_SCRIPT)
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self._pubsub.subscribe(PREFIX + "control")
+        self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        with contextlib.suppress(RedisError):
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self.redis.aclose()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError) as error:
+                log.warning("broker: pub/sub connection lost (%s); subscribers will replay", error)
+                self._cut_off_everyone()
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = str(message["channel"]).removeprefix(PREFIX)
+            data = str(message["data"])
+            head = json.loads(data)
+            self._fanout.deliver(Event(channel, int(head["seq"]), str(head["type"]), data))
+
+    def _cut_off_everyone(self) -> None:
+        # Messages published while the connection was down are lost to pub/sub; the streams
+        # still have them, so each subscriber reconnects and replays from its last seq.
+        for members in list(self._fanout.subscribers.values()):
+            for subscription in list(members):
+                subscription.queue.put_nowait(None)
+
+    async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
+        offset_key, stream_key, pubsub_channel = _keys(channel)
+        text = json.dumps(body, separators=(",", ":"), default=str)
+        result = await self._script(
+            keys=[offset_key, stream_key],
+            args=[seq or 0, text, body["type"], self.history_size, TTL_S, pubsub_channel],
+        )
+        return int(result)
+
+    async def history(self, channel: str, since: int) -> list[Event] | None:
+        offset_key, stream_key, _ = _keys(channel)
+        last = int(await self.redis.get(offset_key) or 0)
+        if since >= last:
+            return []
+        entries: list[tuple[str, dict[str, str]]] = await self.redis.xrange(  # type: ignore[assignment]
+            stream_key, min=f"{since + 1}-0", max="+"
+        )
+        events = [
+            Event(channel, int(entry_id.split("-")[0]), fields["t"], fields["d"])
+            for entry_id, fields in entries
+        ]
+        if not events or events[0].seq != since + 1:
+            return None
+        return events
+
+    async def last_seq(self, channel: str) -> int:
+        offset_key, _, _ = _keys(channel)
+        return int(await self.redis.get(offset_key) or 0)
+
+    async def subscribe(self, channel: str) -> Subscription:
+        """A live subscription, active in Redis before this returns (so no event slips by)."""
+        subscription = self._fanout.add(channel)
+        async with self._lock:
+            if PREFIX + channel not in self._pubsub.channels:
+                await self._pubsub.subscribe(PREFIX + channel)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        if self._fanout.remove(subscription):
+            task = asyncio.get_running_loop().create_task(self._drop(subscription.channel))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _drop(self, channel: str) -> None:
+        async with self._lock:
+            if channel in self._fanout.subscribers:
+                return  # someone subscribed again meanwhile
+            try:
+                await self._pubsub.unsubscribe(PREFIX + channel)
+            except RedisError as error:
+                log.warning("broker: cannot unsubscribe %s: %s", channel, error)
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())

@@ -1,0 +1,116 @@
+"""Server-Sent Events over the broker: `retry`, snapshot or exact Last-Event-ID replay, live
+events exactly once and in order, and keep-alive comments."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from quart import Response, request
+
+from gamehub.db import utcnow
+from gamehub.errors import ApiError
+from gamehub.rooms.broker import Broker, Event, SubscriberLagged
+
+log = logging.getLogger(__name__)
+
+RETRY_MS = 2000
+# (seq, snapshot body) describing the channel as of seq.
+Snapshot = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+# Events after `since` from durable storage (e.g. the rooms' event table), None if not kept.
+Durable = Callable[[int], Awaitable[list[Event] | None]]
+
+
+def frame(seq: int, event_type: str, data: str) -> bytes:
+    return f"id: {seq}\nevent: {event_type}\ndata: {data}\n\n".encode()
+
+
+def snapshot_frame(seq: int, body: dict[str, Any]) -> bytes:
+    data = {"seq": seq, "type": "snapshot", "at": utcnow(), **body}
+    return frame(seq, "snapshot", json.dumps(data, separators=(",", ":"), default=_iso))
+
+
+def _iso(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat()).replace("+00:00", "Z")
+    return str(value)
+
+
+def last_event_id() -> int | None:
+    """The reconnecting client's position: the header, or `?last_event_id=` (0 = from the start)."""
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(
+            "Last-Event-ID must be a non-negative integer.", status=422, code="validation_error"
+        )
+    return int(raw)
+
+
+async def _catch_up(
+    broker: Broker, channel: str, since: int, durable: Durable | None
+) -> list[Event] | None:
+    events = await broker.history(channel, since)
+    if events is None and durable is not None:
+        events = await durable(since)
+    return events
+
+
+async def event_stream(
+    broker: Broker,
+    channel: str,
+    since: int | None,
+    snapshot: Snapshot,
+    *,
+    durable: Durable | None = None,
+    keepalive_s: float = 15.0,
+) -> AsyncIterator[bytes]:
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    # Subscribe before reading anything, so nothing published meanwhile slips between the two.
+    subscription = await broker.subscribe(channel)
+    try:
+        last: int
+        replay = None if since is None else await _catch_up(broker, channel, since, durable)
+        if replay is None:
+            last, body = await snapshot()
+            yield snapshot_frame(last, body)
+        else:
+            last = since if since is not None else 0
+            for event in replay:
+                yield frame(event.seq, event.type, event.data)
+                last = event.seq
+        while True:
+            try:
+                event = await asyncio.wait_for(subscription.next(), keepalive_s)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if event.seq <= last:
+                continue  # already sent from the snapshot or the replay
+            if event.seq > last + 1:
+                gap = await _catch_up(broker, channel, last, durable)
+                if gap is None:
+                    return  # cannot be exact: end; the client reconnects and gets a snapshot
+                for missed in gap:
+                    if last < missed.seq < event.seq:
+                        yield frame(missed.seq, missed.type, missed.data)
+                        last = missed.seq
+            yield frame(event.seq, event.type, event.data)
+            last = event.seq
+    except SubscriberLagged:
+        # Too slow to keep up: end the stream; EventSource reconnects with Last-Event-ID.
+        return
+    finally:
+        broker.unsubscribe(subscription)
+
+
+def sse_response(stream: AsyncIterator[bytes]) -> Response:
+    response = Response(stream, content_type="text/event-stream; charset=utf-8")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event through at once
+    response.timeout = None  # a stream lives as long as the client listens
+    return response

@@ -1,0 +1,70 @@
+"""The signed-in user's own stream (`/events`): wallet and transaction changes, their rooms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub import ledger
+from gamehub.auth.guard import stream_user_id
+from gamehub.db import utcnow
+from gamehub.money import format_cents
+from gamehub.rooms.broker import Broker
+from gamehub.rooms.streams import event_stream, last_event_id, sse_response
+from gamehub.runtime import runtime
+
+blueprint = Blueprint("userstream", __name__)
+
+
+def channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+async def wallet_body(sessions: async_sessionmaker[AsyncSession], user_id: int) -> dict[str, str]:
+    async with sessions() as session:
+        wallet = await ledger.wallet_balance(session, user_id)
+    return {
+        "balance": format_cents(wallet.balance),
+        "held": format_cents(wallet.held),
+        "available": format_cents(wallet.available),
+        "currency": "KES",
+    }
+
+
+async def publish(broker: Broker, user_id: int, event_type: str, body: dict[str, Any]) -> None:
+    """Tell the user's open streams (on any instance) that something of theirs changed."""
+    await broker.publish(
+        channel(user_id), {"type": event_type, "user_id": user_id, "at": utcnow(), **body}
+    )
+
+
+async def publish_wallet(
+    broker: Broker, sessions: async_sessionmaker[AsyncSession], user_id: int
+) -> None:
+    """Publish the wallet as it is now; call after the transaction that changed it committed."""
+    await publish(broker, user_id, "wallet", {"wallet": await wallet_body(sessions, user_id)})
+
+
+@blueprint.get("/events")
+@blueprint.get("/events/connect")
+async def user_events() -> Response:
+    """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
+    user_id = await stream_user_id()
+    rt = runtime()
+    since = last_event_id()
+
+    async def snapshot() -> tuple[int, dict[str, Any]]:
+        seq = await rt.broker.last_seq(channel(user_id))
+        return seq, {"user_id": user_id, "wallet": await wallet_body(rt.sessions, user_id)}
+
+    return sse_response(
+        event_stream(
+            rt.broker,
+            channel(user_id),
+            since,
+            snapshot,
+            keepalive_s=rt.settings.sse_keepalive_s,
+        )
+    )

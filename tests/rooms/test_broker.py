@@ -1,0 +1,91 @@
+"""Both brokers keep the same promises: gapless offsets, bounded exact history, live fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gamehub.rooms.broker import Broker, MemoryBroker, SubscriberLagged
+from tests.backends import unavailable
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    if request.param == "memory":
+        instance: Broker = MemoryBroker(history_size=50)
+    else:
+        url = os.environ.get("GAMEHUB_TEST_REDIS_URL")
+        if not url:
+            unavailable("set GAMEHUB_TEST_REDIS_URL to test the Redis broker")
+            raise AssertionError("unreachable")
+        from gamehub.rooms.redis_broker import RedisBroker
+
+        redis_broker = RedisBroker(url, history_size=50)
+        await redis_broker.redis.flushdb()
+        instance = redis_broker
+    await instance.start()
+    try:
+        yield instance
+    finally:
+        await instance.close()
+
+
+async def test_offsets_are_gapless_and_history_is_exact(broker: Broker) -> None:
+    seqs = [await broker.publish("room:1", {"type": "tick", "n": n}) for n in range(10)]
+    assert seqs == list(range(1, 11))
+    assert await broker.last_seq("room:1") == 10
+    history = await broker.history("room:1", 4)
+    assert history is not None
+    assert [event.seq for event in history] == [5, 6, 7, 8, 9, 10]
+    assert history[0].payload() == {"seq": 5, "type": "tick", "n": 4}
+    assert await broker.history("room:1", 10) == []
+    assert await broker.history("room:2", 0) == []
+
+
+async def test_history_that_is_no_longer_kept_is_reported(broker: Broker) -> None:
+    for n in range(400):
+        await broker.publish("room:7", {"type": "tick", "n": n})
+    assert await broker.history("room:7", 0) is None
+    recent = await broker.history("room:7", 390)
+    assert recent is not None and [e.seq for e in recent] == list(range(391, 401))
+
+
+async def test_caller_chosen_seq_is_stored_once(broker: Broker) -> None:
+    assert await broker.publish("room:3", {"type": "a"}, seq=1) == 1
+    assert await broker.publish("room:3", {"type": "b"}, seq=2) == 2
+    assert await broker.publish("room:3", {"type": "b-again"}, seq=2) == 2  # a republish
+    history = await broker.history("room:3", 0)
+    assert history is not None and [e.type for e in history] == ["a", "b"]
+
+
+async def test_live_delivery_in_order_to_every_subscriber(broker: Broker) -> None:
+    first = await broker.subscribe("lobby")
+    second = await broker.subscribe("lobby")
+    other = await broker.subscribe("room:9")
+    for n in range(20):
+        await broker.publish("lobby", {"type": "room_updated", "n": n})
+    for subscription in (first, second):
+        received = [await asyncio.wait_for(subscription.next(), 5) for _ in range(20)]
+        assert [event.seq for event in received] == list(range(1, 21))
+        assert received[3].payload()["n"] == 3
+    assert other.queue.empty()
+    for subscription in (first, second, other):
+        broker.unsubscribe(subscription)
+
+
+async def test_a_slow_subscriber_is_cut_off_not_waited_for(broker: Broker) -> None:
+    slow = await broker.subscribe("room:5")
+    for n in range(1_100):  # more than a subscriber's queue holds
+        await broker.publish("room:5", {"type": "tick", "n": n})
+    await asyncio.sleep(0.2)
+    with pytest.raises(SubscriberLagged):
+        for _ in range(1_100):
+            await asyncio.wait_for(slow.next(), 5)
+    broker.unsubscribe(slow)
+
+
+async def test_ping(broker: Broker) -> None:
+    assert await broker.ping()
