@@ -36,8 +36,11 @@ migrate: venv
 sandbox: venv
 	$(BIN)/gamehub daraja-sandbox
 
+# Needs wrk (Debian package `wrk`): installed here when missing and apt-get is usable.
 bench-profile: venv
-	$(BIN)/python -m bench.profile
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& { apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; }; } || true
+	$(BIN)/python -m bench.profile $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

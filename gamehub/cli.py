@@ -1,16 +1,17 @@
-"""The `gamehub` command: serve, migrate."""
+"""The `gamehub` command: serve, migrate, daraja-sandbox."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
 
 from hypercorn.config import Config
 
-from gamehub.settings import Settings, SettingsError, load_settings
+from gamehub.settings import PREFIX, Settings, SettingsError, load_settings, read_dotenv
 
 HYPERCORN_TOML = Path("hypercorn.toml")
 
@@ -76,6 +77,49 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
     print("gamehub: database is at the latest revision", flush=True)
 
 
+def _sandbox_environment() -> dict[str, str]:
+    """GAMEHUB_MPESA_* from .env and the environment (which wins), without the app's checks."""
+    merged = {**read_dotenv(Path(".env")), **os.environ}
+    return {k[len(PREFIX) :]: v for k, v in merged.items() if k.startswith(PREFIX) and v}
+
+
+async def _serve_sandbox(args: argparse.Namespace) -> None:
+    from hypercorn.asyncio import serve
+
+    from gamehub.mpesa.sandbox import DarajaSandbox, SandboxConfig, SandboxKeys, create_sandbox_app
+
+    env = _sandbox_environment()
+    defaults = SandboxConfig()
+    passkeys = dict(defaults.passkeys)
+    if "MPESA_SHORTCODE" in env and "MPESA_PASSKEY" in env:
+        passkeys[env["MPESA_SHORTCODE"]] = env["MPESA_PASSKEY"]
+    initiators = dict(defaults.initiators)
+    if "MPESA_INITIATOR_NAME" in env and "MPESA_INITIATOR_PASSWORD" in env:
+        initiators[env["MPESA_INITIATOR_NAME"]] = env["MPESA_INITIATOR_PASSWORD"]
+    config = SandboxConfig(
+        consumer_key=env.get("MPESA_CONSUMER_KEY", defaults.consumer_key),
+        consumer_secret=env.get("MPESA_CONSUMER_SECRET", defaults.consumer_secret),
+        passkeys=passkeys,
+        initiators=initiators,
+        manual_prompts=args.manual_prompts,
+    )
+    keys = await asyncio.to_thread(SandboxKeys.generate)
+    app = create_sandbox_app(sandbox=DarajaSandbox(config, keys))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    hypercorn_config = Config()
+    hypercorn_config.bind = [f"{args.host}:{args.port}"]
+    base = f"http://{args.host}:{args.port}"
+    print(f"Daraja sandbox is running at {base}/  (phone: {base}/sandbox/phone)", flush=True)
+    await serve(app, hypercorn_config, shutdown_trigger=stop.wait)
+
+
+def cmd_daraja_sandbox(args: argparse.Namespace) -> None:
+    asyncio.run(_serve_sandbox(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gamehub", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
     migrate = commands.add_parser("migrate", help="alembic upgrade head on the configured database")
     migrate.set_defaults(handler=cmd_migrate)
+    sandbox = commands.add_parser("daraja-sandbox", help="run the M-Pesa (Daraja) emulator alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument(
+        "--manual-prompts",
+        action="store_true",
+        help="prompts to non-scenario phones wait for Approve/Cancel on /sandbox/phone",
+    )
+    sandbox.set_defaults(handler=cmd_daraja_sandbox)
     return parser
 
 

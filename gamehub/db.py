@@ -71,10 +71,14 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> A
     )
 
 
+WRITE = "gamehub_write"
+
+
 def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
     # A deferred SQLite transaction that reads and then writes can fail with "database is locked"
     # without waiting; BEGIN IMMEDIATE takes the write lock up front so concurrent writers queue
-    # on the busy timeout instead, which is what makes check-then-debit safe on SQLite.
+    # on the busy timeout instead, which is what makes check-then-debit safe on SQLite. Reads stay
+    # deferred: in WAL mode they never block a writer, even one abandoned by a cancelled task.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -87,7 +91,9 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN"
+        )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -98,6 +104,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One session in one database transaction: committed on success, rolled back on error."""
+    """One session in one write transaction: committed on success, rolled back on error."""
     async with sessions() as session, session.begin():
+        await session.connection(execution_options={WRITE: True})
         yield session

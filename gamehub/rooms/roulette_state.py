@@ -1,0 +1,204 @@
+"""A Russian Roulette room's state: what it is, how it is persisted (`to_dict` / `from_dict`)
+and how the public sees it (`room_view`). Secrets (server seed, bullet) stay out of the view
+until the contract allows them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, NamedTuple, cast
+
+from gamehub.rooms.odds import CHAMBERS, BetType
+from gamehub.rooms.roulette_errors import StakeLimits
+from gamehub.rooms.roulette_types import RouletteConfig, Status, as_utc
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Player:
+    """Who sits in a seat (the seat is the index in `RoomState.players`)."""
+
+    user_id: int
+    username: str
+    client_seed: str
+    alive: bool = True
+
+
+@dataclass(frozen=True)
+class SideBet:
+    """A side bet held in escrow until its pull (`pull_number`) settles it."""
+
+    bet_id: int
+    user_id: int
+    bet_type: BetType
+    amount: int
+    pull_number: int
+    odds: str
+    potential_payout: int
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """Everything the rules need to decide the next command; immutable, replaced on every step.
+
+    `escrow` is the balance the room's escrow account must hold after the postings returned so
+    far have been applied: stakes of seated players plus unsettled side bets while the room is
+    open, and exactly zero once it is finished or cancelled.
+    """
+
+    room_id: int
+    stake: int
+    config: RouletteConfig
+    status: Status = "waiting"
+    players: tuple[Player, ...] = ()
+    waiting_deadline: datetime | None = None
+    server_seed: str | None = None  # secret until the match ends
+    server_seed_hash: str | None = None
+    client_seed: str | None = None
+    bullet: int | None = None  # secret: the chamber (0-5) that fires
+    first_shooter_seat: int | None = None
+    turn_seat: int | None = None
+    pull_number: int = 0  # pulls made so far
+    turn_deadline: datetime | None = None
+    winner_seat: int | None = None
+    pending_bets: tuple[SideBet, ...] = ()
+    escrow: int = 0
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in ("finished", "cancelled")
+
+    def seat_of(self, user_id: int) -> int | None:
+        for seat, player in enumerate(self.players):
+            if player.user_id == user_id:
+                return seat
+        return None
+
+
+def new_room(
+    room_id: int, stake: int, now: datetime, config: RouletteConfig | None = None
+) -> RoomState:
+    """An empty waiting room; its waiting timer runs from `now` (the first join restarts it)."""
+    config = config or RouletteConfig()
+    now = as_utc(now)
+    if not config.min_stake <= stake <= config.max_stake:
+        raise StakeLimits(
+            "The stake is outside the room limits.",
+            min_stake=config.min_stake,
+            max_stake=config.max_stake,
+        )
+    return RoomState(
+        room_id=room_id,
+        stake=stake,
+        config=config,
+        waiting_deadline=now + timedelta(seconds=config.waiting_timeout_s),
+    )
+
+
+class Deadline(NamedTuple):
+    """The timer the actor should arm: at `at`, send TurnTimeout or WaitingTimeout."""
+
+    kind: Literal["turn", "waiting"]
+    at: datetime
+
+
+def next_deadline(state: RoomState) -> Deadline | None:
+    if state.status == "playing" and state.turn_deadline is not None:
+        return Deadline("turn", state.turn_deadline)
+    if state.status == "waiting" and state.waiting_deadline is not None:
+        return Deadline("waiting", state.waiting_deadline)
+    return None
+
+
+def room_view(state: RoomState) -> dict[str, Any]:
+    """The contract's room object (amounts in cents, datetimes as datetime; the actor adds seq)."""
+    playing = state.status == "playing"
+    finished = state.status == "finished"
+    turn_user_id = (
+        state.players[state.turn_seat].user_id if playing and state.turn_seat is not None else None
+    )
+    winner_user_id = (
+        state.players[state.winner_seat].user_id if state.winner_seat is not None else None
+    )
+    return {
+        "id": state.room_id,
+        "status": state.status,
+        "stake": state.stake,
+        # A cancelled room has refunded every stake; a finished one shows the pot it was played for.
+        "pot": 0 if state.status == "cancelled" else state.stake * len(state.players),
+        "players": [
+            {"user_id": p.user_id, "username": p.username, "seat": seat, "alive": p.alive}
+            for seat, p in enumerate(state.players)
+        ],
+        "turn_user_id": turn_user_id,
+        "pull_number": state.pull_number,
+        "chambers_left": CHAMBERS - state.pull_number,
+        "turn_deadline": state.turn_deadline if playing else None,
+        "winner_user_id": winner_user_id,
+        "fairness": {
+            "server_seed_hash": state.server_seed_hash,
+            "server_seed": state.server_seed if finished else None,
+            "client_seed": state.client_seed,
+            "nonce": state.room_id,
+        },
+    }
+
+
+# --- Persistence. The dict holds the secret seed and bullet: store it, never show it.
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _moment(text: Any) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(cast(str, text))
+
+
+def to_dict(state: RoomState) -> dict[str, Any]:
+    """A JSON-compatible dict from which `from_dict` rebuilds an equal state."""
+    return {
+        "version": STATE_VERSION,
+        "room_id": state.room_id,
+        "stake": state.stake,
+        "config": asdict(state.config),
+        "status": state.status,
+        "players": [asdict(player) for player in state.players],
+        "waiting_deadline": _iso(state.waiting_deadline),
+        "server_seed": state.server_seed,
+        "server_seed_hash": state.server_seed_hash,
+        "client_seed": state.client_seed,
+        "bullet": state.bullet,
+        "first_shooter_seat": state.first_shooter_seat,
+        "turn_seat": state.turn_seat,
+        "pull_number": state.pull_number,
+        "turn_deadline": _iso(state.turn_deadline),
+        "winner_seat": state.winner_seat,
+        "pending_bets": [asdict(bet) for bet in state.pending_bets],
+        "escrow": state.escrow,
+    }
+
+
+def from_dict(data: dict[str, Any]) -> RoomState:
+    if data.get("version") != STATE_VERSION:
+        raise ValueError(f"unknown room state version {data.get('version')!r}")
+    return RoomState(
+        room_id=data["room_id"],
+        stake=data["stake"],
+        config=RouletteConfig(**data["config"]),
+        status=data["status"],
+        players=tuple(Player(**player) for player in data["players"]),
+        waiting_deadline=_moment(data["waiting_deadline"]),
+        server_seed=data["server_seed"],
+        server_seed_hash=data["server_seed_hash"],
+        client_seed=data["client_seed"],
+        bullet=data["bullet"],
+        first_shooter_seat=data["first_shooter_seat"],
+        turn_seat=data["turn_seat"],
+        pull_number=data["pull_number"],
+        turn_deadline=_moment(data["turn_deadline"]),
+        winner_seat=data["winner_seat"],
+        pending_bets=tuple(SideBet(**bet) for bet in data["pending_bets"]),
+        escrow=data["escrow"],
+    )
