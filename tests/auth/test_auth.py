@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -11,6 +12,8 @@ from quart.typing import TestClientProtocol
 from gamehub.db import utcnow
 from gamehub.settings import Settings
 from tests.helpers import PASSWORD, bearer, error_of, register
+
+NO_KEY: Any = None  # the unsigned "none" algorithm takes no key
 
 
 async def test_register_returns_user_and_tokens(client: TestClientProtocol) -> None:
@@ -159,7 +162,7 @@ async def test_profile_needs_a_valid_bearer(client: TestClientProtocol, settings
         forge(iss="someone-else"),
         forge(typ="refresh"),
         jwt.encode(claims, "another-secret-of-sufficient-length-000000", algorithm="HS256"),
-        jwt.encode(claims, None, algorithm="none"),
+        jwt.encode(claims, NO_KEY, algorithm="none"),
     ):
         response = await client.get("/profile", headers=bearer(token))
         assert response.status_code == 401, token
