@@ -7,9 +7,14 @@ from quart_schema import QuartSchema
 
 from gamehub import errors, health, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
-from gamehub.db import create_engine, session_factory
+from gamehub.db import create_engine, reader_factory, session_factory
+from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.rooms.broker import create_broker
+from gamehub.rooms.registry import Registry
+from gamehub.rooms.routes import blueprint as rooms_blueprint
+from gamehub.rooms.service import Rooms
+from gamehub.rooms.ws import blueprint as ws_blueprint
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings, ensure_jwt_secret, load_settings
 
@@ -45,20 +50,38 @@ def create_app(settings: Settings | None = None) -> Quart:
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
+        readers=reader_factory(engine),
         broker=create_broker(settings.redis_url),
     )
     app.extensions[EXTENSION] = runtime
+    registry = Registry(
+        runtime.sessions,
+        runtime.broker,
+        config_overrides=settings.roulette_overrides(),
+        sweep_interval_s=settings.rooms_sweep_interval_s,
+    )
+    app.extensions["gamehub_rooms"] = Rooms(registry)
 
     @app.before_serving
     async def _start() -> None:
         await runtime.broker.start()
+        await registry.start()
 
     @app.after_serving
     async def _stop() -> None:
+        await registry.stop()
         await runtime.broker.close()
         await engine.dispose()
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth_blueprint)
+    app.register_blueprint(games_blueprint)
+    if settings.bench_endpoints:
+        # Load-benchmark probe only; settings validation refuses it in production.
+        from gamehub import benchprobe
+
+        benchprobe.install(app)
+    app.register_blueprint(rooms_blueprint)
+    app.register_blueprint(ws_blueprint)
     app.register_blueprint(userstream.blueprint)
     return app

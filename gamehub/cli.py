@@ -60,6 +60,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = _settings_or_exit()
     configure_logging(settings.log_json)
+    if settings.mpesa_callback_base_url is None:
+        # M-Pesa calls back (and the built-in sandbox is reached) at the address we listen on.
+        shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+        if ":" in shown_host:
+            shown_host = f"[{shown_host}]"
+        settings = settings.with_overrides(
+            mpesa_callback_base_url=f"http://{shown_host}:{args.port}"
+        )
     if settings.is_sqlite:
         # The embedded default builds and upgrades its own database on start.
         from gamehub.migrate import upgrade

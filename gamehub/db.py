@@ -66,8 +66,15 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> A
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _make_sqlite_transactions_immediate(engine)
         return engine
+    # No pre-ping: on asyncpg it is a whole extra transaction per checkout; a dropped
+    # connection still invalidates the pool on its first error, and recycling bounds staleness.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_timeout=60
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        pool_timeout=60,
+        connect_args={"ssl": False} if "127.0.0.1" in url or "localhost" in url else {},
     )
 
 
@@ -98,6 +105,18 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def reader_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for single-statement reads on hot paths: autocommit, so no BEGIN/ROLLBACK
+    round trips (one statement already sees one consistent snapshot). SQLite keeps plain
+    sessions: switching a pooled SQLite connection's isolation level back and forth would undo
+    the explicit BEGIN handling above."""
+    if engine.dialect.name == "sqlite":
+        return session_factory(engine)
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
 
 
 @asynccontextmanager

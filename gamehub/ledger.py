@@ -24,6 +24,9 @@ MPESA_CLEARING = "mpesa:clearing"
 
 # Accounts that face the outside world; their balances may go negative (the others never do).
 SYSTEM_ACCOUNTS: dict[str, str] = {HOUSE: "house", MPESA_CLEARING: "clearing"}
+# Kinds that face the outside world, so that sub-accounts of the house (e.g. one per shard of
+# players, which keeps one hot row from serialising every bet) may go negative too.
+OUTWARD_KINDS = frozenset(SYSTEM_ACCOUNTS.values())
 
 
 class ReferenceReused(ApiError):
@@ -91,7 +94,7 @@ async def account_id(
             user_id=user_id,
             balance=0,
             held=0,
-            allow_negative=code in SYSTEM_ACCOUNTS,
+            allow_negative=kind in OUTWARD_KINDS,
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["code"])

@@ -9,6 +9,7 @@ import re
 import secrets
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -82,6 +83,7 @@ def install(app: Quart, metrics: Metrics) -> None:
         request_id_var.set(rid)
         g.request_id = rid
         g.started = time.perf_counter()
+        g.received_at = datetime.now(UTC)
 
     @app.after_request
     async def _finish(response: Response) -> Response:

@@ -21,6 +21,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    readers: async_sessionmaker[AsyncSession]
     broker: Broker
     extras: dict[str, object] = field(default_factory=dict)
 

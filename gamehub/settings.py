@@ -44,6 +44,16 @@ def _bool(value: str, name: str) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {value!r}")
 
 
+def _float(value: str, name: str, minimum: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+    if not number >= minimum or number == float("inf"):
+        raise SettingsError(f"{PREFIX}{name} must be a finite number >= {minimum}, got {value!r}")
+    return number
+
+
 def _int(value: str, name: str, minimum: int = 0) -> int:
     try:
         number = int(value)
@@ -80,7 +90,13 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     login_attempts_per_minute: int = 10
     sse_keepalive_s: float = 15.0
+    # Room timeouts; unset = the games catalogue's (20 s per turn, 120 s waiting).
+    roulette_turn_timeout_s: int | None = None
+    roulette_waiting_timeout_s: int | None = None
+    rooms_sweep_interval_s: float = 2.0
     log_json: bool = True
+    # Load-benchmark-only endpoints (bench/); refused in production.
+    bench_endpoints: bool = False
     mpesa_base_url: str | None = None
     mpesa_consumer_key: str = "sandbox-key"
     mpesa_consumer_secret: str = "sandbox-secret"
@@ -93,6 +109,23 @@ class Settings:
     mpesa_callback_base_url: str | None = None
     mpesa_callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     mpesa_callback_allowlist: tuple[str, ...] = ()
+    # The built-in sandbox's delays are multiplied by this (tests shrink them; 1 = Daraja-like).
+    mpesa_sandbox_time_scale: float = 1.0
+    # The reconciler looks at payments pending longer than reconcile_after_s, every interval.
+    reconcile_interval_s: float = 30.0
+    reconcile_after_s: float = 120.0
+    deposit_min_kes: int = 1
+    deposit_max_kes: int = 250_000
+    withdraw_min_kes: int = 10
+    withdraw_max_kes: int = 250_000
+    daily_deposit_cap_kes: int = 500_000
+
+    def roulette_overrides(self) -> dict[str, int]:
+        overrides = {
+            "turn_timeout_s": self.roulette_turn_timeout_s,
+            "waiting_timeout_s": self.roulette_waiting_timeout_s,
+        }
+        return {key: value for key, value in overrides.items() if value is not None}
 
     @property
     def is_production(self) -> bool:
@@ -144,6 +177,8 @@ def load_settings(
         "BCRYPT_ROUNDS",
         "MAX_BODY_BYTES",
         "LOGIN_ATTEMPTS_PER_MINUTE",
+        "ROULETTE_TURN_TIMEOUT_S",
+        "ROULETTE_WAITING_TIMEOUT_S",
     ):
         value = get(name)
         if value is not None:
@@ -152,6 +187,8 @@ def load_settings(
         kwargs["sse_keepalive_s"] = float(_int(value, "SSE_KEEPALIVE_S", minimum=1))
     if (value := get("LOG_JSON")) is not None:
         kwargs["log_json"] = _bool(value, "LOG_JSON")
+    if (value := get("BENCH_ENDPOINTS")) is not None:
+        kwargs["bench_endpoints"] = _bool(value, "BENCH_ENDPOINTS")
     for name in (
         "MPESA_BASE_URL",
         "MPESA_CONSUMER_KEY",
@@ -172,6 +209,22 @@ def load_settings(
         kwargs["mpesa_callback_allowlist"] = tuple(
             ip.strip() for ip in value.split(",") if ip.strip()
         )
+    for name, minimum in (
+        ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
+        ("RECONCILE_INTERVAL_S", 0.05),
+        ("RECONCILE_AFTER_S", 0.0),
+    ):
+        if (value := get(name)) is not None:
+            kwargs[name.lower()] = _float(value, name, minimum)
+    for name in (
+        "DEPOSIT_MIN_KES",
+        "DEPOSIT_MAX_KES",
+        "WITHDRAW_MIN_KES",
+        "WITHDRAW_MAX_KES",
+        "DAILY_DEPOSIT_CAP_KES",
+    ):
+        if (value := get(name)) is not None:
+            kwargs[name.lower()] = _int(value, name, minimum=1)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     validate(settings)
     return settings
@@ -190,6 +243,20 @@ def validate(settings: Settings) -> None:
         ("redis://", "rediss://", "unix://")
     ):
         raise SettingsError(f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL")
+    if settings.deposit_min_kes > settings.deposit_max_kes:
+        raise SettingsError(f"{PREFIX}DEPOSIT_MIN_KES must not exceed {PREFIX}DEPOSIT_MAX_KES")
+    if settings.withdraw_min_kes > settings.withdraw_max_kes:
+        raise SettingsError(f"{PREFIX}WITHDRAW_MIN_KES must not exceed {PREFIX}WITHDRAW_MAX_KES")
+    base = settings.mpesa_callback_base_url
+    if base is not None and not base.startswith(("http://", "https://")):
+        raise SettingsError(f"{PREFIX}MPESA_CALLBACK_BASE_URL must be an http:// or https:// URL")
+    if "mpesa" in (base or "").lower():
+        # Daraja refuses callback URLs that contain the word.
+        raise SettingsError(f'{PREFIX}MPESA_CALLBACK_BASE_URL must not contain "mpesa"')
+    if settings.is_production and settings.bench_endpoints:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"
+        )
     if not settings.is_production:
         return
     if len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:

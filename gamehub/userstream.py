@@ -7,10 +7,9 @@ from typing import Any
 from quart import Blueprint, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub import ledger
 from gamehub.auth.guard import stream_user_id
+from gamehub.balances import player_balance
 from gamehub.db import utcnow
-from gamehub.money import format_cents
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.streams import event_stream, last_event_id, sse_response
 from gamehub.runtime import runtime
@@ -24,13 +23,7 @@ def channel(user_id: int) -> str:
 
 async def wallet_body(sessions: async_sessionmaker[AsyncSession], user_id: int) -> dict[str, str]:
     async with sessions() as session:
-        wallet = await ledger.wallet_balance(session, user_id)
-    return {
-        "balance": format_cents(wallet.balance),
-        "held": format_cents(wallet.held),
-        "available": format_cents(wallet.available),
-        "currency": "KES",
-    }
+        return (await player_balance(session, user_id)).render()
 
 
 async def publish(broker: Broker, user_id: int, event_type: str, body: dict[str, Any]) -> None:

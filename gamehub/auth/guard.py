@@ -30,9 +30,10 @@ def login_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         rt = runtime()
-        user, family_id = await service.authenticate(rt.sessions, rt.settings, bearer_token())
-        g.user = user
-        g.family_id = family_id
+        found = await service.authenticate(rt.readers, rt.settings, bearer_token())
+        g.user = found.user
+        g.family_id = found.family_id
+        g.balance = found.balance
         return await func(*args, **kwargs)
 
     # Marks the operation on the OpenAPI page as needing the bearer scheme.
@@ -45,8 +46,8 @@ async def stream_user_id() -> int:
     rt = runtime()
     if ticket:
         return await service.redeem_stream_ticket(rt.sessions, ticket)
-    user, _family = await service.authenticate(rt.sessions, rt.settings, bearer_token())
-    return user.id
+    found = await service.authenticate(rt.readers, rt.settings, bearer_token())
+    return found.user.id
 
 
 def current_user() -> User:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, g, request
 from quart_schema import validate_request, validate_response
 
-from gamehub import ledger
 from gamehub.auth import service
 from gamehub.auth.guard import current_family, current_user, login_required
 from gamehub.auth.schemas import (
@@ -17,6 +16,7 @@ from gamehub.auth.schemas import (
     TokensOut,
     UserOut,
 )
+from gamehub.balances import Balance, player_balance
 from gamehub.models import User
 from gamehub.money import format_cents
 from gamehub.ratelimit import SlidingWindow
@@ -34,9 +34,10 @@ def _limiter() -> SlidingWindow:
     return limiter
 
 
-async def render_user(user: User) -> UserOut:
-    async with runtime().sessions() as session:
-        wallet = await ledger.wallet_balance(session, user.id)
+async def render_user(user: User, wallet: Balance | None = None) -> UserOut:
+    if wallet is None:
+        async with runtime().readers() as session:
+            wallet = await player_balance(session, user.id)
     return UserOut(
         id=user.id,
         username=user.username,
@@ -114,7 +115,7 @@ async def stream_ticket() -> StreamTicketOut:
 @validate_response(UserOut)
 async def get_profile() -> UserOut:
     """The signed-in user's profile with balance and held amounts."""
-    return await render_user(current_user())
+    return await render_user(current_user(), g.balance)
 
 
 @blueprint.patch("/profile")

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gamehub import ledger
 from gamehub.auth import passwords, tokens
 from gamehub.auth.schemas import LoginIn, ProfilePatch, RegisterIn
+from gamehub.balances import Balance, combine, in_escrow
 from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict, Unauthorized
-from gamehub.models import RefreshToken, StreamTicket, TokenFamily, User
+from gamehub.games import seed_pairs
+from gamehub.models import Account, RefreshToken, StreamTicket, TokenFamily, User
 from gamehub.settings import Settings
 
 INVALID_CREDENTIALS = Unauthorized(
@@ -180,22 +182,36 @@ async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> 
         await _revoke_family(session, family_id, "logout")
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    user: User
+    family_id: str
+    balance: Balance  # read in the same statement: most endpoints show it
+
+
 async def authenticate(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, access_token: str
-) -> tuple[User, str]:
-    """The user behind a valid access token whose login has not been revoked."""
+    readers: async_sessionmaker[AsyncSession], settings: Settings, access_token: str
+) -> Authenticated:
+    """The user behind a valid access token whose login has not been revoked (one statement)."""
     claims = tokens.decode_access_token(settings, access_token)
-    async with sessions() as session:
+    async with readers() as session:
         row = (
             await session.execute(
-                select(User, TokenFamily.revoked_at)
+                select(
+                    User,
+                    TokenFamily.revoked_at,
+                    Account.balance,
+                    Account.held,
+                    in_escrow(User.id),
+                )
                 .join(TokenFamily, TokenFamily.user_id == User.id)
+                .outerjoin(Account, Account.user_id == User.id)
                 .where(User.id == claims.user_id, TokenFamily.id == claims.family_id)
             )
         ).one_or_none()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This session has ended; log in again.", code="session_revoked")
-    return row[0], claims.family_id
+    return Authenticated(row[0], claims.family_id, combine(row[2], row[3], row[4]))
 
 
 async def update_profile(
@@ -213,6 +229,9 @@ async def update_profile(
             for key, value in changes.items():
                 setattr(user, key, value)
             await session.flush()
+            if "client_seed" in changes:
+                # The next spin must use the profile's client seed (user row first, then pair).
+                await seed_pairs.follow_client_seed(session, user_id, changes["client_seed"])
             return user
     except IntegrityError:
         raise Conflict("That email is already registered.", code="already_registered") from None

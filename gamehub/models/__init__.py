@@ -1,6 +1,7 @@
 """Every table, grouped by area; importing this package registers them all on Base.metadata."""
 
 from gamehub.models.auth import RefreshToken, StreamTicket, TokenFamily, User
+from gamehub.models.fairness import SeedPair
 from gamehub.models.games import (
     BetHistory,
     Game,
@@ -12,9 +13,11 @@ from gamehub.models.games import (
 from gamehub.models.idempotency import IdempotencyRecord
 from gamehub.models.ledger import Account, Hold, Transfer
 from gamehub.models.payments import Transaction
+from gamehub.models.rooms import ActiveSeat, RoomEvent
 
 __all__ = [
     "Account",
+    "ActiveSeat",
     "BetHistory",
     "Game",
     "GameSession",
@@ -22,7 +25,9 @@ __all__ = [
     "IdempotencyRecord",
     "Multiplayer",
     "RefreshToken",
+    "RoomEvent",
     "RussianRoulette",
+    "SeedPair",
     "SpinAndWin",
     "StreamTicket",
     "TokenFamily",

@@ -69,6 +69,9 @@ class SpinAndWin(Base):
     server_seed_hash: Mapped[str] = mapped_column(String(64))
     client_seed: Mapped[str] = mapped_column(String(64))
     nonce: Mapped[int] = mapped_column(BigInteger)
+    # The Idempotency-Key scope of the request that made the spin: a retry of a request that died
+    # after its commit finds this spin instead of spinning again.
+    request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
@@ -87,7 +90,12 @@ class Multiplayer(Base):
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id"))
     status: Mapped[str] = mapped_column(String(16), default="waiting")
     stake: Mapped[int] = mapped_column(BigInteger)
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The rules' RoomState (roulette_state.to_dict): what the room's actor resumes from.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the room's next timeout is due; any instance's sweeper may fire an overdue one.
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -81,6 +81,10 @@ class Broker(Protocol):
         """Publish `body` (which has a `type`) and return its seq."""
         ...
 
+    async def publish_event(self, event: Event) -> None:
+        """Publish an event already numbered and encoded (a room's, stored in its table)."""
+        ...
+
     async def history(self, channel: str, since: int) -> list[Event] | None:
         """Events with seq > since, in order; None if some of them are no longer kept."""
         ...
@@ -145,8 +149,16 @@ class MemoryBroker:
             seq = last + 1
         elif seq <= last:
             return seq  # already published (a republish after a restart)
-        self._offsets[channel] = seq
-        event = Event(channel, seq, str(body["type"]), encode(seq, body))
+        self._store(Event(channel, seq, str(body["type"]), encode(seq, body)))
+        return seq
+
+    async def publish_event(self, event: Event) -> None:
+        if event.seq > self._offsets.get(event.channel, 0):
+            self._store(event)
+
+    def _store(self, event: Event) -> None:
+        channel = event.channel
+        self._offsets[channel] = event.seq
         history = self._histories.get(channel)
         if history is None:
             history = self._histories[channel] = deque(maxlen=self.history_size)
@@ -157,7 +169,6 @@ class MemoryBroker:
             self._histories.move_to_end(channel)
         history.append(event)
         self._fanout.deliver(event)
-        return seq
 
     async def history(self, channel: str, since: int) -> list[Event] | None:
         kept = self._histories.get(channel)

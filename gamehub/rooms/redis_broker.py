@@ -39,6 +39,19 @@ return seq
 """
 
 
+# The same, for an event numbered and encoded by its publisher (a room's actor).
+PUBLISH_EXACT_SCRIPT = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local seq = tonumber(ARGV[1])
+if seq <= last then return 0 end
+redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[3], 'd', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[2])
+return seq
+"""
+
+
 def _keys(channel: str) -> tuple[str, str, str]:
     # The hash tag keeps a channel's offset and stream on one Redis Cluster slot.
     tag = "{" + PREFIX + channel + "}"
@@ -51,6 +64,7 @@ class RedisBroker:
         self.history_size = history_size
         self._fanout = _LocalFanout()
         self._script = self.redis.register_script(PUBLISH_SCRIPT)
+        self._exact = self.redis.register_script(PUBLISH_EXACT_SCRIPT)
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -100,6 +114,13 @@ class RedisBroker:
             args=[seq or 0, text, body["type"], self.history_size, TTL_S, pubsub_channel],
         )
         return int(result)
+
+    async def publish_event(self, event: Event) -> None:
+        offset_key, stream_key, pubsub_channel = _keys(event.channel)
+        await self._exact(
+            keys=[offset_key, stream_key],
+            args=[event.seq, event.data, event.type, self.history_size, TTL_S, pubsub_channel],
+        )
 
     async def history(self, channel: str, since: int) -> list[Event] | None:
         offset_key, stream_key, _ = _keys(channel)

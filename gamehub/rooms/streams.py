@@ -28,9 +28,11 @@ def frame(seq: int, event_type: str, data: str) -> bytes:
     return f"id: {seq}\nevent: {event_type}\ndata: {data}\n\n".encode()
 
 
-def snapshot_frame(seq: int, body: dict[str, Any]) -> bytes:
-    data = {"seq": seq, "type": "snapshot", "at": utcnow(), **body}
-    return frame(seq, "snapshot", json.dumps(data, separators=(",", ":"), default=_iso))
+def snapshot_event(
+    channel: str, seq: int, body: dict[str, Any], event_type: str = "snapshot"
+) -> Event:
+    data = {"seq": seq, "type": event_type, "at": utcnow(), **body}
+    return Event(channel, seq, event_type, json.dumps(data, separators=(",", ":"), default=_iso))
 
 
 def _iso(value: Any) -> str:
@@ -60,7 +62,7 @@ async def _catch_up(
     return events
 
 
-async def event_stream(
+async def channel_events(
     broker: Broker,
     channel: str,
     since: int | None,
@@ -68,8 +70,11 @@ async def event_stream(
     *,
     durable: Durable | None = None,
     keepalive_s: float = 15.0,
-) -> AsyncIterator[bytes]:
-    yield f"retry: {RETRY_MS}\n\n".encode()
+    snapshot_type: str = "snapshot",
+) -> AsyncIterator[Event | None]:
+    """A channel's events for one subscriber: a snapshot (or the exact replay after `since`),
+    then live events, each exactly once and in order; None when it is time for a keep-alive.
+    Ends when exactness can no longer be kept (the subscriber resumes from its last seq)."""
     # Subscribe before reading anything, so nothing published meanwhile slips between the two.
     subscription = await broker.subscribe(channel)
     try:
@@ -77,17 +82,17 @@ async def event_stream(
         replay = None if since is None else await _catch_up(broker, channel, since, durable)
         if replay is None:
             last, body = await snapshot()
-            yield snapshot_frame(last, body)
+            yield snapshot_event(channel, last, body, snapshot_type)
         else:
             last = since if since is not None else 0
             for event in replay:
-                yield frame(event.seq, event.type, event.data)
+                yield event
                 last = event.seq
         while True:
             try:
                 event = await asyncio.wait_for(subscription.next(), keepalive_s)
             except TimeoutError:
-                yield b": keep-alive\n\n"
+                yield None
                 continue
             if event.seq <= last:
                 continue  # already sent from the snapshot or the replay
@@ -97,15 +102,42 @@ async def event_stream(
                     return  # cannot be exact: end; the client reconnects and gets a snapshot
                 for missed in gap:
                     if last < missed.seq < event.seq:
-                        yield frame(missed.seq, missed.type, missed.data)
+                        yield missed
                         last = missed.seq
-            yield frame(event.seq, event.type, event.data)
+            yield event
             last = event.seq
     except SubscriberLagged:
-        # Too slow to keep up: end the stream; EventSource reconnects with Last-Event-ID.
+        # Too slow to keep up: end; the client reconnects from its last seq.
         return
     finally:
         broker.unsubscribe(subscription)
+
+
+async def event_stream(
+    broker: Broker,
+    channel: str,
+    since: int | None,
+    snapshot: Snapshot,
+    *,
+    durable: Durable | None = None,
+    keepalive_s: float = 15.0,
+    snapshot_type: str = "snapshot",
+) -> AsyncIterator[bytes]:
+    """The SSE bytes of `channel_events`: `retry` first, `: keep-alive` comments between."""
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    async for event in channel_events(
+        broker,
+        channel,
+        since,
+        snapshot,
+        durable=durable,
+        keepalive_s=keepalive_s,
+        snapshot_type=snapshot_type,
+    ):
+        if event is None:
+            yield b": keep-alive\n\n"
+        else:
+            yield frame(event.seq, event.type, event.data)
 
 
 def sse_response(stream: AsyncIterator[bytes]) -> Response:

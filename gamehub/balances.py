@@ -1,0 +1,67 @@
+"""What a player sees of their money: the wallet plus what they have at stake in open rooms.
+
+`balance` is all of the player's money, `held` the part they cannot spend now (pending
+withdrawals and stakes or side bets in escrow), `available` = balance - held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gamehub.models import Account, BetHistory
+from gamehub.money import format_cents
+
+IN_ESCROW = ("stake", "survival", "elimination")
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+    def render(self) -> dict[str, str]:
+        return {
+            "balance": format_cents(self.balance),
+            "held": format_cents(self.held),
+            "available": format_cents(self.available),
+            "currency": "KES",
+        }
+
+
+def in_escrow(user_id: Any) -> ScalarSelect[Any]:
+    """The player's stakes and side bets still in escrow, as a scalar subquery."""
+    return (
+        select(func.coalesce(func.sum(BetHistory.bet_amount), 0))
+        .where(
+            BetHistory.user_id == user_id,
+            BetHistory.status == "pending",
+            BetHistory.bet_type.in_(IN_ESCROW),
+        )
+        .scalar_subquery()
+    )
+
+
+def combine(wallet_balance: int | None, wallet_held: int | None, escrowed: int | None) -> Balance:
+    escrow = int(escrowed or 0)
+    return Balance(balance=(wallet_balance or 0) + escrow, held=(wallet_held or 0) + escrow)
+
+
+async def player_balance(session: AsyncSession, user_id: int) -> Balance:
+    row = (
+        await session.execute(
+            select(
+                select(Account.balance).where(Account.user_id == user_id).scalar_subquery(),
+                select(Account.held).where(Account.user_id == user_id).scalar_subquery(),
+                in_escrow(user_id),
+            )
+        )
+    ).one()
+    return combine(row[0], row[1], row[2])

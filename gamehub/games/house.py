@@ -1,0 +1,39 @@
+"""Which house ledger account a player's bets and payouts go through.
+
+Every spin credits the house with the bet and debits it with the win. With one house row, every
+spin of every player would queue on that row's lock from its first house update to its commit;
+spreading players over a fixed set of house sub-accounts (all of kind "house", so the ledger's
+invariants are unchanged and the house's result is the sum over kind "house") removes that
+bottleneck.
+"""
+
+from __future__ import annotations
+
+from gamehub import ledger
+from gamehub.db import transaction
+from gamehub.runtime import Runtime
+
+HOUSE_SHARDS = 64
+_CACHE_KEY = "games.house_account_ids"
+
+
+def house_code(user_id: int) -> str:
+    return f"{ledger.HOUSE}:{user_id % HOUSE_SHARDS:02d}"
+
+
+async def house_account(rt: Runtime, user_id: int) -> int:
+    """The id of the house sub-account for this player's game money.
+
+    Account ids never change once opened, so each process remembers them and the hot path skips
+    the lookup. The account is opened in a transaction of its own, so that the id remembered is
+    never one that a rolled-back spin had opened.
+    """
+    code = house_code(user_id)
+    ids = rt.extras.setdefault(_CACHE_KEY, {})
+    assert isinstance(ids, dict)
+    found = ids.get(code)
+    if found is None:
+        async with transaction(rt.sessions) as session:
+            found = await ledger.account_id(session, code, "house")
+        ids[code] = found
+    return int(found)

@@ -1,0 +1,200 @@
+"""HTTP endpoints for the catalogue, Spin and Win, fairness, bet history and statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from quart import Blueprint
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from gamehub.auth.guard import current_user, login_required
+from gamehub.games import catalogue, history, seed_pairs, spin, verify
+from gamehub.games.schemas import (
+    BetOut,
+    FairnessOut,
+    GameOut,
+    GamesOut,
+    GameTotalsOut,
+    HistoryOut,
+    HistoryQuery,
+    PlayIn,
+    PlayOut,
+    RevealedPairOut,
+    RotateIn,
+    RotateOut,
+    StatsOut,
+    TotalsOut,
+    VerifyOut,
+    VerifyQuery,
+)
+from gamehub.games.wheel import decimal_text
+from gamehub.idempotency import idempotency_scope, idempotent
+from gamehub.money import format_cents
+from gamehub.runtime import runtime
+
+blueprint = Blueprint("games", __name__)
+
+
+def _timestamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+@blueprint.get("/games")
+@login_required
+@validate_response(GamesOut)
+async def list_games() -> GamesOut:
+    """The catalogue: each game with its bet limits and rules (Spin and Win's wheel and return
+    to player; Russian Roulette's rake, side-bet edge and timeouts)."""
+    games = await catalogue.active_games(runtime().sessions)
+    return GamesOut(
+        games=[
+            GameOut(
+                slug=game.slug,
+                name=game.name,
+                kind=game.kind,
+                min_bet=format_cents(game.min_bet),
+                max_bet=format_cents(game.max_bet),
+                **catalogue.public_rules(game),
+            )
+            for game in games
+        ]
+    )
+
+
+@blueprint.post("/games/spin-and-win/play")
+@login_required
+@validate_request(PlayIn)
+@idempotent
+@validate_response(PlayOut)
+async def play_spin_and_win(data: PlayIn) -> PlayOut:
+    """Spin the wheel once; honours `Idempotency-Key`. 422 `bet_out_of_limits`, 409
+    `insufficient_funds`."""
+    result = await spin.play(runtime(), current_user().id, data.bet_amount, idempotency_scope())
+    return PlayOut(
+        bet_id=result.bet_id,
+        segment=result.segment,
+        label=result.label,
+        multiplier=decimal_text(result.multiplier),
+        bet_amount=format_cents(result.bet_amount),
+        win_amount=format_cents(result.win_amount),
+        new_balance=format_cents(result.new_balance),
+        fairness=FairnessOut(
+            server_seed_hash=result.server_seed_hash,
+            client_seed=result.client_seed,
+            nonce=result.nonce,
+        ),
+    )
+
+
+@blueprint.get("/fairness")
+@login_required
+@validate_response(FairnessOut)
+async def get_fairness() -> FairnessOut:
+    """The current seed pair's commitment, client seed and the nonce of the next spin."""
+    pair = await seed_pairs.current(runtime().sessions, current_user().id)
+    return FairnessOut(
+        server_seed_hash=pair.server_seed_hash, client_seed=pair.client_seed, nonce=pair.next_nonce
+    )
+
+
+@blueprint.post("/fairness/rotate")
+@login_required
+@validate_request(RotateIn)
+@validate_response(RotateOut)
+async def rotate_fairness(data: RotateIn) -> RotateOut:
+    """Reveal the current server seed and start a new pair at nonce 0 (optionally with a new
+    client seed, which becomes the profile's)."""
+    rotation = await seed_pairs.rotate(runtime().sessions, current_user().id, data.client_seed)
+    old, new = rotation.previous, rotation.current
+    return RotateOut(
+        previous=RevealedPairOut(
+            server_seed=old.server_seed,
+            server_seed_hash=old.server_seed_hash,
+            client_seed=old.client_seed,
+            last_nonce=old.last_nonce,
+        ),
+        current=FairnessOut(
+            server_seed_hash=new.server_seed_hash, client_seed=new.client_seed, nonce=new.next_nonce
+        ),
+    )
+
+
+@blueprint.get("/fairness/verify")
+@login_required
+@validate_querystring(VerifyQuery)
+@validate_response(VerifyOut)
+async def verify_outcome(query_args: VerifyQuery) -> VerifyOut:
+    """Recompute an outcome from revealed inputs (`game` = spin-and-win, the default, or
+    russian-roulette, whose nonce is the room id)."""
+    found = await verify.verify(
+        runtime(), query_args.game, query_args.server_seed, query_args.client_seed, query_args.nonce
+    )
+    return VerifyOut(
+        game=found.game,
+        server_seed_hash=found.server_seed_hash,
+        client_seed=found.client_seed,
+        nonce=found.nonce,
+        segment=found.segment,
+        label=found.label,
+        multiplier=None if found.multiplier is None else decimal_text(found.multiplier),
+        r=found.r,
+        bullet=found.bullet,
+        first_shooter_seat=found.first_shooter_seat,
+    )
+
+
+@blueprint.get("/history")
+@login_required
+@validate_querystring(HistoryQuery)
+@validate_response(HistoryOut)
+async def bet_history(query_args: HistoryQuery) -> HistoryOut:
+    """The caller's bets on every game, newest first; pass `next_before` as `before` for the
+    next page."""
+    page = await history.bets(
+        runtime().sessions,
+        current_user().id,
+        limit=query_args.limit,
+        before=query_args.before,
+        game=query_args.game,
+    )
+    return HistoryOut(
+        bets=[
+            BetOut(
+                id=bet.id,
+                game=bet.game,
+                bet_type=bet.bet_type,
+                bet_amount=format_cents(bet.bet_amount),
+                win_amount=format_cents(bet.win_amount),
+                net_result=None if bet.net_result is None else format_cents(bet.net_result),
+                status=bet.status,
+                room_id=bet.room_id,
+                created_at=_timestamp(bet.created_at),
+            )
+            for bet in page.bets
+        ],
+        next_before=page.next_before,
+    )
+
+
+def _totals(totals: history.Totals) -> TotalsOut:
+    return TotalsOut(
+        bets=totals.bets,
+        wagered=format_cents(totals.wagered),
+        won=format_cents(totals.won),
+        net=format_cents(totals.net),
+    )
+
+
+@blueprint.get("/stats")
+@login_required
+@validate_response(StatsOut)
+async def bet_stats() -> StatsOut:
+    """The caller's settled bets counted, wagered, won and net, overall and per game."""
+    stats = await history.stats(runtime().sessions, current_user().id)
+    return StatsOut(
+        overall=_totals(stats.overall),
+        by_game=[
+            GameTotalsOut(game=slug, **_totals(totals).model_dump())
+            for slug, totals in stats.by_game
+        ],
+    )

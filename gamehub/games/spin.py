@@ -1,0 +1,195 @@
+"""Spin and Win: one spin is one database transaction that takes the pair's next nonce, moves
+the bet and the win through the ledger and records the spin and the bet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gamehub import ledger
+from gamehub.db import transaction, utcnow
+from gamehub.errors import ApiError, Conflict
+from gamehub.games import seed_pairs
+from gamehub.games.catalogue import SpinTable, spin_table
+from gamehub.games.house import house_account
+from gamehub.games.wheel import decimal_text
+from gamehub.models import Account, BetHistory, GameSession, SpinAndWin
+from gamehub.money import format_cents
+from gamehub.runtime import Runtime
+
+
+class BetOutOfLimits(ApiError):
+    status, code, message = 422, "bet_out_of_limits", "The bet is outside the game's limits."
+
+
+class _AlreadyPlayed(Exception):
+    """The request's scope already made its spin: roll back and answer with that spin."""
+
+
+@dataclass(frozen=True)
+class SpinResult:
+    bet_id: int
+    segment: int
+    label: str
+    multiplier: Decimal
+    bet_amount: int
+    win_amount: int
+    new_balance: int
+    server_seed_hash: str
+    client_seed: str
+    nonce: int
+
+
+def check_limits(table: SpinTable, bet: int) -> None:
+    if not table.min_bet <= bet <= table.max_bet:
+        raise BetOutOfLimits(
+            f"Bets are {format_cents(table.min_bet)} to {format_cents(table.max_bet)}.",
+            details={
+                "min_bet": format_cents(table.min_bet),
+                "max_bet": format_cents(table.max_bet),
+                "bet_amount": format_cents(bet),
+            },
+        )
+
+
+async def play(rt: Runtime, user_id: int, bet: int, scope: str | None) -> SpinResult:
+    """Spin once for `bet` cents. `scope` names the request across retries (Idempotency-Key):
+    a retry of a request that committed gets that spin back instead of a new one."""
+    table = await spin_table(rt)
+    check_limits(table, bet)
+    house = await house_account(rt, user_id)
+    try:
+        async with transaction(rt.sessions) as session:
+            return await _spin(session, table, house, user_id, bet, scope)
+    except _AlreadyPlayed:
+        assert scope is not None
+        return await _replay(rt, table, user_id, scope)
+
+
+async def _spin(
+    session: AsyncSession,
+    table: SpinTable,
+    house: int,
+    user_id: int,
+    bet: int,
+    scope: str | None,
+) -> SpinResult:
+    draw = await seed_pairs.take_nonce(session, user_id)
+    segment = table.wheel.land(draw.server_seed, draw.client_seed, draw.nonce)
+    win = table.wheel.payout(bet, segment)
+
+    wallet = await ledger.open_wallet(session, user_id)
+    # Without a key the (pair, nonce) names the spin; with one, the key's scope does, so that a
+    # retry finds the money it already moved (and _AlreadyPlayed answers with that spin).
+    reference = scope or f"spin:{draw.pair_id}:{draw.nonce}"
+    taken = await ledger.transfer(
+        session, reference=f"{reference}:bet", kind="bet", debit=wallet, credit=house, amount=bet
+    )
+    if not taken.created:
+        raise _AlreadyPlayed()
+    if win > 0:
+        await ledger.transfer(
+            session,
+            reference=f"{reference}:payout",
+            kind="payout",
+            debit=house,
+            credit=wallet,
+            amount=win,
+        )
+
+    now = utcnow()
+    game_session_id = (
+        await session.execute(
+            insert(GameSession)
+            .values(
+                game_id=table.game_id,
+                user_id=user_id,
+                status="finished",
+                started_at=now,
+                ended_at=now,
+            )
+            .returning(GameSession.id)
+        )
+    ).scalar_one()
+    multiplier = table.wheel.segments[segment].multiplier
+    await session.execute(
+        insert(SpinAndWin).values(
+            game_session_id=game_session_id,
+            user_id=user_id,
+            bet_amount=bet,
+            win_amount=win,
+            segment=segment,
+            multiplier=decimal_text(multiplier),
+            server_seed_hash=draw.server_seed_hash,
+            client_seed=draw.client_seed,
+            nonce=draw.nonce,
+            request_ref=scope,
+            created_at=now,
+        )
+    )
+    # The wallet row is locked by this transaction, so the balance read here is the final one.
+    balance = select(Account.balance).where(Account.id == wallet).scalar_subquery()
+    bet_id, new_balance = (
+        await session.execute(
+            insert(BetHistory)
+            .values(
+                user_id=user_id,
+                game_id=table.game_id,
+                game_session_id=game_session_id,
+                bet_type="spin",
+                bet_amount=bet,
+                win_amount=win,
+                status="won" if win > 0 else "lost",
+                created_at=now,
+                settled_at=now,
+            )
+            .returning(BetHistory.id, balance)
+        )
+    ).one()
+    return SpinResult(
+        bet_id=bet_id,
+        segment=segment,
+        label=table.wheel.segments[segment].label,
+        multiplier=multiplier,
+        bet_amount=bet,
+        win_amount=win,
+        new_balance=new_balance,
+        server_seed_hash=draw.server_seed_hash,
+        client_seed=draw.client_seed,
+        nonce=draw.nonce,
+    )
+
+
+async def _replay(rt: Runtime, table: SpinTable, user_id: int, scope: str) -> SpinResult:
+    """The spin an earlier attempt of this request committed (its process died before it could
+    answer). The balance is today's: the earlier answer was never delivered."""
+    async with rt.sessions() as session:
+        row = (
+            await session.execute(
+                select(SpinAndWin, BetHistory.id)
+                .join(BetHistory, BetHistory.game_session_id == SpinAndWin.game_session_id)
+                .where(SpinAndWin.request_ref == scope, SpinAndWin.user_id == user_id)
+            )
+        ).one_or_none()
+        wallet = await ledger.wallet_balance(session, user_id)
+    if row is None:
+        raise Conflict(
+            "This request's bet was taken but its spin is missing.", code="spin_inconsistent"
+        )
+    spin, bet_id = row
+    segments = table.wheel.segments
+    return SpinResult(
+        bet_id=bet_id,
+        segment=spin.segment,
+        label=segments[spin.segment].label if spin.segment < len(segments) else "",
+        multiplier=Decimal(spin.multiplier),
+        bet_amount=spin.bet_amount,
+        win_amount=spin.win_amount,
+        new_balance=wallet.balance,
+        server_seed_hash=spin.server_seed_hash,
+        client_seed=spin.client_seed,
+        nonce=spin.nonce,
+    )

@@ -1,0 +1,123 @@
+"""One asyncio actor per live room: a mailbox whose commands are applied one at a time, each in
+one database transaction (room state, ledger postings, events), then published, with the room's
+timers armed from its stored deadlines.
+
+Several instances may hold an actor for the same room: each command locks the room row first, so
+the database serialises them, and a timeout that another instance already handled is a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gamehub.db import transaction, utcnow
+from gamehub.errors import NotFound
+from gamehub.rooms import roulette, store
+
+if TYPE_CHECKING:
+    from gamehub.rooms.registry import Registry
+
+log = logging.getLogger(__name__)
+
+# Builds the command inside the transaction, from the current state (e.g. to insert a bet row).
+Prepare = Callable[[AsyncSession, roulette.RoomState], Awaitable[roulette.Command]]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of one command: the room after it, its seq, and what happened."""
+
+    state: roulette.RoomState
+    seq: int
+    transition: roulette.Transition
+
+
+class RoomActor:
+    def __init__(self, room_id: int, registry: Registry) -> None:
+        self.room_id = room_id
+        self.registry = registry
+        self.mailbox: asyncio.Queue[tuple[Prepare, asyncio.Future[Applied]]] = asyncio.Queue()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
+        self.closed = False
+
+    def post(self, prepare: Prepare) -> asyncio.Future[Applied] | None:
+        """Queue a command; its future resolves to the outcome (or raises its RuleError /
+        ApiError). None once this actor has stopped: the registry then starts a fresh one."""
+        if self.closed:
+            return None
+        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        self.mailbox.put_nowait((prepare, future))  # no await between the check and the put
+        return future
+
+    async def _run(self) -> None:
+        while not (self.closed and self.mailbox.empty()):
+            prepare, future = await self.mailbox.get()
+            try:
+                applied = await self._apply(prepare)
+            except Exception as error:
+                if not future.done():
+                    future.set_exception(error)
+                continue
+            if not future.done():
+                future.set_result(applied)
+            if applied.state.is_closed and not self.closed:
+                # Commands already queued still run (the rules answer them: the room is closed).
+                self._stop()
+
+    async def _apply(self, prepare: Prepare) -> Applied:
+        now = utcnow()
+        rt = self.registry
+        async with transaction(rt.sessions) as session:
+            room = await store.lock_room(session, self.room_id)
+            if room is None or room.state is None:
+                raise NotFound("No such room.", code="room_not_found")
+            state = roulette.from_dict(room.state)
+            command = await prepare(session, state)
+            transition = roulette.apply(state, command)
+            if not transition.events and not transition.postings:
+                self.arm(transition.state)
+                return Applied(transition.state, room.seq, transition)
+            saved = await store.save(session, room, transition, now)
+            seq = room.seq
+        await rt.after_commit(self.room_id, transition, saved, seq)
+        self.arm(transition.state)
+        return Applied(transition.state, seq, transition)
+
+    def arm(self, state: roulette.RoomState) -> None:
+        """(Re)arm the one timer the room needs, from the state's stored deadline."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = roulette.next_deadline(state)
+        if deadline is None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (deadline.at - utcnow()).total_seconds())
+        self._timer = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        task = asyncio.get_running_loop().create_task(self.registry.timeout(self.room_id))
+        self.registry.keep(task)
+
+    def _stop(self) -> None:
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self.registry.forget(self)
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task

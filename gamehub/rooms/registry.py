@@ -1,0 +1,139 @@
+"""Who runs which room in this process: the actors by room id, resuming unfinished rooms at
+start, a sweeper for overdue timeouts, and what happens after each committed command
+(publishing room, lobby and wallet events)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub.db import utcnow
+from gamehub.rooms import roulette, store
+from gamehub.rooms.actor import Applied, Prepare, RoomActor
+from gamehub.rooms.broker import Broker
+from gamehub.rooms.render import iso, render_room
+from gamehub.userstream import publish_wallet
+
+log = logging.getLogger(__name__)
+
+LOBBY = "lobby"
+LOBBY_EVENTS = {"player_joined", "match_started", "match_ended", "player_left", "room_cancelled"}
+
+
+class Registry:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: Broker,
+        config_overrides: dict[str, int] | None = None,
+        sweep_interval_s: float = 2.0,
+    ) -> None:
+        self.sessions = sessions
+        self.broker = broker
+        self.config_overrides = config_overrides or {}
+        self.sweep_interval_s = sweep_interval_s
+        self.actors: dict[int, RoomActor] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def actor(self, room_id: int) -> RoomActor:
+        actor = self.actors.get(room_id)
+        if actor is None or actor.closed:
+            actor = self.actors[room_id] = RoomActor(room_id, self)
+        return actor
+
+    async def send(self, room_id: int, prepare: Prepare) -> Applied:
+        """Run one command in the room's actor and return its outcome."""
+        while True:
+            future = self.actor(room_id).post(prepare)
+            if future is not None:
+                return await future
+
+    async def timeout(self, room_id: int) -> None:
+        """Fire whichever timeout the room is waiting for; a no-op if it is not due yet."""
+
+        async def prepare(_session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
+            if state.status == "playing":
+                return roulette.TurnTimeout(now=utcnow())
+            return roulette.WaitingTimeout(now=utcnow())
+
+        try:
+            await self.send(room_id, prepare)
+        except Exception:
+            log.exception("room %s: timeout failed; the sweeper will retry", room_id)
+
+    def forget(self, actor: RoomActor) -> None:
+        if self.actors.get(actor.room_id) is actor:
+            del self.actors[actor.room_id]
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def after_commit(
+        self, room_id: int, transition: roulette.Transition, saved: store.Saved, seq: int
+    ) -> None:
+        """Publish a committed command's events (room, lobby) and the wallets it changed."""
+        for event in saved.events:
+            await self.broker.publish_event(event)
+        types = {event.type for event in saved.events}
+        if types & LOBBY_EVENTS:
+            await self.publish_lobby(transition.state, seq, opened=_opened(saved))
+        for user_id in saved.wallets_touched:
+            await publish_wallet(self.broker, self.sessions, user_id)
+
+    async def publish_lobby(self, state: roulette.RoomState, seq: int, *, opened: bool) -> None:
+        kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")
+        room = render_room(roulette.room_view(state), seq)
+        await self.broker.publish(
+            LOBBY, {"type": kind, "room_id": state.room_id, "room": room, "at": iso(utcnow())}
+        )
+
+    async def start(self) -> None:
+        """Resume every unfinished room: republish what the broker lost, re-arm its timer."""
+        async with self.sessions() as session:
+            room_ids = await store.open_room_ids(session)
+        for room_id in room_ids:
+            await self._republish(room_id)
+            found = await store.snapshot(self.sessions, room_id)
+            if found is not None:
+                self.actor(room_id).arm(found[1])
+        self._sweeper = asyncio.create_task(self._sweep(), name="rooms-sweeper")
+
+    async def _republish(self, room_id: int) -> None:
+        published = await self.broker.last_seq(store.channel(room_id))
+        missing = await store.durable_history(self.sessions, room_id, published)
+        for event in missing or []:
+            await self.broker.publish_event(event)
+
+    async def _sweep(self) -> None:
+        # Timers live in memory; if the instance that armed one died, another fires it from here.
+        while True:
+            await asyncio.sleep(self.sweep_interval_s)
+            try:
+                async with self.sessions() as session:
+                    overdue = await store.overdue_room_ids(session, utcnow() - timedelta(seconds=1))
+                for room_id in overdue:
+                    self.keep(asyncio.create_task(self.timeout(room_id)))
+            except Exception:
+                log.exception("rooms sweeper pass failed")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for actor in list(self.actors.values()):
+            await actor.close()
+        for task in list(self._tasks):
+            task.cancel()
+        self.actors.clear()
+
+
+def _opened(saved: store.Saved) -> bool:
+    return any(event.type == "player_joined" and event.seq == 1 for event in saved.events)

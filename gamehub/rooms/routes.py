@@ -1,0 +1,201 @@
+"""HTTP endpoints of Russian Roulette: join, bet, pull, leave, rooms, and the room/lobby streams."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from quart import Blueprint, Response, current_app, g
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from gamehub.auth.guard import current_user, login_required, stream_user_id
+from gamehub.balances import player_balance
+from gamehub.errors import error_response
+from gamehub.idempotency import idempotent
+from gamehub.models import User
+from gamehub.money import format_cents
+from gamehub.rooms import roulette, store
+from gamehub.rooms.registry import LOBBY
+from gamehub.rooms.schemas import (
+    BetOut,
+    JoinIn,
+    LeaveOut,
+    PlaceBetIn,
+    PullOut,
+    RoomEnvelope,
+    RoomIn,
+    RoomOut,
+    RoomsOut,
+    RoomsQuery,
+)
+from gamehub.rooms.service import Rooms, RoomView
+from gamehub.rooms.streams import event_stream, last_event_id, sse_response
+from gamehub.runtime import runtime
+
+blueprint = Blueprint("rooms", __name__)
+RULE_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
+
+
+def rooms() -> Rooms:
+    return cast(Rooms, current_app.extensions["gamehub_rooms"])
+
+
+@blueprint.app_errorhandler(roulette.RuleError)
+async def _rule_error(error: roulette.RuleError) -> Response:
+    return error_response(RULE_STATUS[error.kind], error.code, error.message, error.details)
+
+
+def _room(view: RoomView) -> RoomOut:
+    return RoomOut.model_validate(view.render())
+
+
+def _event(applied: Any, event_type: type[Any]) -> Any:
+    return next(event for event in applied.transition.events if isinstance(event, event_type))
+
+
+@blueprint.post("/games/join")
+@login_required
+@validate_request(JoinIn)
+@idempotent
+@validate_response(RoomEnvelope)
+async def join(data: JoinIn) -> RoomEnvelope:
+    """Sit down at a table: that room, an open one with the same stake, or a new one."""
+    return await do_join(current_user(), data)
+
+
+async def do_join(user: User, data: JoinIn) -> RoomEnvelope:
+    view = await rooms().join(user, data.stake, data.room_id)
+    return RoomEnvelope(room=_room(view))
+
+
+@blueprint.post("/games/place-bet")
+@login_required
+@validate_request(PlaceBetIn)
+@idempotent
+@validate_response(BetOut)
+async def place_bet(data: PlaceBetIn) -> BetOut:
+    """Bet that the next pull goes bang (elimination) or clicks (survival); anyone may bet."""
+    return await do_place_bet(current_user(), data)
+
+
+async def do_place_bet(user: User, data: PlaceBetIn) -> BetOut:
+    applied = await rooms().place_bet(user, data.room_id, data.bet_type, data.bet_amount)
+    placed = _event(applied, roulette.BetPlaced)
+    async with runtime().sessions() as session:
+        balance = await player_balance(session, user.id)
+    return BetOut(
+        bet_id=placed.bet_id,
+        bet_type=placed.bet_type,
+        pull_number=placed.pull_number,
+        odds=placed.odds,
+        potential_payout=format_cents(placed.potential_payout),
+        new_balance=format_cents(balance.available),
+    )
+
+
+@blueprint.post("/games/pull-trigger")
+@login_required
+@validate_request(RoomIn)
+@validate_response(PullOut)
+async def pull_trigger(data: RoomIn) -> PullOut:
+    """Pull the trigger; only the player whose turn it is."""
+    return await do_pull(current_user(), data, g.received_at)
+
+
+async def do_pull(user: User, data: RoomIn, sent_at: datetime) -> PullOut:
+    applied = await rooms().pull(user, data.room_id, sent_at)
+    pulled = _event(applied, roulette.TriggerPulled)
+    return PullOut(
+        pull_number=pulled.pull_number,
+        shooter=pulled.shooter,
+        outcome=pulled.outcome,
+        room=_room(RoomView(applied.state, applied.seq)),
+    )
+
+
+@blueprint.post("/games/leave")
+@login_required
+@validate_request(RoomIn)
+@validate_response(LeaveOut)
+async def leave(data: RoomIn) -> LeaveOut:
+    """Leave a room: a refund while waiting, a forfeit during a match."""
+    return await do_leave(current_user(), data)
+
+
+async def do_leave(user: User, data: RoomIn) -> LeaveOut:
+    applied = await rooms().leave(user, data.room_id)
+    left = _event(applied, roulette.PlayerLeft)
+    return LeaveOut(
+        room=_room(RoomView(applied.state, applied.seq)),
+        refunded=None if left.refunded is None else format_cents(left.refunded),
+        forfeited=None if left.forfeited is None else format_cents(left.forfeited),
+    )
+
+
+@blueprint.get("/games/rooms")
+@login_required
+@validate_querystring(RoomsQuery)
+@validate_response(RoomsOut)
+async def list_rooms(query_args: RoomsQuery) -> RoomsOut:
+    """Rooms by status (default: waiting and playing)."""
+    views = await rooms().list(query_args.status)
+    return RoomsOut(rooms=[_room(view) for view in views])
+
+
+@blueprint.get("/games/rooms/<int:room_id>")
+@login_required
+@validate_response(RoomEnvelope)
+async def get_room(room_id: int) -> RoomEnvelope:
+    """The room's current snapshot; `seq` is its last event id."""
+    return RoomEnvelope(room=_room(await rooms().get(room_id)))
+
+
+@blueprint.get("/games/rooms/<int:room_id>/events")
+async def room_events(room_id: int) -> Response:
+    """SSE for one room (players and spectators), with exact Last-Event-ID replay."""
+    await stream_user_id()
+    service = rooms()
+    await service.get(room_id)  # 404 before the stream starts
+    rt = runtime()
+
+    async def snapshot() -> tuple[int, dict[str, Any]]:
+        view = await service.get(room_id)
+        return view.seq, {"room_id": room_id, "room": view.render()}
+
+    async def durable(since: int) -> Any:
+        return await store.durable_history(rt.sessions, room_id, since)
+
+    return sse_response(
+        event_stream(
+            rt.broker,
+            store.channel(room_id),
+            last_event_id(),
+            snapshot,
+            durable=durable,
+            keepalive_s=rt.settings.sse_keepalive_s,
+        )
+    )
+
+
+@blueprint.get("/games/lobby/events")
+async def lobby_events() -> Response:
+    """SSE of the live lobby: a `lobby` event listing open and playing rooms, then changes."""
+    await stream_user_id()
+    service = rooms()
+    rt = runtime()
+
+    async def snapshot() -> tuple[int, dict[str, Any]]:
+        seq = await rt.broker.last_seq(LOBBY)
+        views = await service.list(None)
+        return seq, {"rooms": [view.render() for view in views]}
+
+    return sse_response(
+        event_stream(
+            rt.broker,
+            LOBBY,
+            last_event_id(),
+            snapshot,
+            keepalive_s=rt.settings.sse_keepalive_s,
+            snapshot_type="lobby",
+        )
+    )

@@ -1,0 +1,178 @@
+"""Room operations behind the endpoints: join with matchmaking, bet, pull, leave, look."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gamehub import fairness
+from gamehub.db import transaction, utcnow
+from gamehub.errors import Conflict, NotFound
+from gamehub.models import BetHistory, User
+from gamehub.rooms import roulette, store
+from gamehub.rooms.actor import Applied
+from gamehub.rooms.registry import Registry
+from gamehub.rooms.render import render_room
+
+
+@dataclass(frozen=True)
+class RoomView:
+    state: roulette.RoomState
+    seq: int
+
+    def render(self) -> dict[str, Any]:
+        return render_room(roulette.room_view(self.state), self.seq)
+
+
+def _already_seated(room_id: int) -> Conflict:
+    return Conflict(
+        "You already sit in a waiting or playing room.",
+        code="already_seated",
+        details={"room_id": room_id},
+    )
+
+
+class Rooms:
+    """The rooms service of one app: the registry of actors plus matchmaking."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._config: roulette.RouletteConfig | None = None
+        # One matchmaking pass per stake at a time in this process, so that simultaneous
+        # joiners pair up with each other instead of each opening a room of their own.
+        self._matchmaking: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def config(self) -> roulette.RouletteConfig:
+        if self._config is None:
+            async with self.registry.sessions() as session:
+                game = await store.game(session)
+            self._config = store.config_from(game, self.registry.config_overrides)
+        return self._config
+
+    async def join(self, user: User, stake: int, room_id: int | None) -> RoomView:
+        config = await self.config()
+        if not config.min_stake <= stake <= config.max_stake:
+            raise roulette.StakeLimits(
+                "The stake is outside the room limits.",
+                min_stake=config.min_stake,
+                max_stake=config.max_stake,
+            )
+        async with self.registry.sessions() as session:
+            seated = await store.seated_room(session, user.id)
+        if seated is not None:
+            raise _already_seated(seated)
+        async with self._matchmaking[stake]:
+            candidates = [room_id] if room_id is not None else []
+            async with self.registry.sessions() as session:
+                candidates += [
+                    rid for rid in await store.candidate_rooms(session, stake) if rid != room_id
+                ]
+            for candidate in candidates:
+                try:
+                    applied = await self.registry.send(candidate, self._join(user, stake))
+                except (roulette.RoomFull, roulette.RoomClosed):
+                    continue
+                except (roulette.StakeMismatch, NotFound):
+                    if candidate == room_id:
+                        raise
+                    continue
+                return RoomView(applied.state, applied.seq)
+            return await self._open(user, stake, config)
+
+    def _join(self, user: User, stake: int) -> Any:
+        async def prepare(session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
+            if not await store.take_seat(session, state.room_id, user.id, utcnow()):
+                raise _already_seated(await store.seated_room(session, user.id) or 0)
+            return roulette.Join(
+                user_id=user.id,
+                username=user.username,
+                client_seed=user.client_seed,
+                stake=stake,
+                now=utcnow(),
+                server_seed=fairness.new_server_seed(),
+            )
+
+        return prepare
+
+    async def _open(self, user: User, stake: int, config: roulette.RouletteConfig) -> RoomView:
+        now = utcnow()
+        async with transaction(self.registry.sessions) as session:
+            room, state = await store.open_room(session, stake, config, now)
+            if not await store.take_seat(session, room.id, user.id, now):
+                raise _already_seated(await store.seated_room(session, user.id) or 0)
+            transition = roulette.apply(
+                state,
+                roulette.Join(
+                    user_id=user.id,
+                    username=user.username,
+                    client_seed=user.client_seed,
+                    stake=stake,
+                    now=now,
+                ),
+            )
+            saved = await store.save(session, room, transition, now)
+            seq = room.seq
+        await self.registry.after_commit(room.id, transition, saved, seq)
+        self.registry.actor(room.id).arm(transition.state)
+        return RoomView(transition.state, seq)
+
+    async def place_bet(self, user: User, room_id: int, bet_type: str, amount: int) -> Applied:
+        async def prepare(session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
+            game = await store.game(session)
+            bet = BetHistory(
+                user_id=user.id,
+                game_id=game.id,
+                room_id=room_id,
+                bet_type=bet_type,
+                bet_amount=amount,
+                win_amount=0,
+                status="pending",
+                created_at=utcnow(),
+            )
+            session.add(bet)
+            await session.flush()
+            return roulette.PlaceBet(
+                bet_id=bet.id,
+                user_id=user.id,
+                bet_type=bet_type,  # type: ignore[arg-type]  # validated by the request schema
+                amount=amount,
+                now=utcnow(),
+            )
+
+        return await self.registry.send(room_id, prepare)
+
+    async def pull(self, user: User, room_id: int, sent_at: datetime) -> Applied:
+
+        async def prepare(_session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
+            # A pull is judged against the turn as it was when the player sent it: if both
+            # players pull at the same instant, the one whose turn it was wins, and the other's
+            # pull does not become valid just because it was queued behind a click.
+            if state.status == "playing" and state.turn_deadline is not None:
+                turn_began = state.turn_deadline - timedelta(seconds=state.config.turn_timeout_s)
+                if sent_at < turn_began:
+                    raise roulette.NotYourTurn("It was not your turn when you pulled.")
+            return roulette.Pull(user_id=user.id, now=utcnow())
+
+        return await self.registry.send(room_id, prepare)
+
+    async def leave(self, user: User, room_id: int) -> Applied:
+        async def prepare(_session: AsyncSession, _state: roulette.RoomState) -> roulette.Command:
+            return roulette.Leave(user_id=user.id, now=utcnow())
+
+        return await self.registry.send(room_id, prepare)
+
+    async def get(self, room_id: int) -> RoomView:
+        found = await store.snapshot(self.registry.sessions, room_id)
+        if found is None:
+            raise NotFound("No such room.", code="room_not_found")
+        return RoomView(found[1], found[0])
+
+    async def list(self, status: str | None) -> list[RoomView]:
+        async with self.registry.sessions() as session:
+            rows = await store.list_rooms(session, status)
+        return [RoomView(roulette.from_dict(state), seq) for seq, state in rows]

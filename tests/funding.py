@@ -1,0 +1,33 @@
+"""Fund a test player's wallet the way a completed M-Pesa deposit does (clearing → wallet)."""
+
+from __future__ import annotations
+
+import itertools
+
+from gamehub import ledger
+from gamehub.db import transaction
+from gamehub.runtime import Runtime
+
+_references = itertools.count(1)
+
+
+async def fund(runtime: Runtime, user_id: int, cents: int) -> None:
+    async with transaction(runtime.sessions) as session:
+        wallet = await ledger.open_wallet(session, user_id)
+        clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
+        await ledger.transfer(
+            session,
+            reference=f"test:fund:{user_id}:{next(_references)}",
+            kind="deposit",
+            debit=clearing,
+            credit=wallet,
+            amount=cents,
+        )
+
+
+async def books_balance(runtime: Runtime) -> list[str]:
+    """Every broken invariant: the ledger's, and escrow left in closed rooms."""
+    from gamehub.rooms import store
+
+    async with runtime.sessions() as session:
+        return await ledger.check_invariants(session) + await store.escrow_problems(session)

@@ -1,0 +1,306 @@
+"""Room streams over real HTTP (httpx-sse) and WebSocket: live play seen by everyone, exact
+Last-Event-ID replay, snapshots, timeouts and a restart in the middle of a match."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import replace
+from typing import Any
+
+import httpx
+from httpx_sse import ServerSentEvent, aconnect_sse
+from quart import Quart
+
+from gamehub import fairness
+from gamehub.app import create_app
+from gamehub.runtime import EXTENSION, Runtime
+from gamehub.settings import Settings
+from tests.funding import books_balance, fund
+from tests.helpers import bearer, register
+from tests.live import live_server
+
+
+async def _players(app: Quart, count: int) -> list[dict[str, Any]]:
+    runtime: Runtime = app.extensions[EXTENSION]
+    client = app.test_client()
+    players = []
+    for _ in range(count):
+        data = await register(client)
+        await fund(runtime, data["user"]["id"], 100_000)
+        players.append(data)
+    return players
+
+
+async def _ticket(http: httpx.AsyncClient, token: str) -> str:
+    response = await http.post("/auth/stream-ticket", headers=bearer(token))
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
+class Reader:
+    """Reads one SSE stream in the background, like a browser's EventSource."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None):
+        self.events: list[ServerSentEvent] = []
+        self.changed = asyncio.Event()
+        self.task = asyncio.create_task(self._run(http, url, headers or {}))
+
+    async def _run(self, http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
+        async with aconnect_sse(http, "GET", url, headers=headers) as source:
+            async for event in source.aiter_sse():
+                if event.data:
+                    self.events.append(event)
+                    self.changed.set()
+
+    async def until(self, predicate: Any, timeout: float = 10) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate(self.events):
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await self.task
+
+
+def _types(events: list[ServerSentEvent]) -> list[str]:
+    return [event.event for event in events]
+
+
+def _ended(events: list[ServerSentEvent]) -> bool:
+    return "match_ended" in _types(events)
+
+
+async def test_match_seen_live_by_players_and_a_betting_spectator(app: Quart) -> None:
+    alice, bob, carol = await _players(app, 3)
+    async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        opened = await http.post(
+            "/games/join", json={"stake": 20}, headers=bearer(alice["access_token"])
+        )
+        room_id = opened.json()["room"]["id"]
+        readers = {
+            name: Reader(
+                http,
+                f"/games/rooms/{room_id}/events?ticket={await _ticket(http, who['access_token'])}",
+            )
+            for name, who in (("alice", alice), ("bob", bob), ("carol", carol))
+        }
+        for reader in readers.values():
+            await reader.until(lambda events: len(events) >= 1)
+            assert readers["alice"].events[0].event == "snapshot"
+        joined = await http.post(
+            "/games/join", json={"stake": 20}, headers=bearer(bob["access_token"])
+        )
+        room = joined.json()["room"]
+        tokens = {
+            alice["user"]["id"]: alice["access_token"],
+            bob["user"]["id"]: bob["access_token"],
+        }
+        outcome = "click"
+        bets_placed = 0
+        while outcome == "click":
+            if room["chambers_left"] >= 2:
+                bet = await http.post(
+                    "/games/place-bet",
+                    json={"room_id": room_id, "bet_amount": 10, "bet_type": "survival"},
+                    headers=bearer(carol["access_token"]),
+                )
+                assert bet.status_code == 200, bet.text
+                bets_placed += 1
+            pulled = await http.post(
+                "/games/pull-trigger",
+                json={"room_id": room_id},
+                headers=bearer(tokens[room["turn_user_id"]]),
+            )
+            outcome, room = pulled.json()["outcome"], pulled.json()["room"]
+        for reader in readers.values():
+            await reader.until(_ended)
+        seen = [[(e.id, e.event, e.data) for e in reader.events[1:]] for reader in readers.values()]
+        assert seen[0] == seen[1] == seen[2]
+        ids = [int(event_id or 0) for event_id, _, _ in seen[0]]
+        assert ids == list(range(ids[0], ids[0] + len(ids)))  # gapless
+        types = [event_type for _, event_type, _ in seen[0]]
+        assert types[:3] == ["player_joined", "match_started", "turn"]
+        # After a pull: trigger_pulled, bets_settled (if it had bets), then turn or match_ended.
+        for index, event_type in enumerate(types):
+            if event_type == "trigger_pulled":
+                after = types[index + 1 : index + 3]
+                if after[0] == "bets_settled":
+                    assert after[1] in {"turn", "match_ended"}
+                else:
+                    assert after[0] in {"turn", "match_ended"}
+        assert types.count("bets_settled") == types.count("bet_placed") == bets_placed
+        ended = json.loads(seen[0][-1][2])
+        assert (
+            ended["type"] == "match_ended"
+            and ended["room_id"] == room_id
+            and ended["seq"] == ids[-1]
+        )
+        started = json.loads(next(data for _, t, data in seen[0] if t == "match_started"))
+        draw = fairness.roulette_draw(ended["server_seed"], started["client_seed"], room_id)
+        assert fairness.commitment(ended["server_seed"]) == started["server_seed_hash"]
+        pulls = [json.loads(data) for _, t, data in seen[0] if t == "trigger_pulled"]
+        assert pulls[-1]["outcome"] == "bang" and pulls[-1]["pull_number"] == draw.bullet + 1
+        players = [p["user_id"] for p in room["players"]]
+        assert started["first_shooter"] == players[draw.first_shooter_seat]
+        for reader in readers.values():
+            await reader.stop()
+
+        # A subscriber that dropped after event k gets exactly k+1.. on reconnect.
+        for k in (0, 2, 5):
+            ticket = await _ticket(http, carol["access_token"])
+            replay = Reader(
+                http,
+                f"/games/rooms/{room_id}/events?ticket={ticket}",
+                headers={"Last-Event-ID": str(k)},
+            )
+            await replay.until(_ended)
+            assert [int(e.id or 0) for e in replay.events] == list(range(k + 1, ids[-1] + 1))
+            await replay.stop()
+    assert await books_balance(app.extensions[EXTENSION]) == []
+
+
+async def test_short_timeouts_auto_pull_and_refund(settings: Settings, backend: Any) -> None:
+    from tests.backends import clean_services
+
+    if backend.name == "services":
+        await clean_services(settings.database_url, backend.redis_url)
+    fast = replace(
+        settings,
+        roulette_turn_timeout_s=1,
+        roulette_waiting_timeout_s=1,
+        rooms_sweep_interval_s=0.5,
+    )
+    app = create_app(fast)
+    async with app.test_app():
+        alice, bob, carol = await _players(app, 3)
+        client = app.test_client()
+        lonely = await client.post(
+            "/games/join", json={"stake": 10}, headers=bearer(carol["access_token"])
+        )
+        lonely_id = (await lonely.get_json())["room"]["id"]
+        await client.post("/games/join", json={"stake": 30}, headers=bearer(alice["access_token"]))
+        room = (
+            await (
+                await client.post(
+                    "/games/join", json={"stake": 30}, headers=bearer(bob["access_token"])
+                )
+            ).get_json()
+        )["room"]
+        async with asyncio.timeout(20):
+            while room["status"] != "finished":
+                await asyncio.sleep(0.3)
+                room = (
+                    await (
+                        await client.get(
+                            f"/games/rooms/{room['id']}", headers=bearer(alice["access_token"])
+                        )
+                    ).get_json()
+                )["room"]
+        assert room["pull_number"] >= 1
+        runtime: Runtime = app.extensions[EXTENSION]
+        from gamehub.rooms import store
+
+        history = await store.durable_history(runtime.sessions, room["id"], 0)
+        assert history is not None
+        pulls = [e.payload() for e in history if e.type == "trigger_pulled"]
+        assert pulls and all(p["auto"] for p in pulls)
+        lonely_room = (
+            await (
+                await client.get(f"/games/rooms/{lonely_id}", headers=bearer(carol["access_token"]))
+            ).get_json()
+        )["room"]
+        assert lonely_room["status"] == "cancelled"
+        profile = await (
+            await client.get("/profile", headers=bearer(carol["access_token"]))
+        ).get_json()
+        assert profile["balance"] == "1000.00" and profile["held"] == "0.00"
+        assert await books_balance(runtime) == []
+
+
+async def test_restart_mid_match_resumes_the_match_and_its_timers(
+    settings: Settings, backend: Any
+) -> None:
+    from tests.backends import clean_services
+
+    if backend.name == "services":
+        await clean_services(settings.database_url, backend.redis_url)
+    # A room's terms (timeouts included) are fixed when it opens and stored with it.
+    short = replace(settings, roulette_turn_timeout_s=2, rooms_sweep_interval_s=0.5)
+    first = create_app(short)
+    async with first.test_app():
+        alice, bob = await _players(first, 2)
+        client = first.test_client()
+        await client.post("/games/join", json={"stake": 10}, headers=bearer(alice["access_token"]))
+        room = (
+            await (
+                await client.post(
+                    "/games/join", json={"stake": 10}, headers=bearer(bob["access_token"])
+                )
+            ).get_json()
+        )["room"]
+        seq_before = room["seq"]
+    # The first instance is gone (its timers with it); a new one must pick the match up.
+    second = create_app(short)
+    async with second.test_app():
+        client = second.test_client()
+        view = (
+            await (
+                await client.get(
+                    f"/games/rooms/{room['id']}", headers=bearer(alice["access_token"])
+                )
+            ).get_json()
+        )["room"]
+        assert view["status"] == "playing" and view["seq"] == seq_before
+        tokens = {
+            alice["user"]["id"]: alice["access_token"],
+            bob["user"]["id"]: bob["access_token"],
+        }
+        pulled = await client.post(
+            "/games/pull-trigger",
+            json={"room_id": room["id"]},
+            headers=bearer(tokens[view["turn_user_id"]]),
+        )
+        assert pulled.status_code == 200
+        # Nobody pulls any more: the resumed turn timers auto-pull until someone is eliminated.
+        async with asyncio.timeout(30):
+            while view["status"] != "finished":
+                await asyncio.sleep(0.3)
+                view = (
+                    await (
+                        await client.get(
+                            f"/games/rooms/{room['id']}", headers=bearer(alice["access_token"])
+                        )
+                    ).get_json()
+                )["room"]
+        assert await books_balance(second.extensions[EXTENSION]) == []
+
+
+async def test_websocket_subscribe_and_commands(app: Quart) -> None:
+    alice, bob = await _players(app, 2)
+    client = app.test_client()
+    async with client.websocket("/ws", headers=bearer(alice["access_token"])) as ws:
+        await ws.send(json.dumps({"op": "join", "stake": 15, "ref": "j1"}))
+        reply = json.loads(await ws.receive())
+        assert reply["ref"] == "j1" and reply["ok"] is True
+        room_id = reply["result"]["room"]["id"]
+        await ws.send(json.dumps({"op": "subscribe", "room_id": room_id, "ref": "s1"}))
+        messages = [json.loads(await ws.receive()) for _ in range(2)]
+        assert {m["op"] for m in messages} == {"reply", "event"}
+        snapshot = next(m for m in messages if m["op"] == "event")
+        assert snapshot["event"] == "snapshot" and snapshot["data"]["room"]["id"] == room_id
+        await client.post("/games/join", json={"stake": 15}, headers=bearer(bob["access_token"]))
+        events = [json.loads(await ws.receive()) for _ in range(3)]
+        assert [e["event"] for e in events] == ["player_joined", "match_started", "turn"]
+        await ws.send(json.dumps({"op": "pull-trigger", "room_id": "x", "ref": "bad"}))
+        bad = json.loads(await ws.receive())
+        assert bad["ok"] is False and bad["error"]["code"] == "validation_error"
+        await ws.send(json.dumps({"op": "leave", "room_id": room_id, "ref": "l1"}))
+        left = json.loads(await ws.receive())
+        while left["op"] != "reply":
+            left = json.loads(await ws.receive())
+        assert left["ok"] is True and left["result"]["forfeited"] == "15.00"
+    assert await books_balance(app.extensions[EXTENSION]) == []
