@@ -16,7 +16,10 @@ from gamehub.rooms.routes import blueprint as rooms_blueprint
 from gamehub.rooms.service import Rooms
 from gamehub.rooms.ws import blueprint as ws_blueprint
 from gamehub.runtime import EXTENSION, Runtime
-from gamehub.settings import Settings, ensure_jwt_secret, load_settings
+from gamehub.settings import Settings, ensure_secrets, load_settings
+from gamehub.wallet.gateway import build_gateway
+from gamehub.wallet.reconciler import Reconciler
+from gamehub.wallet.routes import blueprint as wallet_blueprint
 
 API_DESCRIPTION = (
     "Real-money Spin and Win and Russian Roulette paid through M-Pesa. Amounts are KES strings "
@@ -25,7 +28,7 @@ API_DESCRIPTION = (
 
 
 def create_app(settings: Settings | None = None) -> Quart:
-    settings = ensure_jwt_secret(settings or load_settings())
+    settings = ensure_secrets(settings or load_settings())
     app = Quart("gamehub")
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
@@ -46,14 +49,17 @@ def create_app(settings: Settings | None = None) -> Quart:
     errors.register_error_handlers(app)
 
     engine = create_engine(settings.database_url)
+    gateway, gateway_blueprints = build_gateway(settings)
     runtime = Runtime(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
         readers=reader_factory(engine),
         broker=create_broker(settings.redis_url),
+        gateway=gateway,
     )
     app.extensions[EXTENSION] = runtime
+    reconciler = Reconciler(runtime)
     registry = Registry(
         runtime.sessions,
         runtime.broker,
@@ -66,10 +72,13 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def _start() -> None:
         await runtime.broker.start()
         await registry.start()
+        reconciler.start()
 
     @app.after_serving
     async def _stop() -> None:
         await registry.stop()
+        await reconciler.stop()
+        await gateway.close()
         await runtime.broker.close()
         await engine.dispose()
 
@@ -84,4 +93,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.register_blueprint(rooms_blueprint)
     app.register_blueprint(ws_blueprint)
     app.register_blueprint(userstream.blueprint)
+    app.register_blueprint(wallet_blueprint)
+    for blueprint, prefix in gateway_blueprints:  # the built-in Daraja sandbox, if in use
+        app.register_blueprint(blueprint, url_prefix=prefix)
     return app

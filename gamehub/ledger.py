@@ -204,6 +204,86 @@ async def transfer(
     return TransferResult(transfer_id, created=True)
 
 
+@dataclass(frozen=True)
+class TransferSpec:
+    reference: str
+    kind: str
+    debit: int
+    credit: int
+    amount: int
+
+
+async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> bool:
+    """Apply several transfers as if one after another, in fewer statements: one multi-row
+    insert, then one update per account with its net change. Returns False when every
+    reference had already moved its money (a retry), True when all were new.
+
+    An account's update is guarded by the lowest point its balance reaches along the sequence,
+    so a batch is refused (InsufficientFunds) exactly when applying the transfers one by one
+    would be: a bet must be affordable before the win that follows it is paid.
+    """
+    if not specs:
+        return True
+    for spec in specs:
+        _check_amount(spec.amount)
+    now = utcnow()
+    inserted = set(
+        (
+            await session.execute(
+                _insert(session, Transfer)
+                .values(
+                    [
+                        {
+                            "reference": s.reference,
+                            "kind": s.kind,
+                            "debit_account_id": s.debit,
+                            "credit_account_id": s.credit,
+                            "amount": s.amount,
+                            "created_at": now,
+                        }
+                        for s in specs
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["reference"])
+                .returning(Transfer.reference)
+            )
+        ).scalars()
+    )
+    if len(inserted) != len(specs):
+        for spec in specs:
+            if spec.reference in inserted:
+                raise ReferenceReused(
+                    "Part of this batch had already been applied.",
+                    details={"reference": spec.reference},
+                )
+            existing = await _existing_transfer(session, spec.reference)
+            if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
+                spec.debit,
+                spec.credit,
+                spec.amount,
+            ):
+                raise ReferenceReused(details={"reference": spec.reference})
+        return False
+    running: dict[int, int] = {}
+    lowest: dict[int, int] = {}
+    for spec in specs:
+        for account, delta in ((spec.debit, -spec.amount), (spec.credit, spec.amount)):
+            running[account] = running.get(account, 0) + delta
+            lowest[account] = min(lowest.get(account, 0), running[account])
+    # Rows are locked in id order, as in _move, so concurrent batches never deadlock.
+    for account in sorted(running):
+        net, dip = running[account], lowest[account]
+        stmt = update(Account).where(Account.id == account)
+        if dip < 0:
+            stmt = stmt.where(Account.allow_negative | (Account.balance - Account.held >= -dip))
+        changed = (
+            await session.execute(stmt.values(balance=Account.balance + net).returning(Account.id))
+        ).scalar_one_or_none()
+        if changed is None:
+            raise InsufficientFunds()
+    return True
+
+
 async def _existing_transfer(session: AsyncSession, reference: str) -> Transfer:
     existing = await session.scalar(select(Transfer).where(Transfer.reference == reference))
     assert existing is not None, "a conflicting reference must exist once its insert waited"

@@ -95,15 +95,16 @@ def install(app: Quart, metrics: Metrics) -> None:
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)
         user = getattr(g, "user", None)
-        # The path only: query strings may carry stream tickets, which never reach a log.
+        # The route template, not the path: paths carry the M-Pesa callback secret, and query
+        # strings stream tickets; neither may reach a log.
         access_log.info(
             "%s %s %s",
             request.method,
-            request.path,
+            route,
             response.status_code,
             extra={
                 "ctx_method": request.method,
-                "ctx_path": request.path,
+                "ctx_route": route,
                 "ctx_status": response.status_code,
                 "ctx_ms": round(elapsed * 1000, 2),
                 "ctx_user_id": getattr(user, "id", None),

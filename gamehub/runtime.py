@@ -12,6 +12,7 @@ from gamehub.settings import Settings
 
 if TYPE_CHECKING:
     from gamehub.rooms.broker import Broker
+    from gamehub.wallet.gateway import Gateway
 
 EXTENSION = "gamehub"
 
@@ -23,6 +24,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     readers: async_sessionmaker[AsyncSession]
     broker: Broker
+    # M-Pesa: the Daraja client, callback URLs and background jobs (set by create_app).
+    gateway: Gateway | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

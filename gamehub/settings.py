@@ -107,7 +107,8 @@ class Settings:
     mpesa_initiator_password: str = "Safaricom999!*!"
     mpesa_certificate: Path | None = None
     mpesa_callback_base_url: str | None = None
-    mpesa_callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Unset: outside production a random one kept in the data folder (see ensure_secrets).
+    mpesa_callback_secret: str = ""
     mpesa_callback_allowlist: tuple[str, ...] = ()
     # The built-in sandbox's delays are multiplied by this (tests shrink them; 1 = Daraja-like).
     mpesa_sandbox_time_scale: float = 1.0
@@ -286,18 +287,30 @@ def validate(settings: Settings) -> None:
             f"refusing to start in production: {PREFIX}REDIS_URL is needed to share rooms "
             "between instances"
         )
+    if len(settings.mpesa_callback_secret) < 24:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}MPESA_CALLBACK_SECRET must be set to at "
+            "least 24 random characters, the same on every instance"
+        )
 
 
-def ensure_jwt_secret(settings: Settings) -> Settings:
-    """Outside production, keep a random JWT secret in the data folder so restarts keep sessions."""
-    if settings.jwt_secret:
-        return settings
-    path = settings.data_dir / "jwt-secret"
+def _kept_secret(settings: Settings, name: str) -> str:
+    path = settings.data_dir / name
     if path.is_file():
-        secret = path.read_text(encoding="utf-8").strip()
-    else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(48)
-        path.write_text(secret, encoding="utf-8")
-        path.chmod(0o600)
-    return settings.with_overrides(jwt_secret=secret)
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret, encoding="utf-8")
+    path.chmod(0o600)
+    return secret
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Outside production, unset secrets are random and kept in the data folder, so that a
+    restart keeps sessions valid and M-Pesa callbacks sent before it still find their URL."""
+    changes: dict[str, object] = {}
+    if not settings.jwt_secret:
+        changes["jwt_secret"] = _kept_secret(settings, "jwt-secret")
+    if not settings.mpesa_callback_secret:
+        changes["mpesa_callback_secret"] = _kept_secret(settings, "mpesa-callback-secret")
+    return settings.with_overrides(**changes) if changes else settings

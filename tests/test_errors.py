@@ -260,3 +260,15 @@ async def test_login_is_rate_limited(app: Quart) -> None:
     limited = await client.post("/login", json={"username": "x", "password": "wrong-pass"})
     assert int(limited.headers["Retry-After"]) >= 1
     assert (await error_of(limited))["code"] == "rate_limited"
+
+
+async def test_callback_secret_and_tickets_never_reach_the_access_log(
+    client: TestClientProtocol, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "not-the-real-one-but-still-a-secret"
+    with caplog.at_level("INFO", logger="gamehub.access"):
+        await client.post(f"/payments/callbacks/{secret}/stk", json={})
+        await client.get("/events?ticket=sensitive-ticket-value")
+    logged = " ".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "/payments/callbacks/<secret>/stk" in logged
+    assert secret not in logged and "sensitive-ticket-value" not in logged

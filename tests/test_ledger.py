@@ -210,3 +210,37 @@ async def test_registration_opens_a_wallet(runtime: Runtime, client: object) -> 
         assert await session.get(User, data["user"]["id"]) is not None
         balance = await ledger.wallet_balance(session, data["user"]["id"])
     assert (balance.balance, balance.held, balance.available) == (0, 0, 0)
+
+
+async def test_a_batch_moves_as_if_one_by_one(runtime: Runtime, client: object) -> None:
+    """A win cannot pay for the bet before it: the batch is refused like the first transfer."""
+    wallet = await _user_wallet(runtime, client, 1_000)
+
+    async def batch(tag: str, bet: int, win: int) -> bool:
+        async with transaction(runtime.sessions) as session:
+            house = await ledger.account_id(session, ledger.HOUSE)
+            moves = [ledger.TransferSpec(f"{tag}:bet", "bet", wallet, house, bet)]
+            if win:
+                moves.append(ledger.TransferSpec(f"{tag}:win", "payout", house, wallet, win))
+            return await ledger.transfer_many(session, moves)
+
+    with pytest.raises(InsufficientFunds):
+        await batch("t1", 1_001, 5_000)
+    assert await _balance(runtime, wallet) == (1_000, 0)
+    # Open the house first: a failed batch rolls back the account it opened.
+    async with transaction(runtime.sessions) as session:
+        await ledger.account_id(session, ledger.HOUSE)
+    assert await batch("t2", 1_000, 2_000)
+    assert await _balance(runtime, wallet) == (2_000, 0)
+    assert not await batch("t2", 1_000, 2_000)  # the same batch again moves nothing
+    assert await _balance(runtime, wallet) == (2_000, 0)
+    with pytest.raises(ledger.ReferenceReused):
+        await batch("t2", 1_000, 3_000)
+    results = await asyncio.gather(
+        *(batch(f"c{i}", 700, 0 if i % 2 else 100) for i in range(20)), return_exceptions=True
+    )
+    successes = [r for r in results if r is True]
+    assert all(r is True or isinstance(r, InsufficientFunds) for r in results), results
+    balance, _ = await _balance(runtime, wallet)
+    assert balance >= 0 and len(successes) >= 2
+    assert await _invariants(runtime) == []

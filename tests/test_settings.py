@@ -20,6 +20,7 @@ SAFE_PRODUCTION = {
     "GAMEHUB_MPESA_CONSUMER_KEY": "live-key",
     "GAMEHUB_MPESA_CONSUMER_SECRET": "live-secret",
     "GAMEHUB_MPESA_CERTIFICATE": "/etc/gamehub/ProductionCertificate.cer",
+    "GAMEHUB_MPESA_CALLBACK_SECRET": "c" * 32,
 }
 
 
@@ -68,6 +69,7 @@ def test_a_safe_production_configuration_starts(tmp_path: Path) -> None:
         ({"GAMEHUB_MPESA_CONSUMER_KEY": ""}, "MPESA_CONSUMER_KEY"),
         ({"GAMEHUB_BCRYPT_ROUNDS": "10"}, "BCRYPT_ROUNDS"),
         ({"GAMEHUB_REDIS_URL": ""}, "REDIS_URL"),
+        ({"GAMEHUB_MPESA_CALLBACK_SECRET": ""}, "CALLBACK_SECRET"),
     ],
 )
 def test_unsafe_production_settings_are_refused(

@@ -85,20 +85,11 @@ async def _spin(
     # Without a key the (pair, nonce) names the spin; with one, the key's scope does, so that a
     # retry finds the money it already moved (and _AlreadyPlayed answers with that spin).
     reference = scope or f"spin:{draw.pair_id}:{draw.nonce}"
-    taken = await ledger.transfer(
-        session, reference=f"{reference}:bet", kind="bet", debit=wallet, credit=house, amount=bet
-    )
-    if not taken.created:
-        raise _AlreadyPlayed()
+    moves = [ledger.TransferSpec(f"{reference}:bet", "bet", wallet, house, bet)]
     if win > 0:
-        await ledger.transfer(
-            session,
-            reference=f"{reference}:payout",
-            kind="payout",
-            debit=house,
-            credit=wallet,
-            amount=win,
-        )
+        moves.append(ledger.TransferSpec(f"{reference}:payout", "payout", house, wallet, win))
+    if not await ledger.transfer_many(session, moves):
+        raise _AlreadyPlayed()
 
     now = utcnow()
     game_session_id = (

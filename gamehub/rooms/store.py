@@ -97,9 +97,13 @@ async def lock_room(session: AsyncSession, room_id: int) -> Multiplayer | None:
 async def _apply_postings(
     session: AsyncSession, room_id: int, postings: tuple[roulette.Posting, ...]
 ) -> set[int]:
+    if not postings:
+        return set()
     touched: set[int] = set()
     escrow = await ledger.account_id(session, escrow_code(room_id), "escrow")
     house: int | None = None
+    wallets: dict[int, int] = {}
+    moves: list[ledger.TransferSpec] = []
     for posting in postings:
         parties: dict[str, int] = {"escrow": escrow}
         if "house" in (posting.source, posting.destination):
@@ -107,16 +111,21 @@ async def _apply_postings(
                 house = await ledger.account_id(session, ledger.HOUSE)
             parties["house"] = house
         if posting.user_id is not None:
-            parties["wallet"] = await ledger.open_wallet(session, posting.user_id)
+            if posting.user_id not in wallets:
+                wallets[posting.user_id] = await ledger.open_wallet(session, posting.user_id)
+            parties["wallet"] = wallets[posting.user_id]
             touched.add(posting.user_id)
-        await ledger.transfer(
-            session,
-            reference=posting.reference,
-            kind=f"roulette_{posting.kind}",
-            debit=parties[posting.source],
-            credit=parties[posting.destination],
-            amount=posting.amount,
+        moves.append(
+            ledger.TransferSpec(
+                reference=posting.reference,
+                kind=f"roulette_{posting.kind}",
+                debit=parties[posting.source],
+                credit=parties[posting.destination],
+                amount=posting.amount,
+            )
         )
+    # Applied as one batch, in order: the escrow never dips below zero along the way.
+    await ledger.transfer_many(session, moves)
     return touched
 
 

@@ -54,7 +54,7 @@ class Reader:
                     self.events.append(event)
                     self.changed.set()
 
-    async def until(self, predicate: Any, timeout: float = 10) -> None:
+    async def until(self, predicate: Any, timeout: float = 30) -> None:
         async with asyncio.timeout(timeout):
             while not predicate(self.events):
                 self.changed.clear()
@@ -76,7 +76,7 @@ def _ended(events: list[ServerSentEvent]) -> bool:
 
 async def test_match_seen_live_by_players_and_a_betting_spectator(app: Quart) -> None:
     alice, bob, carol = await _players(app, 3)
-    async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+    async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         opened = await http.post(
             "/games/join", json={"stake": 20}, headers=bearer(alice["access_token"])
         )

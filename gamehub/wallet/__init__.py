@@ -1,0 +1,1 @@
+"""The wallet: deposits, withdrawals, transactions, M-Pesa callbacks and reconciliation."""

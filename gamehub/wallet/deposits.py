@@ -1,0 +1,100 @@
+"""Deposits: record a pending transaction, then send the STK push, then remember its id.
+
+Why this order: the record exists before the customer can be asked to pay, so no payment can
+ever arrive for a deposit we do not know; the push happens outside any database transaction
+(a slow Daraja never holds a write lock); the CheckoutRequestID is stored as soon as Daraja
+gives it. A callback that beats it by milliseconds is retried briefly (see callbacks.py), and the
+reconciler settles whatever the callbacks did not.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from gamehub.db import transaction, utcnow
+from gamehub.models import Transaction, User
+from gamehub.money import CENTS, format_cents
+from gamehub.mpesa.errors import DarajaError, DarajaUnavailable
+from gamehub.runtime import Runtime
+from gamehub.wallet import settle
+from gamehub.wallet.errors import DailyDepositLimit, MpesaRefused, MpesaUnavailable
+from gamehub.wallet.limits import check_range
+from gamehub.wallet.render import announce, transaction_out
+
+log = logging.getLogger(__name__)
+
+CAP_WINDOW = timedelta(hours=24)
+
+
+async def deposit(rt: Runtime, user_id: int, amount: int, phone: str) -> Transaction:
+    """Ask `phone` to pay `amount` cents; the wallet is credited when M-Pesa confirms."""
+    settings = rt.settings
+    check_range(amount, settings.deposit_min_kes, settings.deposit_max_kes, "deposit")
+    row = await _record(rt, user_id, amount, phone)
+    await announce(rt, row, wallet=False)
+    return await _push(rt, row)
+
+
+async def _record(rt: Runtime, user_id: int, amount: int, phone: str) -> Transaction:
+    cap = rt.settings.daily_deposit_cap_kes * CENTS
+    async with transaction(rt.sessions) as session:
+        # One user's deposits queue here so that two at once cannot both fit under the cap
+        # (a row lock on PostgreSQL; SQLite's write transaction already serialises writers).
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        used = await session.scalar(
+            select(func.coalesce(func.sum(Transaction.amount), 0)).where(
+                Transaction.user_id == user_id,
+                Transaction.type == "deposit",
+                Transaction.status.in_(("pending", "completed")),
+                Transaction.created_at >= utcnow() - CAP_WINDOW,
+            )
+        )
+        used = int(used or 0)
+        if used + amount > cap:
+            raise DailyDepositLimit(
+                details={
+                    "limit": format_cents(cap),
+                    "used": format_cents(used),
+                    "remaining": format_cents(max(cap - used, 0)),
+                }
+            )
+        row = Transaction(
+            user_id=user_id, type="deposit", status="pending", amount=amount, phone=phone
+        )
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def _push(rt: Runtime, row: Transaction) -> Transaction:
+    gateway = rt.gateway
+    assert gateway is not None
+    try:
+        accepted = await gateway.client.stk_push(
+            phone=row.phone,
+            amount=row.amount // CENTS,
+            callback_url=gateway.callback_url("stk"),
+            account_reference=f"GH{row.id}",
+            description="Deposit",
+        )
+    except DarajaUnavailable as error:
+        if error.may_have_arrived:
+            # The prompt may be on the phone: keep the deposit pending. Without a
+            # CheckoutRequestID the reconciler will end it as failed after a while.
+            log.warning("deposit %s: STK push may have arrived: %s", row.id, error)
+            return row
+        failed = await settle.fail_deposit(rt, "M-Pesa could not be reached", row_id=row.id)
+        raise MpesaUnavailable(
+            details={"transaction": transaction_out(failed or row).model_dump()},
+            headers={"Retry-After": "30"},
+        ) from error
+    except DarajaError as error:
+        reason = f"M-Pesa refused the request: {error.error_message or error.error_code}"
+        failed = await settle.fail_deposit(rt, reason, row_id=row.id)
+        raise MpesaRefused(
+            details={"transaction": transaction_out(failed or row).model_dump()}
+        ) from error
+    return await settle.attach_checkout(rt, row.id, accepted.checkout_request_id)

@@ -1,0 +1,137 @@
+"""The reconciler: payments left pending (lost callbacks, crashes, timeouts) are settled by
+asking Daraja, in a background loop on every instance.
+
+Several instances may run it at once. A pass claims each transaction with a conditional UPDATE
+that bumps `updated_at` only if it is still the value the pass read, so exactly one instance
+works on it per round, and the bump also spaces out the next look by `reconcile_after_s`.
+Everything it then does is idempotent anyway (queries, a B2C under the same id, settle.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from gamehub.db import transaction, utcnow
+from gamehub.models import Transaction
+from gamehub.mpesa.errors import DarajaError, DarajaUnavailable, TransactionInProgress
+from gamehub.runtime import Runtime
+from gamehub.wallet import settle, withdrawals
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+# A deposit whose STK push never got a CheckoutRequestID is failed once it is this old (and at
+# least reconcile_after_s): the push's own request has certainly given up by then.
+PUSH_ABANDONED = timedelta(seconds=60)
+
+
+async def reconcile_once(rt: Runtime, *, older_than_s: float | None = None) -> int:
+    """One pass over payments pending longer than `older_than_s` (default: the setting);
+    returns how many it looked at."""
+    age = timedelta(seconds=rt.settings.reconcile_after_s if older_than_s is None else older_than_s)
+    async with rt.sessions() as session:
+        candidates = (
+            await session.execute(
+                select(Transaction.id, Transaction.updated_at)
+                .where(Transaction.status == "pending", Transaction.updated_at <= utcnow() - age)
+                .order_by(Transaction.id)
+                .limit(BATCH)
+            )
+        ).all()
+    looked = 0
+    for row_id, seen in candidates:
+        row = await _claim(rt, row_id, seen)
+        if row is None:
+            continue  # another instance (or a callback) got there first
+        looked += 1
+        try:
+            if row.type == "deposit":
+                await _check_deposit(rt, row, age)
+            else:
+                await _check_withdrawal(rt, row)
+        except Exception:
+            log.exception("reconciling transaction %s failed; it is retried next pass", row.id)
+    return looked
+
+
+async def _claim(rt: Runtime, row_id: int, seen: datetime) -> Transaction | None:
+    async with transaction(rt.sessions) as session:
+        claimed: Transaction | None = (
+            await session.execute(
+                update(Transaction)
+                .where(
+                    Transaction.id == row_id,
+                    Transaction.status == "pending",
+                    Transaction.updated_at == seen,
+                )
+                .values(updated_at=utcnow())
+                .returning(Transaction)
+            )
+        ).scalar_one_or_none()
+        return claimed
+
+
+async def _check_deposit(rt: Runtime, row: Transaction, age: timedelta) -> None:
+    if row.provider_ref is None:
+        if row.created_at <= utcnow() - max(age, PUSH_ABANDONED):
+            reason = "M-Pesa never confirmed the payment prompt"
+            await settle.fail_deposit(rt, reason, row_id=row.id)
+        return
+    gateway = rt.gateway
+    assert gateway is not None
+    try:
+        result = await gateway.client.stk_query(row.provider_ref)
+    except TransactionInProgress:
+        return  # the prompt is still open on the phone
+    except (DarajaError, DarajaUnavailable) as error:
+        log.warning("deposit %s: STK query failed: %s", row.id, error)
+        return
+    if result.succeeded:
+        # The query reports neither amount nor receipt; the amount is the one we asked for.
+        await settle.complete_deposit(
+            rt, checkout_request_id=row.provider_ref, amount=None, receipt=None
+        )
+    else:
+        reason = f"{result.result_desc} ({result.result_code})"
+        await settle.fail_deposit(rt, reason, checkout_request_id=row.provider_ref)
+
+
+async def _check_withdrawal(rt: Runtime, row: Transaction) -> None:
+    # Sending again under the same OriginatorConversationID is the same payment: it covers a
+    # B2C that never arrived (crash, network) and is a no-op for one Daraja already has.
+    sent = await withdrawals.send_payment(rt, row)
+    if sent == "refused":
+        log.warning("withdrawal %s: B2C refused on resend; asking its status", row.id)
+    await withdrawals.query_status(rt, row)
+
+
+class Reconciler:
+    """Runs reconcile_once every `reconcile_interval_s` until stopped."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._rt.settings.reconcile_interval_s)
+            try:
+                await reconcile_once(self._rt)
+            except Exception:
+                log.exception("reconcile pass failed")

@@ -1,0 +1,209 @@
+"""The exactly-once end of a payment: a pending transaction becomes completed or failed, and the
+ledger moves (or releases) its money, in one write transaction.
+
+Each function starts with a conditional `UPDATE … WHERE status = 'pending' RETURNING`: of many
+concurrent or repeated attempts (callbacks, queries, several instances) exactly one gets the row
+back and does the ledger work; the others change nothing. The ledger's unique references are a
+second lock on the same door. Callers learn whether this call changed anything (the row) or not
+(None), and the user's stream hears of a change after it committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gamehub import ledger
+from gamehub.db import transaction, utcnow
+from gamehub.models import Transaction
+from gamehub.money import CENTS
+from gamehub.runtime import Runtime
+from gamehub.wallet.render import announce
+
+log = logging.getLogger(__name__)
+
+REASON_LENGTH = 255
+# A deposit whose STK push is this young may still be waiting for its CheckoutRequestID.
+PUSH_IN_FLIGHT = timedelta(minutes=2)
+
+
+def cents_of(shillings: Decimal | None) -> int | None:
+    """A callback's amount (shillings) in cents; None when absent or not whole cents."""
+    if shillings is None or not shillings.is_finite():
+        return None
+    cents = shillings * CENTS
+    return int(cents) if cents == cents.to_integral_value() else None
+
+
+def _reason(text: str) -> str:
+    return text.strip()[:REASON_LENGTH] or "M-Pesa reported a failure"
+
+
+def _pending(*conditions: Any) -> Any:
+    return update(Transaction).where(Transaction.status == "pending", *conditions)
+
+
+async def _claim_final(rt: Runtime, statement: Any) -> Transaction | None:
+    """Run the conditional UPDATE alone (no money moves): a failed deposit."""
+    async with transaction(rt.sessions) as session:
+        row: Transaction | None = (
+            await session.execute(statement.returning(Transaction))
+        ).scalar_one_or_none()
+        return row
+
+
+async def attach_checkout(
+    rt: Runtime, transaction_id: int, checkout_request_id: str
+) -> Transaction:
+    """Record the CheckoutRequestID Daraja gave the STK push of a pending deposit."""
+    async with transaction(rt.sessions) as session:
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.id == transaction_id, Transaction.provider_ref.is_(None))
+            .values(provider_ref=checkout_request_id, updated_at=utcnow())
+        )
+        row = await session.get(Transaction, transaction_id)
+        assert row is not None
+        return row
+
+
+async def complete_deposit(
+    rt: Runtime, *, checkout_request_id: str, amount: int | None, receipt: str | None
+) -> Transaction | None:
+    """Credit a pending deposit exactly once. `amount` (cents) must match when given; a query
+    (which reports no amount or receipt) passes None for both."""
+    conditions = [Transaction.provider_ref == checkout_request_id, Transaction.type == "deposit"]
+    if amount is not None:
+        conditions.append(Transaction.amount == amount)
+    statement = _pending(*conditions).values(
+        status="completed", receipt=receipt, updated_at=utcnow()
+    )
+    try:
+        async with transaction(rt.sessions) as session:
+            row: Transaction | None = (
+                await session.execute(statement.returning(Transaction))
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
+            wallet = await ledger.open_wallet(session, row.user_id)
+            await ledger.transfer(
+                session,
+                reference=f"deposit:{row.id}",
+                kind="deposit",
+                debit=clearing,
+                credit=wallet,
+                amount=row.amount,
+            )
+    except IntegrityError:
+        # The receipt number already completed another transaction: a replayed or forged
+        # callback. Nothing was written (the whole transaction rolled back).
+        log.warning("deposit %s: receipt %s is already used", checkout_request_id, receipt)
+        return None
+    await announce(rt, row, wallet=True)
+    return row
+
+
+async def fail_deposit(
+    rt: Runtime, reason: str, *, checkout_request_id: str | None = None, row_id: int | None = None
+) -> Transaction | None:
+    """Mark a pending deposit failed (no money had moved); by CheckoutRequestID or by id."""
+    if checkout_request_id is not None:
+        key = Transaction.provider_ref == checkout_request_id
+    else:
+        key = Transaction.id == row_id
+    statement = _pending(key, Transaction.type == "deposit").values(
+        status="failed", failure_reason=_reason(reason), updated_at=utcnow()
+    )
+    row = await _claim_final(rt, statement)
+    if row is not None:
+        await announce(rt, row, wallet=False)
+    return row
+
+
+async def complete_withdrawal(
+    rt: Runtime, *, originator_conversation_id: str, amount: int | None, receipt: str | None
+) -> Transaction | None:
+    """Pay out a pending withdrawal exactly once: its hold is posted to M-Pesa clearing."""
+    if amount is None:
+        log.warning("withdrawal %s: success without an amount", originator_conversation_id)
+        return None
+    statement = _pending(
+        Transaction.provider_ref == originator_conversation_id,
+        Transaction.type == "withdrawal",
+        Transaction.amount == amount,
+    ).values(status="completed", receipt=receipt, updated_at=utcnow())
+    try:
+        async with transaction(rt.sessions) as session:
+            row: Transaction | None = (
+                await session.execute(statement.returning(Transaction))
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            assert row.hold_id is not None, "a withdrawal is held when it is recorded"
+            await ledger.post_hold(session, row.hold_id, kind="withdrawal")
+    except IntegrityError:
+        log.warning(
+            "withdrawal %s: receipt %s is already used", originator_conversation_id, receipt
+        )
+        return None
+    await announce(rt, row, wallet=True)
+    return row
+
+
+async def fail_withdrawal(
+    rt: Runtime, reason: str, *, originator_conversation_id: str
+) -> Transaction | None:
+    """End a pending withdrawal as failed: its hold is released to the wallet exactly once."""
+    statement = _pending(
+        Transaction.provider_ref == originator_conversation_id, Transaction.type == "withdrawal"
+    ).values(status="failed", failure_reason=_reason(reason), updated_at=utcnow())
+    async with transaction(rt.sessions) as session:
+        row: Transaction | None = (
+            await session.execute(statement.returning(Transaction))
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        assert row.hold_id is not None
+        await ledger.release_hold(session, row.hold_id)
+    await announce(rt, row, wallet=True)
+    return row
+
+
+async def awaiting_checkout(rt: Runtime, checkout_request_id: str) -> bool:
+    """True while a callback for an unknown CheckoutRequestID may be early rather than forged:
+    no transaction has that id yet, and some recent deposit is still waiting for its id."""
+    async with rt.sessions() as session:
+        known = await session.scalar(
+            select(exists().where(Transaction.provider_ref == checkout_request_id))
+        )
+        if known:
+            return False
+        waiting = await session.scalar(
+            select(
+                exists().where(
+                    Transaction.type == "deposit",
+                    Transaction.status == "pending",
+                    Transaction.provider_ref.is_(None),
+                    Transaction.created_at >= utcnow() - PUSH_IN_FLIGHT,
+                )
+            )
+        )
+        return bool(waiting)
+
+
+async def find_pending(rt: Runtime, provider_ref: str, kind: str) -> Transaction | None:
+    async with rt.sessions() as session:
+        found: Transaction | None = await session.scalar(
+            select(Transaction).where(
+                Transaction.provider_ref == provider_ref,
+                Transaction.type == kind,
+                Transaction.status == "pending",
+            )
+        )
+        return found

@@ -1,0 +1,135 @@
+"""Withdrawals: hold the amount and record the pending payout in one write transaction, then
+pay it by B2C under an OriginatorConversationID we chose, so that sending it again (after a
+timeout, a crash or from the reconciler) is the same payment and never a second one."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+
+from gamehub import ledger
+from gamehub.db import transaction
+from gamehub.models import Transaction, User
+from gamehub.money import CENTS
+from gamehub.mpesa.errors import DarajaError, DarajaUnavailable
+from gamehub.phone import normalise_phone
+from gamehub.runtime import Runtime
+from gamehub.wallet import settle
+from gamehub.wallet.errors import MpesaRefused, PhoneRequired
+from gamehub.wallet.limits import check_range
+from gamehub.wallet.render import announce, transaction_out
+
+log = logging.getLogger(__name__)
+
+# Daraja's answer to an OriginatorConversationID it has already seen: it has our payment.
+DUPLICATE = "500.002.1001"
+
+
+async def withdraw(rt: Runtime, user_id: int, amount: int, phone: str | None) -> Transaction:
+    """Hold `amount` cents at once (409 insufficient_funds if not available), then pay it out."""
+    settings = rt.settings
+    check_range(amount, settings.withdraw_min_kes, settings.withdraw_max_kes, "withdrawal")
+    row = await _hold(rt, user_id, amount, phone)
+    await announce(rt, row, wallet=True)
+    if await send_payment(rt, row) == "refused":
+        failed = await settle.fail_withdrawal(
+            rt, "M-Pesa refused the payout request", originator_conversation_id=_ref(row)
+        )
+        raise MpesaRefused(details={"transaction": transaction_out(failed or row).model_dump()})
+    return row
+
+
+def _ref(row: Transaction) -> str:
+    assert row.provider_ref is not None, "a withdrawal gets its OriginatorConversationID at once"
+    return row.provider_ref
+
+
+async def _hold(rt: Runtime, user_id: int, amount: int, phone: str | None) -> Transaction:
+    async with transaction(rt.sessions) as session:
+        if phone is None:
+            profile_phone = await session.scalar(select(User.phone).where(User.id == user_id))
+            if not profile_phone:
+                raise PhoneRequired()
+            phone = normalise_phone(profile_phone)
+        row = Transaction(
+            user_id=user_id,
+            type="withdrawal",
+            status="pending",
+            amount=amount,
+            phone=phone,
+            provider_ref=str(uuid.uuid4()),
+        )
+        session.add(row)
+        await session.flush()
+        wallet = await ledger.open_wallet(session, user_id)
+        clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
+        # Raises InsufficientFunds (409) and rolls the transaction row back with it.
+        held = await ledger.hold(
+            session,
+            reference=f"withdrawal:{row.id}",
+            kind="withdrawal",
+            debit=wallet,
+            credit=clearing,
+            amount=amount,
+        )
+        row.hold_id = held.hold_id
+        await session.flush()
+    return row
+
+
+async def send_payment(rt: Runtime, row: Transaction) -> str:
+    """Send (or send again) the B2C payment of a pending withdrawal.
+
+    Returns "accepted", "unknown" (it may or may not have arrived: the reconciler will send it
+    again under the same id and ask for its status) or "refused" (Daraja refused it before doing
+    anything, so nothing was paid).
+    """
+    gateway = rt.gateway
+    assert gateway is not None
+    try:
+        await gateway.client.b2c_payment(
+            originator_conversation_id=_ref(row),
+            phone=row.phone,
+            amount=row.amount // CENTS,
+            result_url=gateway.callback_url("b2c/result"),
+            timeout_url=gateway.callback_url("b2c/timeout"),
+            remarks="Game Hub withdrawal",
+            occasion=f"GH{row.id}",
+        )
+    except DarajaUnavailable as error:
+        log.warning("withdrawal %s: B2C not confirmed: %s", row.id, error)
+        return "unknown"
+    except DarajaError as error:
+        if error.error_code == DUPLICATE:
+            return "accepted"  # Daraja already has this OriginatorConversationID
+        if error.status_code >= 500:
+            log.warning("withdrawal %s: B2C answered %s", row.id, error)
+            return "unknown"
+        log.warning("withdrawal %s: B2C refused: %s", row.id, error)
+        return "refused"
+    except ValueError as error:  # e.g. no certificate configured for the SecurityCredential
+        log.error("withdrawal %s: B2C cannot be sent: %s", row.id, error)
+        return "refused"
+    return "accepted"
+
+
+async def query_status(rt: Runtime, row: Transaction) -> None:
+    """Ask Daraja what became of a withdrawal; the answer comes to the b2c/status callback.
+
+    Occasion carries our OriginatorConversationID too, so even an answer that names no
+    transaction (not found) can be tied back to the withdrawal it is about.
+    """
+    gateway = rt.gateway
+    assert gateway is not None
+    try:
+        await gateway.client.transaction_status(
+            result_url=gateway.callback_url("b2c/status"),
+            timeout_url=gateway.callback_url("b2c/timeout"),
+            original_conversation_id=_ref(row),
+            remarks="Withdrawal status",
+            occasion=_ref(row),
+        )
+    except (DarajaError, DarajaUnavailable, ValueError) as error:
+        log.warning("withdrawal %s: status query failed: %s", row.id, error)

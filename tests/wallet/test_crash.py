@@ -1,0 +1,210 @@
+"""A crash between paying out and hearing the result: `gamehub serve` is SIGKILLed after its B2C
+was accepted and before the result callback; restarted, its reconciler finishes the withdrawal
+exactly once. The app runs as a real subprocess on a file database (SQLite, or PostgreSQL on the
+services backend); the Daraja sandbox runs in this test process, so it outlives the app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from gamehub import ledger
+from gamehub.db import create_engine, session_factory
+from gamehub.models import Transfer
+from gamehub.mpesa.sandbox import DarajaSandbox, SandboxConfig, SandboxTimings, create_sandbox_app
+from tests.backends import Backend, clean_services
+from tests.conftest import TEST_JWT_SECRET
+from tests.live import free_port
+from tests.mpesa.servers import serving
+
+# The B2C result comes 3 s after the request (scenario 07): time enough to kill the app first.
+TIMINGS = SandboxTimings(
+    result_delay_s=0.05, slow_delay_s=3.0, repeat_interval_s=0.05, callback_timeout_s=2.0
+)
+SECRET = "crash-test-callback-secret"
+
+
+class App:
+    """`gamehub serve` as a subprocess that can be started, killed and started again."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
+        self.env, self.cwd, self.port = env, cwd, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None
+
+    async def start(self) -> None:
+        self.log = (self.cwd / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gamehub.cli", "serve", "--port", str(self.port)],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=1) as http:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.output()
+                try:
+                    if (await http.get(f"{self.base}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        pytest.fail(f"gamehub serve did not start: {self.output()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self.log is not None:
+            self.log.close()
+
+    def output(self) -> str:
+        return (self.cwd / "serve.log").read_text(errors="replace")[-3000:]
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    if backend.name == "services":
+        assert backend.redis_url is not None
+        await clean_services(backend.database_url, backend.redis_url)
+        yield backend.database_url
+        return
+    yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'gamehub.sqlite3'}"  # serve migrates it
+
+
+async def test_sigkill_after_b2c_then_restart_completes_exactly_once(
+    backend: Backend, database_url: str, tmp_path: Path
+) -> None:
+    sandbox = DarajaSandbox(SandboxConfig(timings=TIMINGS))
+    certificate = tmp_path / "daraja-cert.pem"
+    certificate.write_bytes(sandbox.keys.certificate_pem)
+    async with serving(create_sandbox_app(sandbox=sandbox)) as daraja_url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEHUB_")}
+        env.update(
+            GAMEHUB_DATABASE_URL=database_url,
+            GAMEHUB_DATA_DIR=str(tmp_path / "data"),
+            GAMEHUB_JWT_SECRET=TEST_JWT_SECRET,
+            GAMEHUB_BCRYPT_ROUNDS="4",
+            GAMEHUB_LOG_JSON="false",
+            GAMEHUB_MPESA_BASE_URL=daraja_url,
+            GAMEHUB_MPESA_CERTIFICATE=str(certificate),
+            GAMEHUB_MPESA_CALLBACK_SECRET=SECRET,
+            GAMEHUB_RECONCILE_AFTER_S="1",
+            GAMEHUB_RECONCILE_INTERVAL_S="0.3",
+        )
+        if backend.redis_url is not None:
+            env["GAMEHUB_REDIS_URL"] = backend.redis_url
+        app = App(env, tmp_path, free_port())
+        try:
+            await _crash_and_recover(app, sandbox)
+        finally:
+            app.stop()
+    await _books_balance(database_url)
+
+
+async def _crash_and_recover(app: App, sandbox: DarajaSandbox) -> None:
+    await app.start()
+    async with httpx.AsyncClient(base_url=app.base, timeout=30) as http:
+        registered = await http.post(
+            "/register",
+            json={
+                "username": "crashtest",
+                "email": "crash@example.com",
+                "password": "long enough password",
+                "date_of_birth": "1990-01-01",
+            },
+        )
+        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+
+        async def balance() -> dict[str, Any]:
+            body: dict[str, Any] = (await http.get("/wallet", headers=headers)).json()
+            return body
+
+        # Money in through the real flow: STK push, the sandbox's callback to the app.
+        deposit = await http.post(
+            "/deposit", json={"amount": 1000, "phone": "254712345600"}, headers=headers
+        )
+        assert deposit.status_code == 202, deposit.text
+
+        async def funded() -> bool:
+            return bool((await balance())["balance"] == "1000.00")
+
+        await until(funded, 15, "the deposit")
+
+        response = await http.post(
+            "/withdraw", json={"amount": 300, "phone": "254712345607"}, headers=headers
+        )
+        assert response.status_code == 202, response.text
+        withdrawal = response.json()["transaction"]
+        ref = withdrawal["provider_ref"]
+        payment = sandbox.state.payments[ref]  # Daraja accepted the B2C before we answered
+        assert payment.status == "processing"
+        assert (await balance())["held"] == "300.00"
+
+    app.kill()
+
+    async def result_lost() -> bool:
+        return bool(payment.status == "completed" and len(payment.callbacks) == 1)
+
+    await until(result_lost, 15, "the B2C result to be sent to the dead app")
+    assert payment.callbacks[0].error is not None  # nobody was listening
+
+    await app.start()
+    async with httpx.AsyncClient(base_url=app.base, timeout=30) as http:
+        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+
+        async def completed() -> bool:
+            found = await http.get(f"/transactions/{withdrawal['id']}", headers=headers)
+            return bool(found.json()["status"] == "completed")
+
+        await until(completed, 30, "the reconciler to finish the withdrawal")
+        await asyncio.sleep(1.5)  # a few more reconcile passes must not pay it twice
+        found = (await http.get(f"/transactions/{withdrawal['id']}", headers=headers)).json()
+        assert found["receipt"] == payment.transaction_id
+        wallet = (await http.get("/wallet", headers=headers)).json()
+        assert (wallet["balance"], wallet["held"]) == ("700.00", "0.00")
+    assert list(sandbox.state.payments) == [ref]  # one payout, however often it was asked about
+    assert sandbox.state.status_queries, "the restarted app asked Daraja what happened"
+
+
+async def _books_balance(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with session_factory(engine)() as session:
+            assert await ledger.check_invariants(session) == []
+            withdrawals = await session.scalar(
+                select(func.count()).select_from(Transfer).where(Transfer.kind == "withdrawal")
+            )
+            assert withdrawals == 1
+    finally:
+        await engine.dispose()
