@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import BigInteger, ScalarSelect, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.models import Account, BetHistory
@@ -38,8 +38,9 @@ class Balance:
 
 def in_escrow(user_id: Any) -> ScalarSelect[Any]:
     """The player's stakes and side bets still in escrow, as a scalar subquery."""
+    # SUM of BIGINT is NUMERIC on PostgreSQL; cents stay integers.
     return (
-        select(func.coalesce(func.sum(BetHistory.bet_amount), 0))
+        select(cast(func.coalesce(func.sum(BetHistory.bet_amount), 0), BigInteger))
         .where(
             BetHistory.user_id == user_id,
             BetHistory.status == "pending",

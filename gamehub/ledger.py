@@ -215,8 +215,10 @@ class TransferSpec:
 
 async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> bool:
     """Apply several transfers as if one after another, in fewer statements: one multi-row
-    insert, then one update per account with its net change. Returns False when every
-    reference had already moved its money (a retry), True when all were new.
+    insert, then one update per account with its net change. True when the batch was applied
+    now. A batch is named by its first reference: False when that one had already moved its
+    money (a retry), and the caller must then roll back, since the rest of a retried batch
+    may differ from the first attempt's (a retried spin lands elsewhere).
 
     An account's update is guarded by the lowest point its balance reaches along the sequence,
     so a batch is refused (InsufficientFunds) exactly when applying the transfers one by one
@@ -250,19 +252,20 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
         ).scalars()
     )
     if len(inserted) != len(specs):
-        for spec in specs:
-            if spec.reference in inserted:
-                raise ReferenceReused(
-                    "Part of this batch had already been applied.",
-                    details={"reference": spec.reference},
-                )
-            existing = await _existing_transfer(session, spec.reference)
-            if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
-                spec.debit,
-                spec.credit,
-                spec.amount,
-            ):
-                raise ReferenceReused(details={"reference": spec.reference})
+        first = specs[0]
+        if first.reference in inserted:
+            clash = next(spec for spec in specs if spec.reference not in inserted)
+            raise ReferenceReused(
+                "Part of this batch had already been applied.",
+                details={"reference": clash.reference},
+            )
+        existing = await _existing_transfer(session, first.reference)
+        if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
+            first.debit,
+            first.credit,
+            first.amount,
+        ):
+            raise ReferenceReused(details={"reference": first.reference})
         return False
     running: dict[int, int] = {}
     lowest: dict[int, int] = {}

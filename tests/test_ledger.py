@@ -235,7 +235,7 @@ async def test_a_batch_moves_as_if_one_by_one(runtime: Runtime, client: object) 
     assert not await batch("t2", 1_000, 2_000)  # the same batch again moves nothing
     assert await _balance(runtime, wallet) == (2_000, 0)
     with pytest.raises(ledger.ReferenceReused):
-        await batch("t2", 1_000, 3_000)
+        await batch("t2", 999, 3_000)  # its first reference names another transfer
     results = await asyncio.gather(
         *(batch(f"c{i}", 700, 0 if i % 2 else 100) for i in range(20)), return_exceptions=True
     )

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub import ledger
+from gamehub.balances import in_escrow, player_balance
 from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict
 from gamehub.games import seed_pairs
@@ -121,8 +122,11 @@ async def _spin(
             created_at=now,
         )
     )
-    # The wallet row is locked by this transaction, so the balance read here is the final one.
-    balance = select(Account.balance).where(Account.id == wallet).scalar_subquery()
+    # The wallet row is locked by this transaction, so the balance read here is the final one;
+    # like the profile's, it counts the player's stakes and side bets in escrow.
+    balance = select(Account.balance).where(Account.id == wallet).scalar_subquery() + in_escrow(
+        user_id
+    )
     bet_id, new_balance = (
         await session.execute(
             insert(BetHistory)
@@ -165,7 +169,7 @@ async def _replay(rt: Runtime, table: SpinTable, user_id: int, scope: str) -> Sp
                 .where(SpinAndWin.request_ref == scope, SpinAndWin.user_id == user_id)
             )
         ).one_or_none()
-        wallet = await ledger.wallet_balance(session, user_id)
+        wallet = await player_balance(session, user_id)
     if row is None:
         raise Conflict(
             "This request's bet was taken but its spin is missing.", code="spin_inconsistent"

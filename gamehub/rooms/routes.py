@@ -89,7 +89,7 @@ async def do_place_bet(user: User, data: PlaceBetIn) -> BetOut:
         pull_number=placed.pull_number,
         odds=placed.odds,
         potential_payout=format_cents(placed.potential_payout),
-        new_balance=format_cents(balance.available),
+        new_balance=format_cents(balance.balance),
     )
 
 
