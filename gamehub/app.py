@@ -20,6 +20,7 @@ from gamehub.settings import Settings, ensure_secrets, load_settings
 from gamehub.wallet.gateway import build_gateway
 from gamehub.wallet.reconciler import Reconciler
 from gamehub.wallet.routes import blueprint as wallet_blueprint
+from gamehub.webapp import web_blueprint
 
 API_DESCRIPTION = (
     "Real-money Spin and Win and Russian Roulette paid through M-Pesa. Amounts are KES strings "
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.register_blueprint(ws_blueprint)
     app.register_blueprint(userstream.blueprint)
     app.register_blueprint(wallet_blueprint)
+    app.register_blueprint(web_blueprint())  # the browser client at /
     for blueprint, prefix in gateway_blueprints:  # the built-in Daraja sandbox, if in use
         app.register_blueprint(blueprint, url_prefix=prefix)
     return app

@@ -22,8 +22,14 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def live_server(app: Quart) -> AsyncIterator[str]:
-    """Serve `app` (already started by the fixture) over HTTP until the block ends."""
-    port = free_port()
+    """Serve `app` (already started by the fixture) over HTTP on a free port."""
+    async with serve_at(app, free_port()) as base:
+        yield base
+
+
+@contextlib.asynccontextmanager
+async def serve_at(app: Quart, port: int) -> AsyncIterator[str]:
+    """Serve the (already started) app on 127.0.0.1:`port` over HTTP until the block ends."""
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None

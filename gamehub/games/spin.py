@@ -20,6 +20,7 @@ from gamehub.games.wheel import decimal_text
 from gamehub.models import Account, BetHistory, GameSession, SpinAndWin
 from gamehub.money import format_cents
 from gamehub.runtime import Runtime
+from gamehub.userstream import publish_wallet
 
 
 class BetOutOfLimits(ApiError):
@@ -64,10 +65,13 @@ async def play(rt: Runtime, user_id: int, bet: int, scope: str | None) -> SpinRe
     house = await house_account(rt, user_id)
     try:
         async with transaction(rt.sessions) as session:
-            return await _spin(session, table, house, user_id, bet, scope)
+            result = await _spin(session, table, house, user_id, bet, scope)
     except _AlreadyPlayed:
         assert scope is not None
         return await _replay(rt, table, user_id, scope)
+    # The player's other tabs and devices see the new balance on their stream.
+    await publish_wallet(rt.broker, rt.sessions, user_id)
+    return result
 
 
 async def _spin(

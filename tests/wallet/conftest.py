@@ -4,23 +4,19 @@ and the ledger's invariants checked after every test (in `live`'s teardown)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from quart import Quart
 
 from gamehub import ledger
 from gamehub.runtime import Runtime
 from gamehub.settings import Settings
 from tests.helpers import bearer, register
-from tests.live import free_port
+from tests.live import free_port, serve_at
 
 # Sandbox delays times 0.02: "within 1 s" is 10 ms, scenario 07's 30 s is 0.6 s.
 TIME_SCALE = 0.02
@@ -40,47 +36,6 @@ def settings(settings: Settings, own_port: int) -> Settings:
         reconcile_interval_s=3600.0,
         reconcile_after_s=3600.0,
     )
-
-
-@contextlib.asynccontextmanager
-async def serve_at(app: Quart, port: int) -> AsyncIterator[str]:
-    """Serve the (already started) app on 127.0.0.1:`port` over HTTP until the block ends."""
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 1
-    stop = asyncio.Event()
-
-    async def without_lifespan(scope: Any, receive: Any, send: Any) -> None:
-        # The app fixture already ran startup and will run shutdown; acknowledge, don't repeat.
-        if scope["type"] != "lifespan":
-            await app(scope, receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    task = asyncio.create_task(
-        serve(without_lifespan, config, shutdown_trigger=stop.wait, mode="asgi")
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
-    try:
-        yield base
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, 5)
 
 
 @dataclass
