@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         runtime.broker,
         config_overrides=settings.roulette_overrides(),
         sweep_interval_s=settings.rooms_sweep_interval_s,
+        readers=runtime.readers,
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)
 

@@ -50,7 +50,7 @@ async def user_events() -> Response:
 
     async def snapshot() -> tuple[int, dict[str, Any]]:
         seq = await rt.broker.last_seq(channel(user_id))
-        return seq, {"user_id": user_id, "wallet": await wallet_body(rt.sessions, user_id)}
+        return seq, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id)}
 
     return sse_response(
         event_stream(

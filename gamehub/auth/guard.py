@@ -9,7 +9,7 @@ from typing import ParamSpec, TypeVar, cast
 from quart import g, request
 from quart_schema import security_scheme
 
-from gamehub.auth import service
+from gamehub.auth import service, tickets
 from gamehub.errors import Unauthorized
 from gamehub.models import User
 from gamehub.runtime import runtime
@@ -45,7 +45,7 @@ async def stream_user_id() -> int:
     ticket = request.args.get("ticket")
     rt = runtime()
     if ticket:
-        return await service.redeem_stream_ticket(rt.sessions, ticket)
+        return await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
     found = await service.authenticate(rt.readers, rt.settings, bearer_token())
     return found.user.id
 

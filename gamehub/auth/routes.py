@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, g, request
 from quart_schema import validate_request, validate_response
 
-from gamehub.auth import service
+from gamehub.auth import service, tickets
 from gamehub.auth.guard import current_family, current_user, login_required
 from gamehub.auth.schemas import (
     LoginIn,
@@ -104,8 +104,8 @@ async def logout() -> Response:
 async def stream_ticket() -> StreamTicketOut:
     """A single-use ticket (≤ 60 s) for `?ticket=` on a stream URL (EventSource has no headers)."""
     rt = runtime()
-    ticket = await service.issue_stream_ticket(
-        rt.sessions, rt.settings, current_user().id, current_family()
+    ticket = tickets.issue(
+        rt.settings.jwt_secret, current_user().id, rt.settings.stream_ticket_ttl_s
     )
     return StreamTicketOut(ticket=ticket, expires_in=rt.settings.stream_ticket_ttl_s)
 

@@ -17,7 +17,7 @@ from gamehub.balances import Balance, combine, in_escrow
 from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict, Unauthorized
 from gamehub.games import seed_pairs
-from gamehub.models import Account, RefreshToken, StreamTicket, TokenFamily, User
+from gamehub.models import Account, RefreshToken, TokenFamily, User
 from gamehub.settings import Settings
 
 INVALID_CREDENTIALS = Unauthorized(
@@ -235,42 +235,3 @@ async def update_profile(
             return user
     except IntegrityError:
         raise Conflict("That email is already registered.", code="already_registered") from None
-
-
-async def issue_stream_ticket(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, user_id: int, family_id: str
-) -> str:
-    ticket = tokens.new_secret()
-    async with transaction(sessions) as session:
-        session.add(
-            StreamTicket(
-                ticket_hash=tokens.digest(ticket),
-                user_id=user_id,
-                family_id=family_id,
-                expires_at=utcnow() + timedelta(seconds=settings.stream_ticket_ttl_s),
-            )
-        )
-    return ticket
-
-
-async def redeem_stream_ticket(sessions: async_sessionmaker[AsyncSession], ticket: str) -> int:
-    """The user a ticket was issued to; each ticket opens one stream, once, within its lifetime."""
-    async with transaction(sessions) as session:
-        now = utcnow()
-        user_id = (
-            await session.execute(
-                update(StreamTicket)
-                .where(
-                    StreamTicket.ticket_hash == tokens.digest(ticket),
-                    StreamTicket.used_at.is_(None),
-                    StreamTicket.expires_at > now,
-                )
-                .values(used_at=now)
-                .returning(StreamTicket.user_id)
-            )
-        ).scalar_one_or_none()
-    if user_id is None:
-        raise Unauthorized(
-            "The stream ticket is not valid or was already used.", code="invalid_ticket"
-        )
-    return user_id

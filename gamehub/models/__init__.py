@@ -1,6 +1,6 @@
 """Every table, grouped by area; importing this package registers them all on Base.metadata."""
 
-from gamehub.models.auth import RefreshToken, StreamTicket, TokenFamily, User
+from gamehub.models.auth import RefreshToken, TokenFamily, User
 from gamehub.models.fairness import SeedPair
 from gamehub.models.games import (
     BetHistory,
@@ -29,7 +29,6 @@ __all__ = [
     "RussianRoulette",
     "SeedPair",
     "SpinAndWin",
-    "StreamTicket",
     "TokenFamily",
     "Transaction",
     "Transfer",

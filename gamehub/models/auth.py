@@ -1,10 +1,10 @@
-"""Users and their credentials: refresh-token families, refresh tokens and stream tickets."""
+"""Users and their credentials: refresh-token families and refresh tokens."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -55,17 +55,3 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class StreamTicket(Base):
-    """A single-use, short-lived ticket that lets an EventSource authenticate without a header."""
-
-    __tablename__ = "stream_tickets"
-
-    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    family_id: Mapped[str] = mapped_column(ForeignKey("token_families.id", ondelete="CASCADE"))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    __table_args__ = (Index("ix_stream_tickets_expires_at", "expires_at"),)

@@ -156,5 +156,7 @@ class BetHistory(Base):
         ),
         CheckConstraint("status IN ('pending', 'won', 'lost', 'refunded')", name="known_status"),
         Index("ix_bet_history_user_id_id", "user_id", "id"),
+        # What a player has in escrow (pending stakes and bets) is read on every request.
+        Index("ix_bet_history_user_id_status", "user_id", "status"),
         Index("ix_bet_history_room_pull", "room_id", "pull_number"),
     )

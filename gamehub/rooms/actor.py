@@ -85,7 +85,7 @@ class RoomActor:
             if not transition.events and not transition.postings:
                 self.arm(transition.state)
                 return Applied(transition.state, room.seq, transition)
-            saved = await store.save(session, room, transition, now)
+            saved = await store.save(session, room, state, transition, now, rt.accounts)
             seq = room.seq
         await rt.after_commit(self.room_id, transition, saved, seq)
         self.arm(transition.state)

@@ -11,11 +11,12 @@ harmless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -37,34 +38,72 @@ class Event:
         loaded: dict[str, Any] = json.loads(self.data)
         return loaded
 
+    @cached_property
+    def sse(self) -> bytes:
+        """The SSE frame, built once however many subscribers receive the event."""
+        return f"id: {self.seq}\nevent: {self.type}\ndata: {self.data}\n\n".encode()
+
 
 class SubscriberLagged(Exception):
     """A subscriber fell too far behind; it must reconnect and replay from its last seq."""
 
 
-@dataclass(eq=False)
 class Subscription:
-    channel: str
-    queue: asyncio.Queue[Event | None] = field(
-        default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE)
-    )
-    lagged: bool = False
+    """One subscriber's pending events. Delivery is an append and, if the reader sleeps, one
+    wake-up: cheap enough to do for thousands of subscribers per event."""
+
+    __slots__ = ("channel", "lagged", "pending", "waiter")
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.pending: deque[Event] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.lagged = False
 
     def deliver(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if len(self.pending) >= SUBSCRIBER_QUEUE:
             # Never block the publisher for one slow reader: cut it off; it replays on reconnect.
             self.lagged = True
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
+        else:
+            self.pending.append(event)
+        self._wake()
+
+    def cut_off(self) -> None:
+        self.lagged = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until something is pending (or the subscriber was cut off)."""
+        if self.pending or self.lagged:
+            return
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def drain(self) -> list[Event]:
+        """Everything pending, in order; SubscriberLagged once the subscriber was cut off."""
+        if self.lagged:
+            raise SubscriberLagged(self.channel)
+        events = list(self.pending)
+        self.pending.clear()
+        return events
 
     async def next(self) -> Event:
-        event = await self.queue.get()
-        if event is None:
+        """The next event, one at a time (tests and simple readers)."""
+        while not self.pending:
+            if self.lagged:
+                raise SubscriberLagged(self.channel)
+            await self.wait()
+        if self.lagged:
             raise SubscriberLagged(self.channel)
-        return event
+        return self.pending.popleft()
 
 
 def encode(seq: int, body: dict[str, Any]) -> str:
@@ -98,6 +137,10 @@ class Broker(Protocol):
     def unsubscribe(self, subscription: Subscription) -> None: ...
 
     async def ping(self) -> bool: ...
+
+    async def claim(self, key: str, ttl_s: int) -> bool:
+        """True for the first claim of `key` within `ttl_s` seconds (on every instance)."""
+        ...
 
 
 class _LocalFanout:
@@ -136,6 +179,7 @@ class MemoryBroker:
         self._histories: OrderedDict[str, deque[Event]] = OrderedDict()
         self._offsets: dict[str, int] = {}
         self._fanout = _LocalFanout()
+        self._claims: dict[str, float] = {}
 
     async def start(self) -> None:
         return None
@@ -189,6 +233,15 @@ class MemoryBroker:
         self._fanout.remove(subscription)
 
     async def ping(self) -> bool:
+        return True
+
+    async def claim(self, key: str, ttl_s: int) -> bool:
+        now = time.monotonic()
+        if len(self._claims) > 10_000:
+            self._claims = {k: until for k, until in self._claims.items() if until > now}
+        if self._claims.get(key, 0.0) > now:
+            return False
+        self._claims[key] = now + ttl_s
         return True
 
 

@@ -104,7 +104,7 @@ class RedisBroker:
         # still have them, so each subscriber reconnects and replays from its last seq.
         for members in list(self._fanout.subscribers.values()):
             for subscription in list(members):
-                subscription.queue.put_nowait(None)
+                subscription.cut_off()
 
     async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
         offset_key, stream_key, pubsub_channel = _keys(channel)
@@ -164,6 +164,9 @@ class RedisBroker:
                 await self._pubsub.unsubscribe(PREFIX + channel)
             except RedisError as error:
                 log.warning("broker: cannot unsubscribe %s: %s", channel, error)
+
+    async def claim(self, key: str, ttl_s: int) -> bool:
+        return bool(await self.redis.set(PREFIX + key, "1", nx=True, ex=max(1, ttl_s)))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

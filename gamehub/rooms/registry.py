@@ -32,9 +32,12 @@ class Registry:
         broker: Broker,
         config_overrides: dict[str, int] | None = None,
         sweep_interval_s: float = 2.0,
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.readers = readers or sessions
         self.broker = broker
+        self.accounts = store.AccountIds()
         self.config_overrides = config_overrides or {}
         self.sweep_interval_s = sweep_interval_s
         self.actors: dict[int, RoomActor] = {}
@@ -85,7 +88,7 @@ class Registry:
         if types & LOBBY_EVENTS:
             await self.publish_lobby(transition.state, seq, opened=_opened(saved))
         for user_id in saved.wallets_touched:
-            await publish_wallet(self.broker, self.sessions, user_id)
+            await publish_wallet(self.broker, self.readers, user_id)
 
     async def publish_lobby(self, state: roulette.RoomState, seq: int, *, opened: bool) -> None:
         kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")

@@ -163,7 +163,7 @@ async def room_events(room_id: int) -> Response:
         return view.seq, {"room_id": room_id, "room": view.render()}
 
     async def durable(since: int) -> Any:
-        return await store.durable_history(rt.sessions, room_id, since)
+        return await store.durable_history(rt.readers, room_id, since)
 
     return sse_response(
         event_stream(

@@ -62,13 +62,10 @@ class Rooms:
                 min_stake=config.min_stake,
                 max_stake=config.max_stake,
             )
-        async with self.registry.sessions() as session:
-            seated = await store.seated_room(session, user.id)
-        if seated is not None:
-            raise _already_seated(seated)
+        # No pre-check of the user's seat: taking it (a primary key) decides, in each attempt.
         async with self._matchmaking[stake]:
             candidates = [room_id] if room_id is not None else []
-            async with self.registry.sessions() as session:
+            async with self.registry.readers() as session:
                 candidates += [
                     rid for rid in await store.candidate_rooms(session, stake) if rid != room_id
                 ]
@@ -115,7 +112,7 @@ class Rooms:
                     now=now,
                 ),
             )
-            saved = await store.save(session, room, transition, now)
+            saved = await store.save(session, room, state, transition, now, accounts=None)
             seq = room.seq
         await self.registry.after_commit(room.id, transition, saved, seq)
         self.registry.actor(room.id).arm(transition.state)
@@ -167,12 +164,12 @@ class Rooms:
         return await self.registry.send(room_id, prepare)
 
     async def get(self, room_id: int) -> RoomView:
-        found = await store.snapshot(self.registry.sessions, room_id)
+        found = await store.snapshot(self.registry.readers, room_id)
         if found is None:
             raise NotFound("No such room.", code="room_not_found")
         return RoomView(found[1], found[0])
 
     async def list(self, status: str | None) -> list[RoomView]:
-        async with self.registry.sessions() as session:
+        async with self.registry.readers() as session:
             rows = await store.list_rooms(session, status)
         return [RoomView(roulette.from_dict(state), seq) for seq, state in rows]

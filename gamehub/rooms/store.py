@@ -37,6 +37,27 @@ def channel(room_id: int) -> str:
     return f"room:{room_id}"
 
 
+class AccountIds:
+    """Ledger account ids by code, remembered per app: accounts are never deleted or renumbered,
+    so room commands skip their lookups. Only an id that existed before the current transaction
+    is remembered: one opened by it would vanish if it rolled back."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    async def get(
+        self, session: AsyncSession, code: str, kind: str | None = None, user_id: int | None = None
+    ) -> int:
+        found = self._ids.get(code)
+        if found is not None:
+            return found
+        found = await session.scalar(select(Account.id).where(Account.code == code))
+        if found is not None:
+            self._ids[code] = found
+            return found
+        return await ledger.account_id(session, code, kind, user_id=user_id)
+
+
 @dataclass(frozen=True)
 class Saved:
     """What a committed command leaves to do outside the transaction."""
@@ -95,25 +116,29 @@ async def lock_room(session: AsyncSession, room_id: int) -> Multiplayer | None:
 
 
 async def _apply_postings(
-    session: AsyncSession, room_id: int, postings: tuple[roulette.Posting, ...]
+    session: AsyncSession,
+    room_id: int,
+    postings: tuple[roulette.Posting, ...],
+    accounts: AccountIds | None,
 ) -> set[int]:
     if not postings:
         return set()
+
+    async def account(code: str, kind: str | None = None, user_id: int | None = None) -> int:
+        if accounts is None:  # the room is being opened: its escrow is not committed yet
+            return await ledger.account_id(session, code, kind, user_id=user_id)
+        return await accounts.get(session, code, kind, user_id)
+
     touched: set[int] = set()
-    escrow = await ledger.account_id(session, escrow_code(room_id), "escrow")
-    house: int | None = None
-    wallets: dict[int, int] = {}
     moves: list[ledger.TransferSpec] = []
     for posting in postings:
-        parties: dict[str, int] = {"escrow": escrow}
+        parties: dict[str, int] = {"escrow": await account(escrow_code(room_id), "escrow")}
         if "house" in (posting.source, posting.destination):
-            if house is None:
-                house = await ledger.account_id(session, ledger.HOUSE)
-            parties["house"] = house
+            parties["house"] = await account(ledger.HOUSE)
         if posting.user_id is not None:
-            if posting.user_id not in wallets:
-                wallets[posting.user_id] = await ledger.open_wallet(session, posting.user_id)
-            parties["wallet"] = wallets[posting.user_id]
+            parties["wallet"] = await account(
+                ledger.wallet_code(posting.user_id), "wallet", posting.user_id
+            )
             touched.add(posting.user_id)
         moves.append(
             ledger.TransferSpec(
@@ -187,7 +212,15 @@ async def _settle_stake(
     )
 
 
-async def _sync_seats(session: AsyncSession, room_id: int, state: roulette.RoomState) -> None:
+async def _sync_seats(
+    session: AsyncSession,
+    room_id: int,
+    before: roulette.RoomState,
+    state: roulette.RoomState,
+) -> None:
+    """Free the seats of players who left and of a closed room (only when that changed)."""
+    if state.is_closed == before.is_closed and state.players == before.players:
+        return
     if state.is_closed:
         await session.execute(delete(ActiveSeat).where(ActiveSeat.room_id == room_id))
         return
@@ -223,13 +256,16 @@ def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, 
 async def save(
     session: AsyncSession,
     room: Multiplayer,
+    before: roulette.RoomState,
     transition: roulette.Transition,
     now: datetime,
+    accounts: AccountIds | None,
 ) -> Saved:
     """Apply a transition: postings through the ledger, events numbered from the room's seq,
-    seats, bet history and the room row, all in the caller's transaction."""
+    seats, bet history and the room row, all in the caller's transaction. `accounts` remembers
+    ledger ids across commands (None while the room is being opened)."""
     state = transition.state
-    touched = await _apply_postings(session, room.id, transition.postings)
+    touched = await _apply_postings(session, room.id, transition.postings, accounts)
     published: list[Event] = []
     seq = room.seq
     for event in transition.events:
@@ -239,7 +275,7 @@ async def save(
         session.add(RoomEvent(room_id=room.id, seq=seq, type=event.type, data=data, created_at=now))
         published.append(Event(channel(room.id), seq, event.type, data))
     await _record_history(session, room, state, transition, now)
-    await _sync_seats(session, room.id, state)
+    await _sync_seats(session, room.id, before, state)
     deadline = roulette.next_deadline(state)
     room.seq = seq
     room.status = state.status
@@ -248,37 +284,50 @@ async def save(
     room.deadline_at = deadline.at if deadline is not None else None
     if state.is_closed and room.ended_at is None:
         room.ended_at = now
-    await _save_match(session, room, state, now)
+    await _save_match(session, room.id, before, state, now)
     return Saved(published, touched)
 
 
 async def _save_match(
-    session: AsyncSession, room: Multiplayer, state: roulette.RoomState, now: datetime
+    session: AsyncSession,
+    room_id: int,
+    before: roulette.RoomState,
+    state: roulette.RoomState,
+    now: datetime,
 ) -> None:
+    """Mirror the match into the seed's russian_roulette and game_sessions rows."""
+    if state.status == "waiting" and before.status == "waiting":
+        return  # nothing of the match exists yet
     winner = state.players[state.winner_seat].user_id if state.winner_seat is not None else None
     turn = (
         state.players[state.turn_seat].user_id
         if state.status == "playing" and state.turn_seat is not None
         else None
     )
-    match = await session.get(RussianRoulette, room.id)
-    if match is None:
-        return
-    match.server_seed_hash = state.server_seed_hash
-    match.client_seed = state.client_seed
-    match.first_shooter_seat = state.first_shooter_seat
-    match.pull_number = state.pull_number
-    match.turn_user_id = turn
-    match.turn_deadline = state.turn_deadline if turn is not None else None
-    match.winner_user_id = winner
+    values: dict[str, Any] = {
+        "server_seed_hash": state.server_seed_hash,
+        "client_seed": state.client_seed,
+        "first_shooter_seat": state.first_shooter_seat,
+        "pull_number": state.pull_number,
+        "turn_user_id": turn,
+        "turn_deadline": state.turn_deadline if turn is not None else None,
+        "winner_user_id": winner,
+    }
     if state.status == "finished":
         # Revealed in match_ended; stored with the outcome only once it is public.
-        match.server_seed = state.server_seed
-        match.bullet = state.bullet
-    if match.game_session_id is not None:
+        values.update(server_seed=state.server_seed, bullet=state.bullet)
+    await session.execute(
+        update(RussianRoulette).where(RussianRoulette.room_id == room_id).values(**values)
+    )
+    if state.status != before.status:
+        game_session = (
+            select(RussianRoulette.game_session_id)
+            .where(RussianRoulette.room_id == room_id)
+            .scalar_subquery()
+        )
         await session.execute(
             update(GameSession)
-            .where(GameSession.id == match.game_session_id)
+            .where(GameSession.id == game_session)
             .values(status=state.status, ended_at=now if state.is_closed else None)
         )
 

@@ -22,6 +22,7 @@ from quart import Blueprint, websocket
 from sqlalchemy import select
 
 from gamehub.auth import service as auth
+from gamehub.auth import tickets
 from gamehub.errors import ApiError, Unauthorized
 from gamehub.models import User
 from gamehub.rooms import roulette, routes, store
@@ -44,7 +45,7 @@ async def _user() -> User:
     rt = runtime()
     ticket = websocket.args.get("ticket")
     if ticket:
-        user_id = await auth.redeem_stream_ticket(rt.sessions, ticket)
+        user_id = await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
     else:
         header = websocket.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -158,9 +159,9 @@ async def _forward(room_id: int, since: int | None, send: Callable[[str], Awaita
         return view.seq, {"room_id": room_id, "room": view.render()}
 
     async def durable(after: int) -> Any:
-        return await store.durable_history(rt.sessions, room_id, after)
+        return await store.durable_history(rt.readers, room_id, after)
 
-    async for event in channel_events(
+    async for batch in channel_events(
         rt.broker,
         store.channel(room_id),
         since,
@@ -168,10 +169,9 @@ async def _forward(room_id: int, since: int | None, send: Callable[[str], Awaita
         durable=durable,
         keepalive_s=rt.settings.sse_keepalive_s,
     ):
-        if event is None:
-            continue
-        # The event's JSON text is embedded as is: no re-encoding per subscriber.
-        await send(
-            f'{{"op":"event","room_id":{room_id},"id":{event.seq},'
-            f'"event":"{event.type}","data":{event.data}}}'
-        )
+        for event in batch:
+            # The event's JSON text is embedded as is: no re-encoding per subscriber.
+            await send(
+                f'{{"op":"event","room_id":{room_id},"id":{event.seq},'
+                f'"event":"{event.type}","data":{event.data}}}'
+            )

@@ -264,7 +264,7 @@ async def test_patch_profile_email_taken_is_409(client: TestClientProtocol) -> N
 
 
 async def test_stream_ticket_is_single_use(client: TestClientProtocol) -> None:
-    from gamehub.auth.service import redeem_stream_ticket
+    from gamehub.auth import tickets
     from gamehub.errors import Unauthorized
     from gamehub.runtime import EXTENSION
 
@@ -273,7 +273,16 @@ async def test_stream_ticket_is_single_use(client: TestClientProtocol) -> None:
     assert response.status_code == 200
     ticket = await response.get_json()
     assert ticket["expires_in"] <= 60
-    sessions = client.app.extensions[EXTENSION].sessions
-    assert await redeem_stream_ticket(sessions, ticket["ticket"]) == data["user"]["id"]
+    rt = client.app.extensions[EXTENSION]
+    assert (
+        await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket["ticket"])
+        == data["user"]["id"]
+    )
     with pytest.raises(Unauthorized):
-        await redeem_stream_ticket(sessions, ticket["ticket"])
+        await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket["ticket"])
+    forged = ticket["ticket"].rsplit(".", 1)[0] + ".AAAA"
+    with pytest.raises(Unauthorized):
+        await tickets.redeem(rt.settings.jwt_secret, rt.broker, forged)
+    expired = tickets.issue(rt.settings.jwt_secret, data["user"]["id"], 60, now=0)
+    with pytest.raises(Unauthorized):
+        await tickets.redeem(rt.settings.jwt_secret, rt.broker, expired)

@@ -1,0 +1,53 @@
+"""Stream tickets: signed, short-lived, single-use credentials for `?ticket=` on stream URLs
+(EventSource cannot send headers, and access tokens never go in URLs).
+
+A ticket is `<user id>.<expiry unix s>.<nonce>.<signature>`, signed with HMAC-SHA256 under the
+JWT secret. Opening a stream checks the signature and expiry without touching the database and
+claims the nonce in the broker (Redis `SET NX EX` across instances, memory in one process), so
+each ticket opens one stream, once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+from gamehub.errors import Unauthorized
+from gamehub.rooms.broker import Broker
+
+PREFIX = "ticket:"
+
+
+def _sign(secret: str, payload: str) -> str:
+    digest = hmac.new(secret.encode(), PREFIX.encode() + payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue(secret: str, user_id: int, ttl_s: int, now: float | None = None) -> str:
+    expires = int((time.time() if now is None else now) + ttl_s)
+    payload = f"{user_id}.{expires}.{secrets.token_urlsafe(12)}"
+    return f"{payload}.{_sign(secret, payload)}"
+
+
+def _invalid() -> Unauthorized:
+    return Unauthorized(
+        "The stream ticket is not valid or was already used.", code="invalid_ticket"
+    )
+
+
+async def redeem(secret: str, broker: Broker, ticket: str, now: float | None = None) -> int:
+    """The user a valid, unexpired, unused ticket was issued to; marks it used."""
+    payload, _, signature = ticket.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or not hmac.compare_digest(signature, _sign(secret, payload)):
+        raise _invalid()
+    user_id, expires, nonce = parts
+    remaining = int(expires) - int(time.time() if now is None else now)
+    if remaining <= 0 or not user_id.isdigit():
+        raise _invalid()
+    if not await broker.claim(PREFIX + nonce, remaining + 1):
+        raise _invalid()
+    return int(user_id)
