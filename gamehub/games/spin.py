@@ -70,7 +70,7 @@ async def play(rt: Runtime, user_id: int, bet: int, scope: str | None) -> SpinRe
         assert scope is not None
         return await _replay(rt, table, user_id, scope)
     # The player's other tabs and devices see the new balance on their stream.
-    await publish_wallet(rt.broker, rt.sessions, user_id)
+    await publish_wallet(rt.broker, rt.readers, user_id)
     return result
 
 
