@@ -214,6 +214,14 @@ async def authenticate(
     return Authenticated(row[0], claims.family_id, combine(row[2], row[3], row[4]))
 
 
+async def user_by_id(readers: async_sessionmaker[AsyncSession], user_id: int) -> User:
+    async with readers() as session:
+        user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("This account no longer exists.")
+    return user
+
+
 async def update_profile(
     sessions: async_sessionmaker[AsyncSession], user_id: int, patch: ProfilePatch
 ) -> User:

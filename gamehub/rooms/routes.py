@@ -9,7 +9,6 @@ from quart import Blueprint, Response, current_app, g
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from gamehub.auth.guard import current_user, login_required, stream_user_id
-from gamehub.balances import player_balance
 from gamehub.errors import error_response
 from gamehub.idempotency import idempotent
 from gamehub.models import User
@@ -79,10 +78,8 @@ async def place_bet(data: PlaceBetIn) -> BetOut:
 
 
 async def do_place_bet(user: User, data: PlaceBetIn) -> BetOut:
-    applied = await rooms().place_bet(user, data.room_id, data.bet_type, data.bet_amount)
+    applied, balance = await rooms().place_bet(user, data.room_id, data.bet_type, data.bet_amount)
     placed = _event(applied, roulette.BetPlaced)
-    async with runtime().sessions() as session:
-        balance = await player_balance(session, user.id)
     return BetOut(
         bet_id=placed.bet_id,
         bet_type=placed.bet_type,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub import fairness
+from gamehub.balances import Balance, player_balance
 from gamehub.db import transaction, utcnow
 from gamehub.errors import Conflict, NotFound
 from gamehub.models import BetHistory, User
@@ -118,7 +119,11 @@ class Rooms:
         self.registry.actor(room.id).arm(transition.state)
         return RoomView(transition.state, seq)
 
-    async def place_bet(self, user: User, room_id: int, bet_type: str, amount: int) -> Applied:
+    async def place_bet(
+        self, user: User, room_id: int, bet_type: str, amount: int
+    ) -> tuple[Applied, Balance]:
+        """The bet's outcome, and the bettor's balance after it."""
+
         async def prepare(session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
             game = await store.game(session)
             bet = BetHistory(
@@ -141,7 +146,9 @@ class Rooms:
                 now=utcnow(),
             )
 
-        return await self.registry.send(room_id, prepare)
+        applied = await self.registry.send(room_id, prepare)
+        async with self.registry.readers() as session:
+            return applied, await player_balance(session, user.id)
 
     async def pull(self, user: User, room_id: int, sent_at: datetime) -> Applied:
 

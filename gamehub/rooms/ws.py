@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, websocket
-from sqlalchemy import select
 
 from gamehub.auth import service as auth
 from gamehub.auth import tickets
@@ -52,11 +51,7 @@ async def _user() -> User:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Send ?ticket= or `Authorization: Bearer <access_token>`.")
         user_id = (await auth.authenticate(rt.readers, rt.settings, token.strip())).user.id
-    async with rt.readers() as session:
-        user = await session.scalar(select(User).where(User.id == user_id))
-    if user is None:
-        raise Unauthorized()
-    return user
+    return await auth.user_by_id(rt.readers, user_id)
 
 
 def _error(error: Exception) -> dict[str, Any]:
