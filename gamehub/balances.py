@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ScalarSelect, cast, func, select
+from sqlalchemy import BigInteger, BindParameter, ScalarSelect, bindparam, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.models import Account, BetHistory
@@ -55,14 +55,16 @@ def combine(wallet_balance: int | None, wallet_held: int | None, escrowed: int |
     return Balance(balance=(wallet_balance or 0) + escrow, held=(wallet_held or 0) + escrow)
 
 
+_USER: BindParameter[int] = bindparam("user_id")
+# Built once: it runs after every room command and spin (a prebuilt statement also keeps its
+# cache key, so SQLAlchemy does not recompute it).
+_PLAYER_BALANCE = select(
+    select(Account.balance).where(Account.user_id == _USER).scalar_subquery(),
+    select(Account.held).where(Account.user_id == _USER).scalar_subquery(),
+    in_escrow(_USER),
+)
+
+
 async def player_balance(session: AsyncSession, user_id: int) -> Balance:
-    row = (
-        await session.execute(
-            select(
-                select(Account.balance).where(Account.user_id == user_id).scalar_subquery(),
-                select(Account.held).where(Account.user_id == user_id).scalar_subquery(),
-                in_escrow(user_id),
-            )
-        )
-    ).one()
+    row = (await session.execute(_PLAYER_BALANCE, {"user_id": user_id})).one()
     return combine(row[0], row[1], row[2])

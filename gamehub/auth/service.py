@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -182,6 +182,16 @@ async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> 
         await _revoke_family(session, family_id, "logout")
 
 
+# Built once: every authenticated request runs it, and a prebuilt statement skips rebuilding
+# the expression and its cache key each time.
+_AUTHENTICATE = (
+    select(User, TokenFamily.revoked_at, Account.balance, Account.held, in_escrow(User.id))
+    .join(TokenFamily, TokenFamily.user_id == User.id)
+    .outerjoin(Account, Account.user_id == User.id)
+    .where(User.id == bindparam("user_id"), TokenFamily.id == bindparam("family_id"))
+)
+
+
 @dataclass(frozen=True)
 class Authenticated:
     user: User
@@ -197,16 +207,7 @@ async def authenticate(
     async with readers() as session:
         row = (
             await session.execute(
-                select(
-                    User,
-                    TokenFamily.revoked_at,
-                    Account.balance,
-                    Account.held,
-                    in_escrow(User.id),
-                )
-                .join(TokenFamily, TokenFamily.user_id == User.id)
-                .outerjoin(Account, Account.user_id == User.id)
-                .where(User.id == claims.user_id, TokenFamily.id == claims.family_id)
+                _AUTHENTICATE, {"user_id": claims.user_id, "family_id": claims.family_id}
             )
         ).one_or_none()
     if row is None or row.revoked_at is not None:
