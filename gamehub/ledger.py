@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +71,33 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return module.insert(table)
 
 
+# Hot-path statements, built once: building an expression and its cache key costs more CPU
+# than the database spends running it.
+_ACCOUNT_BY_CODE = select(Account.id).where(Account.code == bindparam("code"))
+_CREDIT_NET = (
+    update(Account)
+    .where(Account.id == bindparam("account"))
+    .values(balance=Account.balance + bindparam("net"))
+    .returning(Account.id)
+)
+# Guarded by the lowest point the balance reaches along a batch (see transfer_many).
+_DEBIT_NET = (
+    update(Account)
+    .where(
+        Account.id == bindparam("account"),
+        Account.allow_negative | (Account.balance - Account.held >= bindparam("dip")),
+    )
+    .values(balance=Account.balance + bindparam("net"))
+    .returning(Account.id)
+)
+_TRANSFER_INSERTS = {
+    name: module.insert(Transfer)
+    .on_conflict_do_nothing(index_elements=["reference"])
+    .returning(Transfer.reference)
+    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def account_id(
     session: AsyncSession,
     code: str,
@@ -79,7 +106,7 @@ async def account_id(
     user_id: int | None = None,
 ) -> int:
     """The id of the account named `code`, opened on first use (race-free on every backend)."""
-    found = await session.scalar(select(Account.id).where(Account.code == code))
+    found = await session.scalar(_ACCOUNT_BY_CODE, {"code": code})
     if found is not None:
         return found
     if kind is None:
@@ -229,28 +256,21 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
     for spec in specs:
         _check_amount(spec.amount)
     now = utcnow()
-    inserted = set(
-        (
-            await session.execute(
-                _insert(session, Transfer)
-                .values(
-                    [
-                        {
-                            "reference": s.reference,
-                            "kind": s.kind,
-                            "debit_account_id": s.debit,
-                            "credit_account_id": s.credit,
-                            "amount": s.amount,
-                            "created_at": now,
-                        }
-                        for s in specs
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["reference"])
-                .returning(Transfer.reference)
-            )
-        ).scalars()
-    )
+    insert = _TRANSFER_INSERTS[session.get_bind().dialect.name]
+    rows = [
+        {
+            "reference": s.reference,
+            "kind": s.kind,
+            "debit_account_id": s.debit,
+            "credit_account_id": s.credit,
+            "amount": s.amount,
+            "hold_id": None,
+            "created_at": now,
+        }
+        for s in specs
+    ]
+    # One statement either way: SQLAlchemy sends many parameter sets as one multi-row INSERT.
+    inserted = set((await session.execute(insert, rows)).scalars())
     if len(inserted) != len(specs):
         first = specs[0]
         if first.reference in inserted:
@@ -276,13 +296,13 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
     # Rows are locked in id order, as in _move, so concurrent batches never deadlock.
     for account in sorted(running):
         net, dip = running[account], lowest[account]
-        stmt = update(Account).where(Account.id == account)
         if dip < 0:
-            stmt = stmt.where(Account.allow_negative | (Account.balance - Account.held >= -dip))
-        changed = (
-            await session.execute(stmt.values(balance=Account.balance + net).returning(Account.id))
-        ).scalar_one_or_none()
-        if changed is None:
+            result = await session.execute(
+                _DEBIT_NET, {"account": account, "net": net, "dip": -dip}
+            )
+        else:
+            result = await session.execute(_CREDIT_NET, {"account": account, "net": net})
+        if result.scalar_one_or_none() is None:
             raise InsufficientFunds()
     return True
 

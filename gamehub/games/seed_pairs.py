@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -100,28 +100,32 @@ async def ensure_active(session: AsyncSession, user_id: int) -> None:
     await _open(session, user_id, await _lock_user(session, user_id))
 
 
+# Built once: every spin runs it.
+_TAKE_NONCE = (
+    update(SeedPair)
+    .where(SeedPair.user_id == bindparam("pair_user"), SeedPair.status == ACTIVE)
+    .values(next_nonce=SeedPair.next_nonce + 1)
+    .returning(
+        SeedPair.id,
+        SeedPair.server_seed,
+        SeedPair.server_seed_hash,
+        SeedPair.client_seed,
+        SeedPair.next_nonce,
+    )
+)
+
+
 async def take_nonce(session: AsyncSession, user_id: int) -> Draw:
     """Take the next nonce of the user's active pair inside the caller's transaction.
 
     The row lock this UPDATE takes is held until the caller commits, so one user's spins run
     one at a time; if the caller rolls back, the nonce was never taken.
     """
-    stmt = (
-        update(SeedPair)
-        .where(SeedPair.user_id == user_id, SeedPair.status == ACTIVE)
-        .values(next_nonce=SeedPair.next_nonce + 1)
-        .returning(
-            SeedPair.id,
-            SeedPair.server_seed,
-            SeedPair.server_seed_hash,
-            SeedPair.client_seed,
-            SeedPair.next_nonce,
-        )
-    )
-    row = (await session.execute(stmt)).one_or_none()
+    params = {"pair_user": user_id}
+    row = (await session.execute(_TAKE_NONCE, params)).one_or_none()
     if row is None:
         await ensure_active(session, user_id)
-        row = (await session.execute(stmt)).one()
+        row = (await session.execute(_TAKE_NONCE, params)).one()
     return Draw(
         pair_id=row.id,
         server_seed=row.server_seed,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub import ledger
@@ -43,6 +43,18 @@ class SpinResult:
     server_seed_hash: str
     client_seed: str
     nonce: int
+
+
+# The spin's statements, built once (building them costs more CPU than running them).
+_NEW_GAME_SESSION = insert(GameSession).returning(GameSession.id)
+_NEW_SPIN = insert(SpinAndWin)
+# The wallet row is locked by the spin's transaction, so the balance read here is the final
+# one; like the profile's, it counts the player's stakes and side bets in escrow.
+_NEW_BET = insert(BetHistory).returning(
+    BetHistory.id,
+    select(Account.balance).where(Account.id == bindparam("balance_wallet")).scalar_subquery()
+    + in_escrow(bindparam("balance_user")),
+)
 
 
 def check_limits(table: SpinTable, bet: int) -> None:
@@ -99,53 +111,51 @@ async def _spin(
     now = utcnow()
     game_session_id = (
         await session.execute(
-            insert(GameSession)
-            .values(
-                game_id=table.game_id,
-                user_id=user_id,
-                status="finished",
-                started_at=now,
-                ended_at=now,
-            )
-            .returning(GameSession.id)
+            _NEW_GAME_SESSION,
+            {
+                "game_id": table.game_id,
+                "user_id": user_id,
+                "status": "finished",
+                "started_at": now,
+                "ended_at": now,
+            },
         )
     ).scalar_one()
     multiplier = table.wheel.segments[segment].multiplier
     await session.execute(
-        insert(SpinAndWin).values(
-            game_session_id=game_session_id,
-            user_id=user_id,
-            bet_amount=bet,
-            win_amount=win,
-            segment=segment,
-            multiplier=decimal_text(multiplier),
-            server_seed_hash=draw.server_seed_hash,
-            client_seed=draw.client_seed,
-            nonce=draw.nonce,
-            request_ref=scope,
-            created_at=now,
-        )
-    )
-    # The wallet row is locked by this transaction, so the balance read here is the final one;
-    # like the profile's, it counts the player's stakes and side bets in escrow.
-    balance = select(Account.balance).where(Account.id == wallet).scalar_subquery() + in_escrow(
-        user_id
+        _NEW_SPIN,
+        {
+            "game_session_id": game_session_id,
+            "user_id": user_id,
+            "bet_amount": bet,
+            "win_amount": win,
+            "segment": segment,
+            "multiplier": decimal_text(multiplier),
+            "server_seed_hash": draw.server_seed_hash,
+            "client_seed": draw.client_seed,
+            "nonce": draw.nonce,
+            "request_ref": scope,
+            "created_at": now,
+        },
     )
     bet_id, new_balance = (
         await session.execute(
-            insert(BetHistory)
-            .values(
-                user_id=user_id,
-                game_id=table.game_id,
-                game_session_id=game_session_id,
-                bet_type="spin",
-                bet_amount=bet,
-                win_amount=win,
-                status="won" if win > 0 else "lost",
-                created_at=now,
-                settled_at=now,
-            )
-            .returning(BetHistory.id, balance)
+            _NEW_BET,
+            {
+                "user_id": user_id,
+                "game_id": table.game_id,
+                "game_session_id": game_session_id,
+                "room_id": None,
+                "bet_type": "spin",
+                "pull_number": None,
+                "bet_amount": bet,
+                "win_amount": win,
+                "status": "won" if win > 0 else "lost",
+                "created_at": now,
+                "settled_at": now,
+                "balance_wallet": wallet,
+                "balance_user": user_id,
+            },
         )
     ).one()
     return SpinResult(
