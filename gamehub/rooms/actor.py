@@ -86,7 +86,7 @@ class RoomActor:
                 self.arm(transition.state)
                 return Applied(transition.state, room.seq, transition)
             saved = await store.save(session, room, state, transition, now, rt.accounts)
-            seq = room.seq
+            seq = saved.seq
         await rt.after_commit(self.room_id, transition, saved, seq)
         self.arm(transition.state)
         return Applied(transition.state, seq, transition)

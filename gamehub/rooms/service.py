@@ -114,7 +114,7 @@ class Rooms:
                 ),
             )
             saved = await store.save(session, room, state, transition, now, accounts=None)
-            seq = room.seq
+            seq = saved.seq
         await self.registry.after_commit(room.id, transition, saved, seq)
         self.registry.actor(room.id).arm(transition.state)
         return RoomView(transition.state, seq)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
@@ -64,6 +64,7 @@ class Saved:
 
     events: list[Event]
     wallets_touched: set[int]
+    seq: int  # the room's last event id after the command
 
 
 async def game(session: AsyncSession) -> Game:
@@ -90,9 +91,20 @@ def config_from(game_row: Game, overrides: dict[str, int]) -> roulette.RouletteC
     return roulette.RouletteConfig(**values)
 
 
+@dataclass(frozen=True)
+class RoomRow:
+    """What a command needs of the room's row; the row itself is written with one UPDATE."""
+
+    id: int
+    game_id: int
+    seq: int
+    state: dict[str, Any] | None
+    ended_at: datetime | None
+
+
 async def open_room(
     session: AsyncSession, stake: int, config: roulette.RouletteConfig, now: datetime
-) -> tuple[Multiplayer, roulette.RoomState]:
+) -> tuple[RoomRow, roulette.RoomState]:
     """A new waiting room (flushed, not committed) and its empty state."""
     game_row = await game(session)
     room = Multiplayer(game_id=game_row.id, status="waiting", stake=stake, seq=0, created_at=now)
@@ -103,16 +115,41 @@ async def open_room(
     session.add(game_session)
     await session.flush()
     session.add(RussianRoulette(room_id=room.id, game_session_id=game_session.id))
-    room.state = roulette.to_dict(state)
     await ledger.account_id(session, escrow_code(room.id), "escrow")
-    return room, state
+    return RoomRow(room.id, room.game_id, 0, None, None), state
 
 
-async def lock_room(session: AsyncSession, room_id: int) -> Multiplayer | None:
-    """The room row, locked for this transaction (PostgreSQL; SQLite is already serialised)."""
-    return await session.scalar(
-        select(Multiplayer).where(Multiplayer.id == room_id).with_for_update()
+# A room command's statements, built once (building them costs more CPU than running them).
+_LOCK_ROOM = (
+    select(
+        Multiplayer.id,
+        Multiplayer.game_id,
+        Multiplayer.seq,
+        Multiplayer.state,
+        Multiplayer.ended_at,
     )
+    .where(Multiplayer.id == bindparam("room"))
+    .with_for_update()
+)
+_NEW_EVENTS = insert(RoomEvent)
+_SAVE_ROOM = (
+    update(Multiplayer)
+    .where(Multiplayer.id == bindparam("room"))
+    .values(
+        seq=bindparam("seq"),
+        status=bindparam("status"),
+        seats_taken=bindparam("seats_taken"),
+        state=bindparam("state", type_=Multiplayer.state.type),
+        deadline_at=bindparam("deadline_at", type_=Multiplayer.deadline_at.type),
+        ended_at=bindparam("ended_at", type_=Multiplayer.ended_at.type),
+    )
+)
+
+
+async def lock_room(session: AsyncSession, room_id: int) -> RoomRow | None:
+    """The room row, locked for this transaction (PostgreSQL; SQLite is already serialised)."""
+    row = (await session.execute(_LOCK_ROOM, {"room": room_id})).one_or_none()
+    return None if row is None else RoomRow(row.id, row.game_id, row.seq, row.state, row.ended_at)
 
 
 async def _apply_postings(
@@ -156,7 +193,7 @@ async def _apply_postings(
 
 async def _record_history(
     session: AsyncSession,
-    room: Multiplayer,
+    room: RoomRow,
     state: roulette.RoomState,
     transition: roulette.Transition,
     now: datetime,
@@ -255,7 +292,7 @@ def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, 
 
 async def save(
     session: AsyncSession,
-    room: Multiplayer,
+    room: RoomRow,
     before: roulette.RoomState,
     transition: roulette.Transition,
     now: datetime,
@@ -270,22 +307,40 @@ async def save(
     seq = room.seq
     for event in transition.events:
         seq += 1
-        body = event_body(room.id, event, now)
-        data = encode(seq, body)
-        session.add(RoomEvent(room_id=room.id, seq=seq, type=event.type, data=data, created_at=now))
-        published.append(Event(channel(room.id), seq, event.type, data))
+        published.append(
+            Event(channel(room.id), seq, event.type, encode(seq, event_body(room.id, event, now)))
+        )
+    if published:
+        await session.execute(
+            _NEW_EVENTS,
+            [
+                {
+                    "room_id": room.id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "data": e.data,
+                    "created_at": now,
+                }
+                for e in published
+            ],
+        )
     await _record_history(session, room, state, transition, now)
     await _sync_seats(session, room.id, before, state)
     deadline = roulette.next_deadline(state)
-    room.seq = seq
-    room.status = state.status
-    room.seats_taken = len(state.players)
-    room.state = roulette.to_dict(state)
-    room.deadline_at = deadline.at if deadline is not None else None
-    if state.is_closed and room.ended_at is None:
-        room.ended_at = now
+    await session.execute(
+        _SAVE_ROOM,
+        {
+            "room": room.id,
+            "seq": seq,
+            "status": state.status,
+            "seats_taken": len(state.players),
+            "state": roulette.to_dict(state),
+            "deadline_at": deadline.at if deadline is not None else None,
+            "ended_at": now if state.is_closed and room.ended_at is None else room.ended_at,
+        },
+    )
     await _save_match(session, room.id, before, state, now)
-    return Saved(published, touched)
+    return Saved(published, touched, seq)
 
 
 async def _save_match(
