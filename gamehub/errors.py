@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from quart import Quart, Response, jsonify
 from quart_schema import RequestSchemaValidationError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,18 @@ def register_error_handlers(app: Quart) -> None:
         if status == 405 and allowed:
             headers["Allow"] = ", ".join(allowed)
         return error_response(status, code, message, headers=headers)
+
+    @app.errorhandler(SATimeoutError)
+    async def _overloaded(error: SATimeoutError) -> Response:
+        # Every database connection stayed busy past the pool timeout: say so and when to
+        # retry, rather than a bare 500. Nothing was done: the request never got a connection.
+        log.warning("database pool exhausted: %s", error)
+        return error_response(
+            503,
+            "overloaded",
+            "The service is busy; retry shortly.",
+            headers={"Retry-After": "2"},
+        )
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:

@@ -272,3 +272,16 @@ async def test_callback_secret_and_tickets_never_reach_the_access_log(
     logged = " ".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
     assert "/payments/callbacks/<secret>/stk" in logged
     assert secret not in logged and "sensitive-ticket-value" not in logged
+
+
+async def test_an_exhausted_database_pool_is_503_with_retry_after(app: Quart) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    @app.get("/test-probe/busy")
+    async def busy() -> dict[str, str]:
+        raise PoolTimeout("QueuePool limit of size 20 overflow 20 reached")
+
+    response = await app.test_client().get("/test-probe/busy")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert (await error_of(response))["code"] == "overloaded"
