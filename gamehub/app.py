@@ -9,6 +9,7 @@ from gamehub import errors, health, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
+from gamehub.housekeeping import Housekeeping
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
@@ -69,15 +70,18 @@ def create_app(settings: Settings | None = None) -> Quart:
         readers=runtime.readers,
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)
+    housekeeping = Housekeeping(runtime.sessions)
 
     @app.before_serving
     async def _start() -> None:
         await runtime.broker.start()
         await registry.start()
+        housekeeping.start()
         reconciler.start()
 
     @app.after_serving
     async def _stop() -> None:
+        await housekeeping.stop()
         await registry.stop()
         await reconciler.stop()
         await gateway.close()

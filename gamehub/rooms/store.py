@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
@@ -470,12 +470,3 @@ async def escrow_problems(session: AsyncSession) -> list[str]:
         select(Account.code, Account.balance).where(Account.code.in_(codes), Account.balance != 0)
     )
     return [f"{row.code} holds {row.balance} after its room closed" for row in rows]
-
-
-async def count_events(session: AsyncSession, room_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(RoomEvent).where(RoomEvent.room_id == room_id)
-        )
-        or 0
-    )
