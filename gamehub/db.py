@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -55,6 +56,17 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """A timestamp as the API shows it: ISO 8601 in UTC with a `Z`."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT for the session's database that supports `on_conflict_do_nothing`."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:

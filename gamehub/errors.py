@@ -90,7 +90,7 @@ HTTP_CODES = {
 }
 
 
-def _validation_details(error: Exception) -> dict[str, Any]:
+def validation_details(error: Exception) -> dict[str, Any]:
     if isinstance(error, ValidationError):
         return {
             "fields": [
@@ -112,7 +112,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def _schema_error(error: RequestSchemaValidationError) -> Response:
-        details = _validation_details(error.validation_error)
+        details = validation_details(error.validation_error)
         custom = _custom_code(error.validation_error)
         if custom is not None:
             return error_response(422, custom[0], custom[1], details)

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
+from gamehub.db import iso_utc
 from gamehub.errors import ApiError
 
 
@@ -26,7 +27,7 @@ class ExactJSONProvider(DefaultJSONProvider):
     @staticmethod
     def default(value: Any) -> Any:
         if isinstance(value, datetime):
-            return value.isoformat().replace("+00:00", "Z")
+            return iso_utc(value)
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, Decimal):

@@ -9,13 +9,12 @@ money twice (as in TigerBeetle).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gamehub.db import utcnow
+from gamehub.db import dialect_insert, utcnow
 from gamehub.errors import ApiError, InsufficientFunds
 from gamehub.models import Account, Hold, Transfer
 
@@ -65,12 +64,6 @@ def wallet_code(user_id: int) -> str:
     return f"wallet:{user_id}"
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
-
-
 # Hot-path statements, built once: building an expression and its cache key costs more CPU
 # than the database spends running it.
 _ACCOUNT_BY_CODE = select(Account.id).where(Account.code == bindparam("code"))
@@ -114,7 +107,7 @@ async def account_id(
         if kind is None:
             raise LookupError(f"no ledger account {code!r}")
     stmt = (
-        _insert(session, Account)
+        dialect_insert(session, Account)
         .values(
             code=code,
             kind=kind,
@@ -205,7 +198,7 @@ async def transfer(
     """
     _check_amount(amount)
     stmt = (
-        _insert(session, Transfer)
+        dialect_insert(session, Transfer)
         .values(
             reference=reference,
             kind=kind,
@@ -325,7 +318,7 @@ async def hold(
     """Reserve `amount` on `debit` for a later transfer to `credit`, once per reference."""
     _check_amount(amount)
     stmt = (
-        _insert(session, Hold)
+        dialect_insert(session, Hold)
         .values(
             reference=reference,
             kind=kind,
@@ -397,7 +390,7 @@ async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = N
         raise HoldNotPending(details={"hold_id": hold_id, "status": status})
     transfer_id = (
         await session.execute(
-            _insert(session, Transfer)
+            dialect_insert(session, Transfer)
             .values(
                 reference=f"hold:{hold_id}:post",
                 kind=kind or ended.kind,

@@ -17,6 +17,7 @@ from gamehub.auth.schemas import (
     UserOut,
 )
 from gamehub.balances import Balance, player_balance
+from gamehub.db import iso_utc
 from gamehub.models import User
 from gamehub.money import format_cents
 from gamehub.ratelimit import SlidingWindow
@@ -46,7 +47,7 @@ async def render_user(user: User, wallet: Balance | None = None) -> UserOut:
         date_of_birth=user.date_of_birth.isoformat(),
         balance=format_cents(wallet.balance),
         held=format_cents(wallet.held),
-        created_at=user.created_at.isoformat().replace("+00:00", "Z"),
+        created_at=iso_utc(user.created_at),
         client_seed=user.client_seed,
     )
 

@@ -20,14 +20,11 @@ from gamehub.games import seed_pairs
 from gamehub.models import Account, RefreshToken, TokenFamily, User
 from gamehub.settings import Settings
 
-INVALID_CREDENTIALS = Unauthorized(
-    "The username, email or password is not correct.", code="invalid_credentials"
-)
 
+class InvalidCredentials(Unauthorized):
+    """The same answer whether or not the user exists."""
 
-def _invalid_credentials() -> ApiError:
-    # A fresh instance each time: exceptions carry tracebacks and must not be shared.
-    return Unauthorized(INVALID_CREDENTIALS.message, code=INVALID_CREDENTIALS.code)
+    code, message = "invalid_credentials", "The username, email or password is not correct."
 
 
 def _invalid_refresh() -> ApiError:
@@ -120,9 +117,9 @@ async def login(
         user = await session.scalar(select(User).where(column == identifier))
     if user is None:
         await passwords.burn_time(data.password, settings.bcrypt_rounds)
-        raise _invalid_credentials()
+        raise InvalidCredentials()
     if not await passwords.verify_password(data.password, user.password_hash):
-        raise _invalid_credentials()
+        raise InvalidCredentials()
     async with transaction(sessions) as session:
         return await _start_family(session, settings, user)
 

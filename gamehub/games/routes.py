@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from gamehub.auth.guard import current_user, login_required
+from gamehub.db import iso_utc
 from gamehub.games import catalogue, history, seed_pairs, spin, verify
 from gamehub.games.schemas import (
     BetOut,
@@ -33,10 +32,6 @@ from gamehub.money import format_cents
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("games", __name__)
-
-
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 @blueprint.get("/games")
@@ -168,7 +163,7 @@ async def bet_history(query_args: HistoryQuery) -> HistoryOut:
                 net_result=None if bet.net_result is None else format_cents(bet.net_result),
                 status=bet.status,
                 room_id=bet.room_id,
-                created_at=_timestamp(bet.created_at),
+                created_at=iso_utc(bet.created_at),
             )
             for bet in page.bets
         ],

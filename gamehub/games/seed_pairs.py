@@ -9,14 +9,12 @@ FOR NO KEY UPDATE so that it never blocks the foreign-key checks of a concurrent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import fairness
-from gamehub.db import transaction, utcnow
+from gamehub.db import dialect_insert, transaction, utcnow
 from gamehub.models import SeedPair, User
 from gamehub.models.fairness import ACTIVE, REVEALED
 
@@ -55,11 +53,6 @@ class Rotation:
     current: PairView
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(SeedPair)
-
-
 async def _lock_user(session: AsyncSession, user_id: int) -> str:
     """Lock the user's row (see the module docstring) and return its client seed."""
     client_seed = await session.scalar(
@@ -76,7 +69,7 @@ async def _open(session: AsyncSession, user_id: int, client_seed: str) -> PairVi
     server_seed = fairness.new_server_seed()
     row = (
         await session.execute(
-            _insert(session)
+            dialect_insert(session, SeedPair)
             .values(
                 user_id=user_id,
                 server_seed=server_seed,

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.db import utcnow
+from gamehub.db import iso_utc, utcnow
 from gamehub.rooms import roulette, store
 from gamehub.rooms.actor import Applied, Prepare, RoomActor
 from gamehub.rooms.broker import Broker
-from gamehub.rooms.render import iso, render_room
+from gamehub.rooms.render import render_room
 from gamehub.userstream import publish_wallet
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Registry:
         kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")
         room = render_room(roulette.room_view(state), seq)
         await self.broker.publish(
-            LOBBY, {"type": kind, "room_id": state.room_id, "room": room, "at": iso(utcnow())}
+            LOBBY, {"type": kind, "room_id": state.room_id, "room": room, "at": iso_utc(utcnow())}
         )
 
     async def start(self) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gamehub.db import iso_utc
 from gamehub.money import format_cents
 
 # Fields of the rules' payloads that hold cents.
 MONEY_KEYS = frozenset(
     {"stake", "pot", "bet_amount", "potential_payout", "payout", "rake", "refunded", "forfeited"}
 )
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def render(value: Any, key: str | None = None) -> Any:
@@ -24,7 +21,7 @@ def render(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple):
         return [render(item) for item in value]
     if isinstance(value, datetime):
-        return iso(value)
+        return iso_utc(value)
     if key in MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
         return format_cents(value)
     return value

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
+from gamehub.db import dialect_insert, iso_utc
 from gamehub.models import (
     Account,
     ActiveSeat,
@@ -23,7 +24,7 @@ from gamehub.models import (
 )
 from gamehub.rooms import roulette
 from gamehub.rooms.broker import Event, encode
-from gamehub.rooms.render import iso, render
+from gamehub.rooms.render import render
 
 GAME_SLUG = "russian-roulette"
 OPEN = ("waiting", "playing")
@@ -270,7 +271,7 @@ async def _sync_seats(
 async def take_seat(session: AsyncSession, room_id: int, user_id: int, now: datetime) -> bool:
     """Claim the user's one active seat; False if they already sit in an open room."""
     stmt = (
-        ledger._insert(session, ActiveSeat)
+        dialect_insert(session, ActiveSeat)
         .values(user_id=user_id, room_id=room_id, created_at=now)
         .on_conflict_do_nothing(index_elements=["user_id"])
         .returning(ActiveSeat.user_id)
@@ -283,7 +284,7 @@ async def seated_room(session: AsyncSession, user_id: int) -> int | None:
 
 
 def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, Any]:
-    body: dict[str, Any] = {"room_id": room_id, "type": event.type, "at": iso(now)}
+    body: dict[str, Any] = {"room_id": room_id, "type": event.type, "at": iso_utc(now)}
     for key, value in render(event.payload()).items():
         if key != "type":
             body[key] = value

@@ -7,11 +7,12 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from quart import Response, request
 
-from gamehub.db import utcnow
+from gamehub.db import iso_utc, utcnow
 from gamehub.errors import ApiError
 from gamehub.rooms.broker import Broker, Event, SubscriberLagged
 
@@ -32,9 +33,7 @@ def snapshot_event(
 
 
 def _iso(value: Any) -> str:
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat()).replace("+00:00", "Z")
-    return str(value)
+    return iso_utc(value) if isinstance(value, datetime) else str(value)
 
 
 def last_event_id() -> int | None:

@@ -22,7 +22,7 @@ from quart import Blueprint, websocket
 
 from gamehub.auth import service as auth
 from gamehub.auth import tickets
-from gamehub.errors import ApiError, Unauthorized
+from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.models import User
 from gamehub.rooms import roulette, routes, store
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
@@ -55,19 +55,13 @@ async def _user() -> User:
 
 
 def _error(error: Exception) -> dict[str, Any]:
-    if isinstance(error, ApiError):
-        return {"code": error.code, "message": error.message, "details": error.details}
-    if isinstance(error, roulette.RuleError):
+    if isinstance(error, ApiError | roulette.RuleError):
         return {"code": error.code, "message": error.message, "details": error.details}
     if isinstance(error, ValidationError):
-        fields = [
-            {"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]}
-            for item in error.errors(include_url=False, include_input=False)
-        ]
         return {
             "code": "validation_error",
             "message": "The command is not valid.",
-            "details": {"fields": fields},
+            "details": validation_details(error),
         }
     return {"code": "internal_error", "message": "Something went wrong on our side.", "details": {}}
 

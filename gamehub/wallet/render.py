@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from gamehub.balances import Balance
+from gamehub.db import iso_utc
 from gamehub.models import Transaction
 from gamehub.money import format_cents
 from gamehub.runtime import Runtime
@@ -14,10 +14,6 @@ from gamehub.userstream import publish, publish_wallet
 from gamehub.wallet.schemas import TransactionOut, WalletOut
 
 log = logging.getLogger(__name__)
-
-
-def timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def transaction_out(row: Transaction) -> TransactionOut:
@@ -30,8 +26,8 @@ def transaction_out(row: Transaction) -> TransactionOut:
         provider_ref=row.provider_ref,
         receipt=row.receipt,
         failure_reason=row.failure_reason,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at),
     )
 
 
