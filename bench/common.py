@@ -67,7 +67,7 @@ def rss_kb(pid: int) -> int:
 
 async def reset_database(url: str) -> None:
     """Drop (if present) and create the benchmark's own database, so each run starts empty."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     dsn = asyncpg_dsn(url)
     head, _, name = dsn.rpartition("/")

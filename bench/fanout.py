@@ -386,7 +386,7 @@ def publish_redis(room_id: int, event_bytes: int, database_url: str) -> Any:
     own event loop, so the orchestrator stays free to sample."""
     import threading
 
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     from gamehub.rooms.broker import encode
     from gamehub.rooms.redis_broker import RedisBroker

@@ -192,7 +192,7 @@ def asyncpg_dsn(url: str) -> str:
 
 async def _ensure_database(url: str) -> bool:
     """Create the target database if it is missing; True when it was created."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     dsn = asyncpg_dsn(url)
     head, _, name = dsn.rpartition("/")
@@ -221,6 +221,7 @@ async def _pg_counters(url: str) -> dict[str, int]:
         )
     finally:
         await connection.close()
+    assert row is not None
     return {key: int(value) for key, value in dict(row).items()}
 
 

@@ -4,7 +4,8 @@ Starts `gamehub serve` (Hypercorn, uvloop, one process) on a free loopback port 
 PostgreSQL (database created if missing and migrated with `gamehub migrate`), with the bench-only
 probe enabled (GAMEHUB_BENCH_ENDPOINTS=true). It registers N players over HTTP, funds their
 wallets through the ledger directly in the database (the product has no funding shortcut), then
-drives each endpoint for the same time with the same number of keep-alive connections, one per
+drives each endpoint for the same time (in alternating windows, so that both see the same drift
+of a shared machine) with the same number of keep-alive connections, one per
 player:
 
   bare   POST /bench/probe — UPDATE … RETURNING on a random row of 1 000 and an INSERT, in one
@@ -152,9 +153,21 @@ class Window:
     cpu_percent_of_one_core: dict[str, float]
 
 
+@dataclass
+class Sample:
+    """What one short window of one endpoint measured, before windows are summed up."""
+
+    name: str
+    connections: int
+    wall_s: float
+    latencies: list[float]
+    statuses: Counter[int]
+    cpu_s: dict[str, float]  # CPU seconds used by each part in the window
+
+
 async def drive(
     name: str, port: int, requests: list[bytes], duration: float, server_pid: int | None
-) -> Window:
+) -> Sample:
     """One connection per prepared request, each sending it back to back for `duration` s."""
     connections = [await Connection.open(port) for _ in requests]
     latencies: list[float] = []
@@ -176,19 +189,31 @@ async def drive(
     if start_cpu is not None and server_pid is not None:
         end_cpu = CpuSample.take(server_pid)
         for part in ("driver", "server", "postgres", "machine"):
-            used = getattr(end_cpu, part) - getattr(start_cpu, part)
-            cpu[part] = round(100 * used / wall, 1)
-        cpu["other"] = round(cpu["machine"] - cpu["driver"] - cpu["server"] - cpu["postgres"], 1)
+            cpu[part] = getattr(end_cpu, part) - getattr(start_cpu, part)
     for connection in connections:
         connection.close()
-    latencies.sort()
+    return Sample(name, len(requests), wall, latencies, statuses, cpu)
+
+
+def summarise(samples: list[Sample]) -> Window:
+    """One endpoint's windows as one: requests over the summed time, percentiles over all."""
+    wall = sum(s.wall_s for s in samples)
+    latencies = sorted(value for s in samples for value in s.latencies)
+    statuses: Counter[int] = Counter()
+    for s in samples:
+        statuses.update(s.statuses)
+    cpu: dict[str, float] = {}
+    if all(s.cpu_s for s in samples):
+        for part in ("driver", "server", "postgres", "machine"):
+            cpu[part] = round(100 * sum(s.cpu_s[part] for s in samples) / wall, 1)
+        cpu["other"] = round(cpu["machine"] - cpu["driver"] - cpu["server"] - cpu["postgres"], 1)
 
     def pct(p: float) -> float:
         return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
 
     return Window(
-        name=name,
-        connections=len(requests),
+        name=samples[0].name,
+        connections=samples[0].connections,
         duration_s=round(wall, 2),
         requests=len(latencies),
         requests_per_s=round(len(latencies) / wall, 1),
@@ -210,7 +235,7 @@ def free_port() -> int:
 
 
 async def ensure_database(url: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     dsn = re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql://", url)
     head, _, name = dsn.rpartition("/")
@@ -366,10 +391,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         bare = [build_request("POST", "/bench/probe", port)] * args.players
         await drive("warm-up", port, bare, args.warmup, None)
         await drive("warm-up", port, spin, args.warmup, None)
-        windows = [
-            await drive("bare", port, bare, args.duration, server.pid),
-            await drive("spin", port, spin, args.duration, server.pid),
-        ]
+        # Alternating short windows: on a shared machine the speed drifts over a run, and
+        # interleaving lets both endpoints see the same drift.
+        slice_s = args.duration / args.rounds
+        samples: dict[str, list[Sample]] = {"bare": [], "spin": []}
+        for _ in range(args.rounds):
+            samples["bare"].append(await drive("bare", port, bare, slice_s, server.pid))
+            samples["spin"].append(await drive("spin", port, spin, slice_s, server.pid))
+        windows = [summarise(samples["bare"]), summarise(samples["spin"])]
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -385,6 +414,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "at": datetime.now(UTC).isoformat(),
         "players": args.players,
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "windows": [asdict(w) for w in windows],
         "ratio": round(ratio, 3),
         "failed": bool(bad),
@@ -397,6 +427,9 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=64)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating windows per endpoint (summed)"
+    )
     args = parser.parse_args()
     try:
         import uvloop

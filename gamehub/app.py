@@ -11,6 +11,7 @@ from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
+from gamehub.pg import RawPool
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.routes import blueprint as rooms_blueprint
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     observability.install(app, metrics)
     errors.register_error_handlers(app)
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
+    )
     gateway, gateway_blueprints = build_gateway(settings)
     runtime = Runtime(
         settings=settings,
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         readers=reader_factory(engine),
         broker=create_broker(settings.redis_url),
         gateway=gateway,
+        pg=None
+        if settings.is_sqlite
+        else RawPool(settings.database_url, settings.db_raw_pool_size),
     )
     app.extensions[EXTENSION] = runtime
     reconciler = Reconciler(runtime)
@@ -86,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         await reconciler.stop()
         await gateway.close()
         await runtime.broker.close()
+        if runtime.pg is not None:
+            await runtime.pg.close()
         await engine.dispose()
 
     app.register_blueprint(health.blueprint)

@@ -9,7 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, BindParameter, ScalarSelect, bindparam, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ScalarSelect,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.models import Account, BetHistory
@@ -47,6 +57,17 @@ def in_escrow(user_id: Any) -> ScalarSelect[Any]:
             BetHistory.bet_type.in_(IN_ESCROW),
         )
         .scalar_subquery()
+    )
+
+
+def in_escrow_sql(user_param: str) -> str:
+    """in_escrow as PostgreSQL text with the user as the `:name` parameter `user_param`, for
+    statements written as SQL (gamehub/pg.py): one definition of what counts as escrow."""
+    return str(
+        in_escrow(literal_column(f":{user_param}")).compile(
+            dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]  # untyped upstream
+            compile_kwargs={"literal_binds": True},
+        )
     )
 
 

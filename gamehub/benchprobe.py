@@ -1,8 +1,9 @@
 """A bare one-transaction endpoint that load benchmarks measure beside the real ones.
 
 `POST /bench/probe` runs the smallest transaction a money endpoint could run (an UPDATE …
-RETURNING on a random row of 1 000 and an INSERT) through the same engine and session factory,
-so a benchmark can report its figure as a ratio of this ceiling. create_app registers it only
+RETURNING on a random row of 1 000 and an INSERT) through the same database layer the hot paths
+use (on PostgreSQL one statement on the bare driver), so a benchmark can report its figure as a
+ratio of this ceiling. create_app registers it only
 with GAMEHUB_BENCH_ENDPOINTS=true, which production refuses. Its tables live outside the
 migrated schema and are created on start.
 """
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 
 from gamehub.db import BigIntPK, transaction, utcnow
+from gamehub.pg import Sql
 from gamehub.runtime import EXTENSION, Runtime, runtime
 from gamehub.settings import SettingsError
 
@@ -60,10 +62,31 @@ async def _prepare(rt: Runtime) -> None:
             )
 
 
+# On PostgreSQL the probe takes the hot paths' bare driver (gamehub/pg.py) and sends its
+# transaction as the one statement it can be, so that it stays the ceiling the spin is held to.
+_PROBE_PG = Sql(
+    """
+    WITH debit AS (
+        UPDATE bench_probe_wallets SET balance = balance - 1
+        WHERE id = :wallet AND balance >= 1
+        RETURNING id, balance
+    ), entry AS (
+        INSERT INTO bench_probe_entries (wallet_id, amount, created_at)
+        SELECT id, 1, :now FROM debit
+    )
+    SELECT balance FROM debit
+    """
+)
+
+
 async def probe() -> dict[str, object]:
     """One transaction: debit a random row if it covers 1, and record an entry."""
     wallet = random.randint(1, ROWS)
-    async with transaction(runtime().sessions) as session:
+    rt = runtime()
+    if rt.pg is not None:
+        row = await rt.pg.fetchrow(_PROBE_PG, {"wallet": wallet, "now": utcnow()})
+        return {"ok": True, "balance": None if row is None else row["balance"]}
+    async with transaction(rt.sessions) as session:
         balance = (
             await session.execute(
                 update(probe_wallets)

@@ -104,8 +104,9 @@ async def _finish(
     sessions: async_sessionmaker[AsyncSession], record_id: int, response: Response | None
 ) -> None:
     async with transaction(sessions) as session:
-        if response is None or response.status_code >= 500:
-            # Nothing was promised: let the client retry with the same key.
+        if response is None or response.status_code >= 500 or response.status_code == 401:
+            # Nothing was promised (or the login had ended, which a retry after logging in
+            # again must not be answered with): let the client retry with the same key.
             await session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
             )
@@ -140,7 +141,7 @@ def idempotent(func: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Respo
         print_ = fingerprint(
             request.method, request.path, body if isinstance(body, bytes) else body.encode()
         )
-        record_id, replay = await _claim(sessions, g.user.id, key, print_)
+        record_id, replay = await _claim(sessions, g.user_id, key, print_)
         if replay is not None:
             return replay
         g.idempotency_record_id = record_id

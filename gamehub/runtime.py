@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gamehub.settings import Settings
 
 if TYPE_CHECKING:
+    from gamehub.pg import RawPool
     from gamehub.rooms.broker import Broker
     from gamehub.wallet.gateway import Gateway
 
@@ -26,6 +27,8 @@ class Runtime:
     broker: Broker
     # M-Pesa: the Daraja client, callback URLs and background jobs (set by create_app).
     gateway: Gateway | None = None
+    # PostgreSQL only: bare asyncpg connections for the hot paths (None on SQLite).
+    pg: RawPool | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -80,6 +80,10 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database_url: str = ""
     redis_url: str | None = None
+    # Connections per process: SQLAlchemy's pool (plus as many again in overflow) and the raw
+    # asyncpg pool of the PostgreSQL hot paths (gamehub/pg.py). Mind max_connections.
+    db_pool_size: int = 20
+    db_raw_pool_size: int = 10
     jwt_secret: str = ""
     jwt_issuer: str = "gamehub"
     jwt_audience: str = "gamehub-api"
@@ -180,6 +184,8 @@ def load_settings(
         "LOGIN_ATTEMPTS_PER_MINUTE",
         "ROULETTE_TURN_TIMEOUT_S",
         "ROULETTE_WAITING_TIMEOUT_S",
+        "DB_POOL_SIZE",
+        "DB_RAW_POOL_SIZE",
     ):
         value = get(name)
         if value is not None:

@@ -8,7 +8,7 @@ from quart import Blueprint, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.auth.guard import stream_user_id
-from gamehub.balances import player_balance
+from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.streams import event_stream, last_event_id, sse_response
@@ -38,6 +38,11 @@ async def publish_wallet(
 ) -> None:
     """Publish the wallet as it is now; call after the transaction that changed it committed."""
     await publish(broker, user_id, "wallet", {"wallet": await wallet_body(sessions, user_id)})
+
+
+async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance) -> None:
+    """Publish the balance a committed statement returned (no read needed)."""
+    await publish(broker, user_id, "wallet", {"wallet": balance.render()})
 
 
 @blueprint.get("/events")

@@ -9,7 +9,7 @@ from typing import ParamSpec, TypeVar, cast
 from quart import g, request
 from quart_schema import security_scheme
 
-from gamehub.auth import service, tickets
+from gamehub.auth import service, tickets, tokens
 from gamehub.errors import Unauthorized
 from gamehub.models import User
 from gamehub.runtime import runtime
@@ -30,13 +30,31 @@ def login_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         rt = runtime()
-        found = await service.authenticate(rt.readers, rt.settings, bearer_token())
+        found = await service.authenticate(rt, bearer_token())
         g.user = found.user
+        g.user_id = found.user.id
         g.family_id = found.family_id
         g.balance = found.balance
         return await func(*args, **kwargs)
 
     # Marks the operation on the OpenAPI page as needing the bearer scheme.
+    return security_scheme([{"bearer": []}])(wrapper)
+
+
+def login_checked_by_service(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """The bearer token's signature and expiry only, for an endpoint whose service checks in
+    its own statement that the login is still live (not logged out or revoked) and refuses
+    with 401 `session_revoked` otherwise: the check and the work are then one atomic step and
+    one round trip, instead of two. The route passes `current_login()` to that service."""
+
+    @wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        claims = tokens.decode_access_token(runtime().settings, bearer_token())
+        g.login = claims
+        g.user_id = claims.user_id
+        g.family_id = claims.family_id
+        return await func(*args, **kwargs)
+
     return security_scheme([{"bearer": []}])(wrapper)
 
 
@@ -46,12 +64,16 @@ async def stream_user_id() -> int:
     rt = runtime()
     if ticket:
         return await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
-    found = await service.authenticate(rt.readers, rt.settings, bearer_token())
+    found = await service.authenticate(rt, bearer_token())
     return found.user.id
 
 
 def current_user() -> User:
     return cast(User, g.user)
+
+
+def current_login() -> tokens.AccessClaims:
+    return cast(tokens.AccessClaims, g.login)
 
 
 def current_family() -> str:

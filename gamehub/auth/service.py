@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from asyncpg import Record
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +21,8 @@ from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict, Unauthorized
 from gamehub.games import seed_pairs
 from gamehub.models import Account, RefreshToken, TokenFamily, User
+from gamehub.pg import Sql
+from gamehub.runtime import Runtime
 from gamehub.settings import Settings
 
 
@@ -196,20 +201,40 @@ class Authenticated:
     balance: Balance  # read in the same statement: most endpoints show it
 
 
-async def authenticate(
-    readers: async_sessionmaker[AsyncSession], settings: Settings, access_token: str
-) -> Authenticated:
+_AUTHENTICATE_PG = Sql.compiled(_AUTHENTICATE, "user_id", "family_id")
+_USER_COLUMNS = [column.key for column in User.__table__.columns]
+
+
+class SessionRevoked(Unauthorized):
+    code, message = "session_revoked", "This session has ended; log in again."
+
+
+async def authenticate(rt: Runtime, access_token: str) -> Authenticated:
     """The user behind a valid access token whose login has not been revoked (one statement)."""
-    claims = tokens.decode_access_token(settings, access_token)
-    async with readers() as session:
-        row = (
-            await session.execute(
-                _AUTHENTICATE, {"user_id": claims.user_id, "family_id": claims.family_id}
-            )
-        ).one_or_none()
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("This session has ended; log in again.", code="session_revoked")
+    return await check_login(rt, tokens.decode_access_token(rt.settings, access_token))
+
+
+async def check_login(rt: Runtime, claims: tokens.AccessClaims) -> Authenticated:
+    """The user of verified claims, if their login is still live (one statement)."""
+    params = {"user_id": claims.user_id, "family_id": claims.family_id}
+    row: Sequence[Any] | None
+    if rt.pg is not None:
+        # Every authenticated request runs this: on PostgreSQL it takes the bare driver.
+        record = await rt.pg.fetchrow(_AUTHENTICATE_PG, params)
+        row = None if record is None else _with_user(record)
+    else:
+        async with rt.readers() as session:
+            row = (await session.execute(_AUTHENTICATE, params)).one_or_none()
+    if row is None or row[1] is not None:
+        raise SessionRevoked()
     return Authenticated(row[0], claims.family_id, combine(row[2], row[3], row[4]))
+
+
+def _with_user(record: Record) -> tuple[Any, ...]:
+    """A raw row of _AUTHENTICATE shaped as SQLAlchemy returns it: (User, revoked_at, …)."""
+    width = len(_USER_COLUMNS)
+    user = User(**dict(zip(_USER_COLUMNS, record[:width], strict=True)))
+    return (user, *record[width:])
 
 
 async def user_by_id(readers: async_sessionmaker[AsyncSession], user_id: int) -> User:

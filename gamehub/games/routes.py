@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from gamehub.auth.guard import current_user, login_required
+from gamehub.auth.guard import current_login, current_user, login_checked_by_service, login_required
 from gamehub.db import iso_utc
 from gamehub.games import catalogue, history, seed_pairs, spin, verify
 from gamehub.games.schemas import (
@@ -57,14 +57,14 @@ async def list_games() -> GamesOut:
 
 
 @blueprint.post("/games/spin-and-win/play")
-@login_required
+@login_checked_by_service
 @validate_request(PlayIn)
 @idempotent
 @validate_response(PlayOut)
 async def play_spin_and_win(data: PlayIn) -> PlayOut:
     """Spin the wheel once; honours `Idempotency-Key`. 422 `bet_out_of_limits`, 409
     `insufficient_funds`."""
-    result = await spin.play(runtime(), current_user().id, data.bet_amount, idempotency_scope())
+    result = await spin.play(runtime(), current_login(), data.bet_amount, idempotency_scope())
     return PlayOut(
         bet_id=result.bet_id,
         segment=result.segment,

@@ -1,5 +1,6 @@
 """Spin and Win: one spin is one database transaction that takes the pair's next nonce, moves
-the bet and the win through the ledger and records the spin and the bet."""
+the bet and the win through the ledger and records the spin and the bet. On PostgreSQL that
+transaction is a single statement (spin_pg.py); elsewhere it is the ledger's session form here."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub import ledger
+from gamehub.auth.service import check_login
+from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import in_escrow, player_balance
 from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict
-from gamehub.games import seed_pairs
+from gamehub.games import seed_pairs, spin_pg
 from gamehub.games.catalogue import SpinTable, spin_table
 from gamehub.games.house import house_account
 from gamehub.games.wheel import decimal_text
 from gamehub.models import Account, BetHistory, GameSession, SpinAndWin
 from gamehub.money import format_cents
+from gamehub.pg import RawPool
 from gamehub.runtime import Runtime
 from gamehub.userstream import publish_wallet
 
@@ -69,12 +73,17 @@ def check_limits(table: SpinTable, bet: int) -> None:
         )
 
 
-async def play(rt: Runtime, user_id: int, bet: int, scope: str | None) -> SpinResult:
-    """Spin once for `bet` cents. `scope` names the request across retries (Idempotency-Key):
-    a retry of a request that committed gets that spin back instead of a new one."""
+async def play(rt: Runtime, login: AccessClaims, bet: int, scope: str | None) -> SpinResult:
+    """Spin once for `bet` cents if the login is still live (the route checked only the token).
+    `scope` names the request across retries (Idempotency-Key): a retry of a request that
+    committed gets that spin back instead of a new one."""
+    user_id = login.user_id
     table = await spin_table(rt)
     check_limits(table, bet)
     house = await house_account(rt, user_id)
+    if rt.pg is not None:
+        return await _play_pg(rt, rt.pg, table, house, login, bet, scope)
+    await check_login(rt, login)
     try:
         async with transaction(rt.sessions) as session:
             result = await _spin(session, table, house, user_id, bet, scope)
@@ -84,6 +93,35 @@ async def play(rt: Runtime, user_id: int, bet: int, scope: str | None) -> SpinRe
     # The player's other tabs and devices see the new balance on their stream.
     await publish_wallet(rt.broker, rt.readers, user_id)
     return result
+
+
+async def _play_pg(
+    rt: Runtime,
+    pool: RawPool,
+    table: SpinTable,
+    house: int,
+    login: AccessClaims,
+    bet: int,
+    scope: str | None,
+) -> SpinResult:
+    try:
+        spun = await spin_pg.spin(rt, pool, table, house, login, bet, scope)
+    except spin_pg.AlreadyPlayed:
+        assert scope is not None
+        return await _replay(rt, table, login.user_id, scope)
+    segment = table.wheel.segments[spun.segment]
+    return SpinResult(
+        bet_id=spun.bet_id,
+        segment=spun.segment,
+        label=segment.label,
+        multiplier=segment.multiplier,
+        bet_amount=bet,
+        win_amount=spun.win,
+        new_balance=spun.balance.balance,
+        server_seed_hash=spun.pair.server_seed_hash,
+        client_seed=spun.pair.client_seed,
+        nonce=spun.pair.next_nonce,
+    )
 
 
 async def _spin(

@@ -50,7 +50,7 @@ async def _user() -> User:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Send ?ticket= or `Authorization: Bearer <access_token>`.")
-        user_id = (await auth.authenticate(rt.readers, rt.settings, token.strip())).user.id
+        user_id = (await auth.authenticate(rt, token.strip())).user.id
     return await auth.user_by_id(rt.readers, user_id)
 
 

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 from quart.typing import TestClientProtocol
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gamehub import fairness
+from gamehub.auth import tokens
 from gamehub.games import spin
 from gamehub.games.house import house_code
-from gamehub.models import Account, BetHistory, SpinAndWin, Transfer
+from gamehub.models import Account, BetHistory, SeedPair, SpinAndWin, Transfer
 from gamehub.runtime import Runtime
 from tests.games.conftest import Player, balance, fund, invariants, new_player
-from tests.helpers import error_of
+from tests.helpers import PASSWORD, error_of
 
 PLAY = "/games/spin-and-win/play"
 LABELS = ["Lose", "x1", "x2", "x5"]
@@ -223,9 +224,11 @@ async def test_a_retried_scope_finds_its_spin_instead_of_spinning_again(
     runtime: Runtime, client: TestClientProtocol, player: Player
 ) -> None:
     """The request died after its commit; its retry (same key, same scope) gets that spin."""
-    first = await spin.play(runtime, player.id, 1500, "idem:test-crashed")
+    token = player.headers["Authorization"].removeprefix("Bearer ")
+    login = tokens.decode_access_token(runtime.settings, token)
+    first = await spin.play(runtime, login, 1500, "idem:test-crashed")
     after_first = await balance(runtime, player.id)
-    retry = await spin.play(runtime, player.id, 1500, "idem:test-crashed")
+    retry = await spin.play(runtime, login, 1500, "idem:test-crashed")
     assert (retry.bet_id, retry.nonce, retry.segment, retry.win_amount) == (
         first.bet_id,
         first.nonce,
@@ -284,3 +287,75 @@ async def test_spins_go_through_a_house_sub_account_that_may_go_negative(
         ).scalar_one()
     assert (house.kind, house.allow_negative) == ("house", True)
     assert await invariants(runtime) == []
+
+
+async def test_a_logged_out_token_spins_nothing_and_its_key_stays_usable(
+    client: TestClientProtocol, runtime: Runtime, player: Player
+) -> None:
+    """The spin checks the login in its own statement: after logout the still-unexpired token
+    is refused with nothing written, and the 401 is not remembered as the key's answer."""
+    key = {"Idempotency-Key": "after-logout"}
+    assert (await client.post("/auth/logout", headers=player.headers)).status_code == 204
+    refused = await client.post(
+        PLAY, json={"bet_amount": "10.00"}, headers={**player.headers, **key}
+    )
+    assert refused.status_code == 401
+    assert (await error_of(refused))["code"] == "session_revoked"
+    assert await balance(runtime, player.id) == 100_000
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(BetHistory)) == 0
+
+    login = await client.post("/login", json={"username": player.username, "password": PASSWORD})
+    assert login.status_code == 200, await login.get_data(as_text=True)
+    fresh = {"Authorization": f"Bearer {(await login.get_json())['access_token']}"}
+    again = await client.post(PLAY, json={"bet_amount": "10.00"}, headers={**fresh, **key})
+    assert again.status_code == 200, await again.get_data(as_text=True)
+    assert await invariants(runtime) == []
+
+
+async def test_a_spin_follows_a_pair_moved_on_elsewhere(
+    client: TestClientProtocol, runtime: Runtime, player: Player
+) -> None:
+    """Another instance spinning for the player (here: the nonce moved under this process's
+    memory of the pair) and a new client seed: the next spin uses the pair as it is now."""
+    first = await (await play(client, player)).get_json()
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(SeedPair)
+            .where(SeedPair.user_id == player.id, SeedPair.status == "active")
+            .values(next_nonce=SeedPair.next_nonce + 5)
+        )
+    second = await (await play(client, player)).get_json()
+    assert second["fairness"]["nonce"] == first["fairness"]["nonce"] + 6
+
+    patched = await client.patch(
+        "/profile", json={"client_seed": "a-new-seed"}, headers=player.headers
+    )
+    assert patched.status_code == 200, await patched.get_data(as_text=True)
+    third = await (await play(client, player)).get_json()
+    assert third["fairness"]["client_seed"] == "a-new-seed"
+    assert third["fairness"]["nonce"] == second["fairness"]["nonce"] + 1
+
+    rotation = await client.post("/fairness/rotate", json={}, headers=player.headers)
+    rotated = await rotation.get_json()
+    for body in (first, second, third):
+        query = {
+            "server_seed": rotated["previous"]["server_seed"],
+            "client_seed": body["fairness"]["client_seed"],
+            "nonce": str(body["fairness"]["nonce"]),
+        }
+        checked = await client.get("/fairness/verify", query_string=query, headers=player.headers)
+        assert (await checked.get_json())["segment"] == body["segment"]
+    after = await (await play(client, player)).get_json()
+    assert after["fairness"]["nonce"] == 0
+    assert after["fairness"]["server_seed_hash"] != first["fairness"]["server_seed_hash"]
+    assert await invariants(runtime) == []
+
+
+async def test_a_first_deposit_after_a_refused_spin_is_spendable(
+    client: TestClientProtocol, runtime: Runtime
+) -> None:
+    newcomer = await new_player(client)
+    assert (await play(client, newcomer)).status_code == 409  # no wallet yet
+    await fund(runtime, newcomer.id, 2000)
+    assert (await play(client, newcomer)).status_code == 200
