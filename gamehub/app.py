@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         config_overrides=settings.roulette_overrides(),
         sweep_interval_s=settings.rooms_sweep_interval_s,
         readers=runtime.readers,
+        pg=runtime.pg,
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)
     housekeeping = Housekeeping(runtime.sessions)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.models import Account, BetHistory
 from gamehub.money import format_cents
+from gamehub.pg import RawPool, Sql
 
 IN_ESCROW = ("stake", "survival", "elimination")
 
@@ -88,4 +89,14 @@ _PLAYER_BALANCE = select(
 
 async def player_balance(session: AsyncSession, user_id: int) -> Balance:
     row = (await session.execute(_PLAYER_BALANCE, {"user_id": user_id})).one()
+    return combine(row[0], row[1], row[2])
+
+
+_PLAYER_BALANCE_PG = Sql.compiled(_PLAYER_BALANCE, "user_id")
+
+
+async def player_balance_pg(pool: RawPool, user_id: int) -> Balance:
+    """player_balance on the bare PostgreSQL driver (gamehub/pg.py)."""
+    row = await pool.fetchrow(_PLAYER_BALANCE_PG, {"user_id": user_id})
+    assert row is not None
     return combine(row[0], row[1], row[2])

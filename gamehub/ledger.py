@@ -3,12 +3,15 @@
 Every function takes the caller's session and runs inside the caller's database transaction, so a
 money operation either completes entirely or not at all. Each transfer and hold carries a unique,
 caller-chosen reference: repeating an operation finds what the first attempt did instead of moving
-money twice (as in TigerBeetle).
+money twice (as in TigerBeetle). ledger_pg.py holds the forms of the hot paths for the bare
+PostgreSQL driver, built on the pure helpers here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -248,9 +251,32 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
         return True
     for spec in specs:
         _check_amount(spec.amount)
-    now = utcnow()
     insert = _TRANSFER_INSERTS[session.get_bind().dialect.name]
-    rows = [
+    # One statement either way: SQLAlchemy sends many parameter sets as one multi-row INSERT.
+    inserted = set((await session.execute(insert, batch_rows(specs, utcnow()))).scalars())
+    if len(inserted) != len(specs):
+        existing = await _existing_transfer(session, specs[0].reference)
+        batch_was_applied(
+            specs,
+            inserted,
+            (existing.debit_account_id, existing.credit_account_id, existing.amount),
+        )
+        return False
+    # Rows are locked in id order, as in _move, so concurrent batches never deadlock.
+    for account, net, dip in net_changes(specs):
+        if dip < 0:
+            result = await session.execute(
+                _DEBIT_NET, {"account": account, "net": net, "dip": -dip}
+            )
+        else:
+            result = await session.execute(_CREDIT_NET, {"account": account, "net": net})
+        if result.scalar_one_or_none() is None:
+            raise InsufficientFunds()
+    return True
+
+
+def batch_rows(specs: list[TransferSpec], now: datetime) -> list[dict[str, Any]]:
+    return [
         {
             "reference": s.reference,
             "kind": s.kind,
@@ -262,42 +288,35 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
         }
         for s in specs
     ]
-    # One statement either way: SQLAlchemy sends many parameter sets as one multi-row INSERT.
-    inserted = set((await session.execute(insert, rows)).scalars())
-    if len(inserted) != len(specs):
-        first = specs[0]
-        if first.reference in inserted:
-            clash = next(spec for spec in specs if spec.reference not in inserted)
-            raise ReferenceReused(
-                "Part of this batch had already been applied.",
-                details={"reference": clash.reference},
-            )
-        existing = await _existing_transfer(session, first.reference)
-        if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
-            first.debit,
-            first.credit,
-            first.amount,
-        ):
-            raise ReferenceReused(details={"reference": first.reference})
-        return False
+
+
+def batch_was_applied(
+    specs: list[TransferSpec], inserted: set[str], first_existing: tuple[int, int, int]
+) -> None:
+    """Some references of a batch already existed: returns if that is a retry of the whole
+    batch (its first reference names the same transfer); raises ReferenceReused otherwise."""
+    first = specs[0]
+    if first.reference in inserted:
+        clash = next(spec for spec in specs if spec.reference not in inserted)
+        raise ReferenceReused(
+            "Part of this batch had already been applied.",
+            details={"reference": clash.reference},
+        )
+    if first_existing != (first.debit, first.credit, first.amount):
+        raise ReferenceReused(details={"reference": first.reference})
+
+
+def net_changes(specs: list[TransferSpec]) -> list[tuple[int, int, int]]:
+    """(account, net change, lowest point along the batch) in account id order: an account's
+    update is guarded by that lowest point, so a batch is refused exactly when applying its
+    transfers one by one would be."""
     running: dict[int, int] = {}
     lowest: dict[int, int] = {}
     for spec in specs:
         for account, delta in ((spec.debit, -spec.amount), (spec.credit, spec.amount)):
             running[account] = running.get(account, 0) + delta
             lowest[account] = min(lowest.get(account, 0), running[account])
-    # Rows are locked in id order, as in _move, so concurrent batches never deadlock.
-    for account in sorted(running):
-        net, dip = running[account], lowest[account]
-        if dip < 0:
-            result = await session.execute(
-                _DEBIT_NET, {"account": account, "net": net, "dip": -dip}
-            )
-        else:
-            result = await session.execute(_CREDIT_NET, {"account": account, "net": net})
-        if result.scalar_one_or_none() is None:
-            raise InsufficientFunds()
-    return True
+    return [(account, running[account], lowest[account]) for account in sorted(running)]
 
 
 async def _existing_transfer(session: AsyncSession, reference: str) -> Transfer:

@@ -13,7 +13,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import asyncpg
 from asyncpg import Record
@@ -24,6 +24,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 
 # A `:name` outside quotes (quoted text and `::type` casts are left alone).
+if TYPE_CHECKING:
+    Connection: TypeAlias = PoolConnectionProxy[Record]
+else:
+    Connection = PoolConnectionProxy
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # (SQLAlchemy's is untyped)
 _NAMED = re.compile(r"'[^']*'|(?<![:\w]):([a-z_][a-z0-9_]*)")
 
@@ -64,6 +69,18 @@ class Sql:
     def args(self, params: dict[str, Any]) -> list[Any]:
         return [params[n] if n in params else self._defaults[n] for n in self.names]
 
+    async def fetch(self, connection: Connection, **params: Any) -> list[Record]:
+        return await connection.fetch(self.text, *self.args(params))
+
+    async def fetchrow(self, connection: Connection, **params: Any) -> Record | None:
+        return await connection.fetchrow(self.text, *self.args(params))
+
+    async def fetchval(self, connection: Connection, **params: Any) -> Any:
+        return await connection.fetchval(self.text, *self.args(params))
+
+    async def execute(self, connection: Connection, **params: Any) -> None:
+        await connection.execute(self.text, *self.args(params))
+
 
 def asyncpg_dsn(database_url: str) -> str:
     """The libpq-style address asyncpg takes, from the SQLAlchemy URL."""
@@ -102,7 +119,7 @@ class RawPool:
             return self._pool
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PoolConnectionProxy[Record]]:
+    async def connection(self) -> AsyncIterator[Connection]:
         pool = self._pool or await self._open()
         async with pool.acquire() as connection:
             yield connection

@@ -8,8 +8,9 @@ from quart import Blueprint, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.auth.guard import stream_user_id
-from gamehub.balances import Balance, player_balance
+from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
+from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.streams import event_stream, last_event_id, sse_response
 from gamehub.runtime import runtime
@@ -21,7 +22,11 @@ def channel(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-async def wallet_body(sessions: async_sessionmaker[AsyncSession], user_id: int) -> dict[str, str]:
+async def wallet_body(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, pg: RawPool | None = None
+) -> dict[str, str]:
+    if pg is not None:
+        return (await player_balance_pg(pg, user_id)).render()
     async with sessions() as session:
         return (await player_balance(session, user_id)).render()
 
@@ -34,10 +39,14 @@ async def publish(broker: Broker, user_id: int, event_type: str, body: dict[str,
 
 
 async def publish_wallet(
-    broker: Broker, sessions: async_sessionmaker[AsyncSession], user_id: int
+    broker: Broker,
+    sessions: async_sessionmaker[AsyncSession],
+    user_id: int,
+    pg: RawPool | None = None,
 ) -> None:
     """Publish the wallet as it is now; call after the transaction that changed it committed."""
-    await publish(broker, user_id, "wallet", {"wallet": await wallet_body(sessions, user_id)})
+    body = await wallet_body(sessions, user_id, pg)
+    await publish(broker, user_id, "wallet", {"wallet": body})
 
 
 async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.db import iso_utc, utcnow
+from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store
 from gamehub.rooms.actor import Applied, Prepare, RoomActor
 from gamehub.rooms.broker import Broker
@@ -33,7 +34,9 @@ class Registry:
         config_overrides: dict[str, int] | None = None,
         sweep_interval_s: float = 2.0,
         readers: async_sessionmaker[AsyncSession] | None = None,
+        pg: RawPool | None = None,
     ) -> None:
+        self.pg = pg
         self.sessions = sessions
         self.readers = readers or sessions
         self.broker = broker
@@ -60,7 +63,9 @@ class Registry:
     async def timeout(self, room_id: int) -> None:
         """Fire whichever timeout the room is waiting for; a no-op if it is not due yet."""
 
-        async def prepare(_session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
+        async def prepare(
+            _tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
+        ) -> roulette.Command:
             if state.status == "playing":
                 return roulette.TurnTimeout(now=utcnow())
             return roulette.WaitingTimeout(now=utcnow())
@@ -88,7 +93,7 @@ class Registry:
         if types & LOBBY_EVENTS:
             await self.publish_lobby(transition.state, seq, opened=_opened(saved))
         for user_id in saved.wallets_touched:
-            await publish_wallet(self.broker, self.readers, user_id)
+            await publish_wallet(self.broker, self.readers, user_id, self.pg)
 
     async def publish_lobby(self, state: roulette.RoomState, seq: int, *, opened: bool) -> None:
         kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")

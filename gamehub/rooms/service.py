@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from gamehub import fairness
 from gamehub.balances import Balance, player_balance
 from gamehub.db import transaction, utcnow
 from gamehub.errors import Conflict, NotFound
-from gamehub.models import BetHistory, User
-from gamehub.rooms import roulette, store
+from gamehub.models import User
+from gamehub.rooms import roulette, store, store_pg
 from gamehub.rooms.actor import Applied
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.render import render_room
@@ -66,10 +64,7 @@ class Rooms:
         # No pre-check of the user's seat: taking it (a primary key) decides, in each attempt.
         async with self._matchmaking[stake]:
             candidates = [room_id] if room_id is not None else []
-            async with self.registry.readers() as session:
-                candidates += [
-                    rid for rid in await store.candidate_rooms(session, stake) if rid != room_id
-                ]
+            candidates += [rid for rid in await self._candidates(stake) if rid != room_id]
             for candidate in candidates:
                 try:
                     applied = await self.registry.send(candidate, self._join(user, stake))
@@ -82,10 +77,18 @@ class Rooms:
                 return RoomView(applied.state, applied.seq)
             return await self._open(user, stake, config)
 
+    async def _candidates(self, stake: int) -> list[int]:
+        if self.registry.pg is not None:
+            return await store_pg.candidate_rooms(self.registry.pg, stake)
+        async with self.registry.readers() as session:
+            return await store.candidate_rooms(session, stake)
+
     def _join(self, user: User, stake: int) -> Any:
-        async def prepare(session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
-            if not await store.take_seat(session, state.room_id, user.id, utcnow()):
-                raise _already_seated(await store.seated_room(session, user.id) or 0)
+        async def prepare(
+            tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
+        ) -> roulette.Command:
+            if not await tx.take_seat(state.room_id, user.id, utcnow()):
+                raise _already_seated(await tx.seated_room(user.id) or 0)
             return roulette.Join(
                 user_id=user.id,
                 username=user.username,
@@ -124,22 +127,12 @@ class Rooms:
     ) -> tuple[Applied, Balance]:
         """The bet's outcome, and the bettor's balance after it."""
 
-        async def prepare(session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
-            game = await store.game(session)
-            bet = BetHistory(
-                user_id=user.id,
-                game_id=game.id,
-                room_id=room_id,
-                bet_type=bet_type,
-                bet_amount=amount,
-                win_amount=0,
-                status="pending",
-                created_at=utcnow(),
-            )
-            session.add(bet)
-            await session.flush()
+        async def prepare(
+            tx: store.RoomTx, room: store.RoomRow, _state: roulette.RoomState
+        ) -> roulette.Command:
+            bet_id = await tx.new_side_bet(room, user.id, bet_type, amount, utcnow())
             return roulette.PlaceBet(
-                bet_id=bet.id,
+                bet_id=bet_id,
                 user_id=user.id,
                 bet_type=bet_type,  # type: ignore[arg-type]  # validated by the request schema
                 amount=amount,
@@ -152,7 +145,9 @@ class Rooms:
 
     async def pull(self, user: User, room_id: int, sent_at: datetime) -> Applied:
 
-        async def prepare(_session: AsyncSession, state: roulette.RoomState) -> roulette.Command:
+        async def prepare(
+            _tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
+        ) -> roulette.Command:
             # A pull is judged against the turn as it was when the player sent it: if both
             # players pull at the same instant, the one whose turn it was wins, and the other's
             # pull does not become valid just because it was queued behind a click.
@@ -165,13 +160,18 @@ class Rooms:
         return await self.registry.send(room_id, prepare)
 
     async def leave(self, user: User, room_id: int) -> Applied:
-        async def prepare(_session: AsyncSession, _state: roulette.RoomState) -> roulette.Command:
+        async def prepare(
+            _tx: store.RoomTx, _room: store.RoomRow, _state: roulette.RoomState
+        ) -> roulette.Command:
             return roulette.Leave(user_id=user.id, now=utcnow())
 
         return await self.registry.send(room_id, prepare)
 
     async def get(self, room_id: int) -> RoomView:
-        found = await store.snapshot(self.registry.readers, room_id)
+        if self.registry.pg is not None:
+            found = await store_pg.snapshot(self.registry.pg, room_id)
+        else:
+            found = await store.snapshot(self.registry.readers, room_id)
         if found is None:
             raise NotFound("No such room.", code="room_not_found")
         return RoomView(found[1], found[0])

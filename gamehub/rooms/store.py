@@ -3,9 +3,10 @@ the ledger postings of each command. Used inside the actor's one transaction per
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,16 +48,50 @@ class AccountIds:
         self._ids: dict[str, int] = {}
 
     async def get(
-        self, session: AsyncSession, code: str, kind: str | None = None, user_id: int | None = None
+        self,
+        code: str,
+        find: Callable[[], Awaitable[int | None]],
+        open_: Callable[[], Awaitable[int]],
     ) -> int:
         found = self._ids.get(code)
         if found is not None:
             return found
-        found = await session.scalar(select(Account.id).where(Account.code == code))
+        found = await find()
         if found is not None:
             self._ids[code] = found
             return found
-        return await ledger.account_id(session, code, kind, user_id=user_id)
+        return await open_()
+
+
+Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
+
+
+async def transfer_specs(
+    room_id: int, postings: tuple[roulette.Posting, ...], resolve: Resolve
+) -> tuple[list[ledger.TransferSpec], set[int]]:
+    """The ledger transfers of a transition's postings, and the wallets (user ids) they touch;
+    `resolve(code, kind, user_id)` gives an account's id."""
+    touched: set[int] = set()
+    moves: list[ledger.TransferSpec] = []
+    for posting in postings:
+        parties: dict[str, int] = {"escrow": await resolve(escrow_code(room_id), "escrow", None)}
+        if "house" in (posting.source, posting.destination):
+            parties["house"] = await resolve(ledger.HOUSE, None, None)
+        if posting.user_id is not None:
+            parties["wallet"] = await resolve(
+                ledger.wallet_code(posting.user_id), "wallet", posting.user_id
+            )
+            touched.add(posting.user_id)
+        moves.append(
+            ledger.TransferSpec(
+                reference=posting.reference,
+                kind=f"roulette_{posting.kind}",
+                debit=parties[posting.source],
+                credit=parties[posting.destination],
+                amount=posting.amount,
+            )
+        )
+    return moves, touched
 
 
 @dataclass(frozen=True)
@@ -153,121 +188,6 @@ async def lock_room(session: AsyncSession, room_id: int) -> RoomRow | None:
     return None if row is None else RoomRow(row.id, row.game_id, row.seq, row.state, row.ended_at)
 
 
-async def _apply_postings(
-    session: AsyncSession,
-    room_id: int,
-    postings: tuple[roulette.Posting, ...],
-    accounts: AccountIds | None,
-) -> set[int]:
-    if not postings:
-        return set()
-
-    async def account(code: str, kind: str | None = None, user_id: int | None = None) -> int:
-        if accounts is None:  # the room is being opened: its escrow is not committed yet
-            return await ledger.account_id(session, code, kind, user_id=user_id)
-        return await accounts.get(session, code, kind, user_id)
-
-    touched: set[int] = set()
-    moves: list[ledger.TransferSpec] = []
-    for posting in postings:
-        parties: dict[str, int] = {"escrow": await account(escrow_code(room_id), "escrow")}
-        if "house" in (posting.source, posting.destination):
-            parties["house"] = await account(ledger.HOUSE)
-        if posting.user_id is not None:
-            parties["wallet"] = await account(
-                ledger.wallet_code(posting.user_id), "wallet", posting.user_id
-            )
-            touched.add(posting.user_id)
-        moves.append(
-            ledger.TransferSpec(
-                reference=posting.reference,
-                kind=f"roulette_{posting.kind}",
-                debit=parties[posting.source],
-                credit=parties[posting.destination],
-                amount=posting.amount,
-            )
-        )
-    # Applied as one batch, in order: the escrow never dips below zero along the way.
-    await ledger.transfer_many(session, moves)
-    return touched
-
-
-async def _record_history(
-    session: AsyncSession,
-    room: RoomRow,
-    state: roulette.RoomState,
-    transition: roulette.Transition,
-    now: datetime,
-) -> None:
-    """Keep bet_history in step: stakes open at a join, settle at the end; side bets settle."""
-    for posting in transition.postings:
-        if posting.kind == "refund" and posting.user_id is not None:
-            await _settle_stake(session, room.id, posting.user_id, "refunded", posting.amount, now)
-    for event in transition.events:
-        if isinstance(event, roulette.PlayerJoined):
-            session.add(
-                BetHistory(
-                    user_id=event.user_id,
-                    game_id=room.game_id,
-                    room_id=room.id,
-                    bet_type="stake",
-                    bet_amount=event.stake,
-                    win_amount=0,
-                    status="pending",
-                    created_at=now,
-                )
-            )
-        elif isinstance(event, roulette.MatchEnded):
-            await _settle_stake(session, room.id, event.winner, "won", event.payout, now)
-            await _settle_stake(session, room.id, event.loser, "lost", 0, now)
-        elif isinstance(event, roulette.BetPlaced):
-            await session.execute(
-                update(BetHistory)
-                .where(BetHistory.id == event.bet_id)
-                .values(pull_number=event.pull_number)
-            )
-        elif isinstance(event, roulette.BetsSettled):
-            for bet in event.bets:
-                await session.execute(
-                    update(BetHistory)
-                    .where(BetHistory.id == bet.bet_id)
-                    .values(status=bet.outcome, win_amount=bet.payout, settled_at=now)
-                )
-
-
-async def _settle_stake(
-    session: AsyncSession, room_id: int, user_id: int, status: str, win: int, now: datetime
-) -> None:
-    await session.execute(
-        update(BetHistory)
-        .where(
-            BetHistory.room_id == room_id,
-            BetHistory.user_id == user_id,
-            BetHistory.bet_type == "stake",
-            BetHistory.status == "pending",
-        )
-        .values(status=status, win_amount=win, settled_at=now)
-    )
-
-
-async def _sync_seats(
-    session: AsyncSession,
-    room_id: int,
-    before: roulette.RoomState,
-    state: roulette.RoomState,
-) -> None:
-    """Free the seats of players who left and of a closed room (only when that changed)."""
-    if state.is_closed == before.is_closed and state.players == before.players:
-        return
-    if state.is_closed:
-        await session.execute(delete(ActiveSeat).where(ActiveSeat.room_id == room_id))
-        return
-    seated = {player.user_id for player in state.players}
-    await session.execute(
-        delete(ActiveSeat).where(ActiveSeat.room_id == room_id, ActiveSeat.user_id.not_in(seated))
-    )
-
-
 async def take_seat(session: AsyncSession, room_id: int, user_id: int, now: datetime) -> bool:
     """Claim the user's one active seat; False if they already sit in an open room."""
     stmt = (
@@ -291,76 +211,133 @@ def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, 
     return body
 
 
-async def save(
-    session: AsyncSession,
-    room: RoomRow,
-    before: roulette.RoomState,
-    transition: roulette.Transition,
-    now: datetime,
-    accounts: AccountIds | None,
-) -> Saved:
-    """Apply a transition: postings through the ledger, events numbered from the room's seq,
-    seats, bet history and the room row, all in the caller's transaction. `accounts` remembers
-    ledger ids across commands (None while the room is being opened)."""
+@dataclass(frozen=True)
+class OpenStake:
+    user_id: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class SettleStake:
+    user_id: int
+    status: str
+    win: int
+
+
+@dataclass(frozen=True)
+class NumberBet:
+    bet_id: int
+    pull_number: int
+
+
+@dataclass(frozen=True)
+class SettleBet:
+    bet_id: int
+    status: str
+    payout: int
+
+
+HistoryWrite = OpenStake | SettleStake | NumberBet | SettleBet
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Everything one transition writes, decided without IO: `write` (SQLAlchemy) and
+    store_pg.write (the bare PostgreSQL driver) carry it out, in this order."""
+
+    room: RoomRow
+    now: datetime
+    postings: tuple[roulette.Posting, ...]
+    events: list[Event]
+    history: list[HistoryWrite]  # bet_history: stakes open at a join, settle at the end
+    seats_kept: frozenset[int] | None  # free the room's other seats; None: seats unchanged
+    room_values: dict[str, Any]
+    match_values: dict[str, Any] | None  # the russian_roulette row; None: unchanged
+    session_values: dict[str, Any] | None  # the game_sessions row; None: unchanged
+
+    @property
+    def seq(self) -> int:
+        return int(self.room_values["seq"])
+
+
+def plan(
+    room: RoomRow, before: roulette.RoomState, transition: roulette.Transition, now: datetime
+) -> Writes:
+    """What a transition writes: events numbered from the room's seq, bet history, seats, the
+    room row and the match's rows (postings are resolved to accounts by the writer)."""
     state = transition.state
-    touched = await _apply_postings(session, room.id, transition.postings, accounts)
-    published: list[Event] = []
+    events: list[Event] = []
     seq = room.seq
     for event in transition.events:
         seq += 1
-        published.append(
+        events.append(
             Event(channel(room.id), seq, event.type, encode(seq, event_body(room.id, event, now)))
         )
-    if published:
-        await session.execute(
-            _NEW_EVENTS,
-            [
-                {
-                    "room_id": room.id,
-                    "seq": e.seq,
-                    "type": e.type,
-                    "data": e.data,
-                    "created_at": now,
-                }
-                for e in published
-            ],
-        )
-    await _record_history(session, room, state, transition, now)
-    await _sync_seats(session, room.id, before, state)
     deadline = roulette.next_deadline(state)
-    await session.execute(
-        _SAVE_ROOM,
-        {
-            "room": room.id,
-            "seq": seq,
-            "status": state.status,
-            "seats_taken": len(state.players),
-            "state": roulette.to_dict(state),
-            "deadline_at": deadline.at if deadline is not None else None,
-            "ended_at": now if state.is_closed and room.ended_at is None else room.ended_at,
-        },
+    room_values = {
+        "room": room.id,
+        "seq": seq,
+        "status": state.status,
+        "seats_taken": len(state.players),
+        "state": roulette.to_dict(state),
+        "deadline_at": deadline.at if deadline is not None else None,
+        "ended_at": now if state.is_closed and room.ended_at is None else room.ended_at,
+    }
+    match_values, session_values = _match_writes(before, state, now)
+    return Writes(
+        room=room,
+        now=now,
+        postings=transition.postings,
+        events=events,
+        history=_history_writes(transition),
+        seats_kept=_seats_kept(before, state),
+        room_values=room_values,
+        match_values=match_values,
+        session_values=session_values,
     )
-    await _save_match(session, room.id, before, state, now)
-    return Saved(published, touched, seq)
 
 
-async def _save_match(
-    session: AsyncSession,
-    room_id: int,
-    before: roulette.RoomState,
-    state: roulette.RoomState,
-    now: datetime,
-) -> None:
-    """Mirror the match into the seed's russian_roulette and game_sessions rows."""
+def _history_writes(transition: roulette.Transition) -> list[HistoryWrite]:
+    writes: list[HistoryWrite] = [
+        SettleStake(posting.user_id, "refunded", posting.amount)
+        for posting in transition.postings
+        if posting.kind == "refund" and posting.user_id is not None
+    ]
+    for event in transition.events:
+        if isinstance(event, roulette.PlayerJoined):
+            writes.append(OpenStake(event.user_id, event.stake))
+        elif isinstance(event, roulette.MatchEnded):
+            writes.append(SettleStake(event.winner, "won", event.payout))
+            writes.append(SettleStake(event.loser, "lost", 0))
+        elif isinstance(event, roulette.BetPlaced):
+            writes.append(NumberBet(event.bet_id, event.pull_number))
+        elif isinstance(event, roulette.BetsSettled):
+            writes.extend(SettleBet(bet.bet_id, bet.outcome, bet.payout) for bet in event.bets)
+    return writes
+
+
+def _seats_kept(before: roulette.RoomState, state: roulette.RoomState) -> frozenset[int] | None:
+    """Seats of players who left and of a closed room are freed (only when that changed)."""
+    if state.is_closed == before.is_closed and state.players == before.players:
+        return None
+    if state.is_closed:
+        return frozenset()
+    return frozenset(player.user_id for player in state.players)
+
+
+def _match_writes(
+    before: roulette.RoomState, state: roulette.RoomState, now: datetime
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The seed's russian_roulette and game_sessions rows, mirrored from the match."""
     if state.status == "waiting" and before.status == "waiting":
-        return  # nothing of the match exists yet
+        return None, None  # nothing of the match exists yet
     winner = state.players[state.winner_seat].user_id if state.winner_seat is not None else None
     turn = (
         state.players[state.turn_seat].user_id
         if state.status == "playing" and state.turn_seat is not None
         else None
     )
-    values: dict[str, Any] = {
+    match: dict[str, Any] = {
         "server_seed_hash": state.server_seed_hash,
         "client_seed": state.client_seed,
         "first_shooter_seat": state.first_shooter_seat,
@@ -371,11 +348,74 @@ async def _save_match(
     }
     if state.status == "finished":
         # Revealed in match_ended; stored with the outcome only once it is public.
-        values.update(server_seed=state.server_seed, bullet=state.bullet)
-    await session.execute(
-        update(RussianRoulette).where(RussianRoulette.room_id == room_id).values(**values)
-    )
+        match.update(server_seed=state.server_seed, bullet=state.bullet)
+    session = None
     if state.status != before.status:
+        session = {"status": state.status, "ended_at": now if state.is_closed else None}
+    return match, session
+
+
+async def save(
+    session: AsyncSession,
+    room: RoomRow,
+    before: roulette.RoomState,
+    transition: roulette.Transition,
+    now: datetime,
+    accounts: AccountIds | None,
+) -> Saved:
+    """Apply a transition in the caller's transaction (SQLAlchemy): postings through the
+    ledger, then `plan`'s writes. `accounts` remembers ledger ids across commands (None while
+    the room is being opened: its escrow is not committed yet)."""
+    return await write(session, plan(room, before, transition, now), accounts)
+
+
+async def write(session: AsyncSession, writes: Writes, accounts: AccountIds | None) -> Saved:
+    async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
+        async def open_() -> int:
+            return await ledger.account_id(session, code, kind, user_id=user_id)
+
+        if accounts is None:
+            return await open_()
+
+        async def find() -> int | None:
+            return await session.scalar(_ACCOUNT_ID, {"code": code})
+
+        return await accounts.get(code, find, open_)
+
+    room_id = writes.room.id
+    moves, touched = await transfer_specs(room_id, writes.postings, resolve)
+    # Applied as one batch, in order: the escrow never dips below zero along the way.
+    await ledger.transfer_many(session, moves)
+    if writes.events:
+        await session.execute(
+            _NEW_EVENTS,
+            [
+                {
+                    "room_id": room_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "data": e.data,
+                    "created_at": writes.now,
+                }
+                for e in writes.events
+            ],
+        )
+    for item in writes.history:
+        await session.execute(*_history_statement(writes, item))
+    if writes.seats_kept is not None:
+        await session.execute(
+            delete(ActiveSeat).where(
+                ActiveSeat.room_id == room_id, ActiveSeat.user_id.not_in(writes.seats_kept)
+            )
+        )
+    await session.execute(_SAVE_ROOM, writes.room_values)
+    if writes.match_values is not None:
+        await session.execute(
+            update(RussianRoulette)
+            .where(RussianRoulette.room_id == room_id)
+            .values(**writes.match_values)
+        )
+    if writes.session_values is not None:
         game_session = (
             select(RussianRoulette.game_session_id)
             .where(RussianRoulette.room_id == room_id)
@@ -384,8 +424,124 @@ async def _save_match(
         await session.execute(
             update(GameSession)
             .where(GameSession.id == game_session)
-            .values(status=state.status, ended_at=now if state.is_closed else None)
+            .values(**writes.session_values)
         )
+    return Saved(writes.events, touched, writes.seq)
+
+
+_ACCOUNT_ID = select(Account.id).where(Account.code == bindparam("code"))
+
+
+def _history_statement(writes: Writes, item: HistoryWrite) -> tuple[Any, dict[str, Any]]:
+    room_id, now = writes.room.id, writes.now
+    if isinstance(item, OpenStake):
+        return _OPEN_STAKE, {
+            "user_id": item.user_id,
+            "game_id": writes.room.game_id,
+            "room_id": room_id,
+            "bet_type": "stake",
+            "bet_amount": item.amount,
+            "win_amount": 0,
+            "status": "pending",
+            "created_at": now,
+        }
+    if isinstance(item, SettleStake):
+        return _SETTLE_STAKE, {
+            "room": room_id,
+            "user": item.user_id,
+            "new_status": item.status,
+            "win": item.win,
+            "at": now,
+        }
+    if isinstance(item, NumberBet):
+        return _NUMBER_BET, {"bet": item.bet_id, "pull": item.pull_number}
+    return _SETTLE_BET, {
+        "bet": item.bet_id,
+        "new_status": item.status,
+        "win": item.payout,
+        "at": now,
+    }
+
+
+_OPEN_STAKE = insert(BetHistory)
+_SETTLE_STAKE = (
+    update(BetHistory)
+    .where(
+        BetHistory.room_id == bindparam("room"),
+        BetHistory.user_id == bindparam("user"),
+        BetHistory.bet_type == "stake",
+        BetHistory.status == "pending",
+    )
+    .values(status=bindparam("new_status"), win_amount=bindparam("win"), settled_at=bindparam("at"))
+)
+_NUMBER_BET = (
+    update(BetHistory)
+    .where(BetHistory.id == bindparam("bet"))
+    .values(pull_number=bindparam("pull"))
+)
+_SETTLE_BET = (
+    update(BetHistory)
+    .where(BetHistory.id == bindparam("bet"))
+    .values(status=bindparam("new_status"), win_amount=bindparam("win"), settled_at=bindparam("at"))
+)
+
+
+class RoomTx(Protocol):
+    """One room command's transaction, on either database layer: the room row locked, what a
+    command may need to write before the rules run, and the transition's writes."""
+
+    async def lock_room(self, room_id: int) -> RoomRow | None: ...
+
+    async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
+        """Claim the user's one active seat; False if they already sit in an open room."""
+        ...
+
+    async def seated_room(self, user_id: int) -> int | None: ...
+
+    async def new_side_bet(
+        self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+    ) -> int:
+        """A pending side bet's bet_history row; its id."""
+        ...
+
+    async def write(self, writes: Writes) -> Saved: ...
+
+
+class SessionRoomTx:
+    """RoomTx through an SQLAlchemy session (SQLite, and rooms being opened)."""
+
+    def __init__(self, session: AsyncSession, accounts: AccountIds | None) -> None:
+        self.session = session
+        self.accounts = accounts
+
+    async def lock_room(self, room_id: int) -> RoomRow | None:
+        return await lock_room(self.session, room_id)
+
+    async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
+        return await take_seat(self.session, room_id, user_id, now)
+
+    async def seated_room(self, user_id: int) -> int | None:
+        return await seated_room(self.session, user_id)
+
+    async def new_side_bet(
+        self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+    ) -> int:
+        bet = BetHistory(
+            user_id=user_id,
+            game_id=room.game_id,
+            room_id=room.id,
+            bet_type=bet_type,
+            bet_amount=amount,
+            win_amount=0,
+            status="pending",
+            created_at=now,
+        )
+        self.session.add(bet)
+        await self.session.flush()
+        return bet.id
+
+    async def write(self, writes: Writes) -> Saved:
+        return await write(self.session, writes, self.accounts)
 
 
 async def durable_history(
@@ -406,33 +562,34 @@ async def durable_history(
     return events
 
 
+SNAPSHOT = select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.id == bindparam("room"))
+
+
 async def snapshot(
     sessions: async_sessionmaker[AsyncSession], room_id: int
 ) -> tuple[int, roulette.RoomState] | None:
     async with sessions() as session:
-        row = (
-            await session.execute(
-                select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.id == room_id)
-            )
-        ).one_or_none()
+        row = (await session.execute(SNAPSHOT, {"room": room_id})).one_or_none()
     if row is None or row.state is None:
         return None
     return row.seq, roulette.from_dict(row.state)
 
 
-async def candidate_rooms(session: AsyncSession, stake: int, limit: int = 5) -> list[int]:
-    """Waiting rooms with this stake and a free seat, oldest first (matchmaking)."""
-    rows = await session.scalars(
-        select(Multiplayer.id)
-        .where(
-            Multiplayer.status == "waiting",
-            Multiplayer.stake == stake,
-            Multiplayer.seats_taken == 1,
-        )
-        .order_by(Multiplayer.id)
-        .limit(limit)
+# Waiting rooms with this stake and a free seat, oldest first (matchmaking).
+CANDIDATES = (
+    select(Multiplayer.id)
+    .where(
+        Multiplayer.status == "waiting",
+        Multiplayer.stake == bindparam("stake"),
+        Multiplayer.seats_taken == 1,
     )
-    return list(rows)
+    .order_by(Multiplayer.id)
+    .limit(5)
+)
+
+
+async def candidate_rooms(session: AsyncSession, stake: int) -> list[int]:
+    return list(await session.scalars(CANDIDATES, {"stake": stake}))
 
 
 async def list_rooms(
