@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gamehub.db import transaction, utcnow
+from gamehub.db import utcnow
 from gamehub.errors import NotFound
 from gamehub.rooms import roulette, store
-from gamehub.rooms.store_pg import PgRoomTx
 
 if TYPE_CHECKING:
     from gamehub.rooms.registry import Registry
@@ -71,19 +70,9 @@ class RoomActor:
                 # Commands already queued still run (the rules answer them: the room is closed).
                 self._stop()
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[store.RoomTx]:
-        rt = self.registry
-        if rt.pg is not None:  # PostgreSQL: the bare driver (a fifth of SQLAlchemy's CPU)
-            async with rt.pg.connection() as connection, connection.transaction():
-                yield PgRoomTx(connection, rt.accounts)
-        else:
-            async with transaction(rt.sessions) as session:
-                yield store.SessionRoomTx(session, rt.accounts)
-
     async def _apply(self, prepare: Prepare) -> Applied:
         now = utcnow()
-        async with self._transaction() as tx:
+        async with self.registry.transaction() as tx:
             room = await tx.lock_room(self.room_id)
             if room is None or room.state is None:
                 raise NotFound("No such room.", code="room_not_found")

@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.db import iso_utc, utcnow
+from gamehub.db import iso_utc, transaction, utcnow
 from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store
 from gamehub.rooms.actor import Applied, Prepare, RoomActor
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.render import render_room
+from gamehub.rooms.store_pg import PgRoomTx
 from gamehub.userstream import publish_wallet
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,18 @@ class Registry:
         self.actors: dict[int, RoomActor] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, opening: bool = False) -> AsyncIterator[store.RoomTx]:
+        """One room command's transaction; `opening` while the room is being created (its
+        escrow account is new, so its id must not be remembered before the commit)."""
+        accounts = None if opening else self.accounts
+        if self.pg is not None:  # PostgreSQL: the bare driver (a fifth of SQLAlchemy's CPU)
+            async with self.pg.connection() as connection, connection.transaction():
+                yield PgRoomTx(connection, accounts)
+        else:
+            async with transaction(self.sessions) as session:
+                yield store.SessionRoomTx(session, accounts)
 
     def actor(self, room_id: int) -> RoomActor:
         actor = self.actors.get(room_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from gamehub import fairness
 from gamehub.balances import Balance, player_balance
-from gamehub.db import transaction, utcnow
+from gamehub.db import utcnow
 from gamehub.errors import Conflict, NotFound
 from gamehub.models import User
 from gamehub.rooms import roulette, store, store_pg
@@ -42,6 +42,7 @@ class Rooms:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._config: roulette.RouletteConfig | None = None
+        self._game_id = 0
         # One matchmaking pass per stake at a time in this process, so that simultaneous
         # joiners pair up with each other instead of each opening a room of their own.
         self._matchmaking: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -51,6 +52,7 @@ class Rooms:
             async with self.registry.sessions() as session:
                 game = await store.game(session)
             self._config = store.config_from(game, self.registry.config_overrides)
+            self._game_id = game.id
         return self._config
 
     async def join(self, user: User, stake: int, room_id: int | None) -> RoomView:
@@ -102,10 +104,10 @@ class Rooms:
 
     async def _open(self, user: User, stake: int, config: roulette.RouletteConfig) -> RoomView:
         now = utcnow()
-        async with transaction(self.registry.sessions) as session:
-            room, state = await store.open_room(session, stake, config, now)
-            if not await store.take_seat(session, room.id, user.id, now):
-                raise _already_seated(await store.seated_room(session, user.id) or 0)
+        async with self.registry.transaction(opening=True) as tx:
+            room, state = await tx.open_room(self._game_id, stake, config, now)
+            if not await tx.take_seat(room.id, user.id, now):
+                raise _already_seated(await tx.seated_room(user.id) or 0)
             transition = roulette.apply(
                 state,
                 roulette.Join(
@@ -116,11 +118,10 @@ class Rooms:
                     now=now,
                 ),
             )
-            saved = await store.save(session, room, state, transition, now, accounts=None)
-            seq = saved.seq
-        await self.registry.after_commit(room.id, transition, saved, seq)
+            saved = await tx.write(store.plan(room, state, transition, now))
+        await self.registry.after_commit(room.id, transition, saved, saved.seq)
         self.registry.actor(room.id).arm(transition.state)
-        return RoomView(transition.state, seq)
+        return RoomView(transition.state, saved.seq)
 
     async def place_bet(
         self, user: User, room_id: int, bet_type: str, amount: int

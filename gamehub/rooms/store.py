@@ -31,8 +31,11 @@ GAME_SLUG = "russian-roulette"
 OPEN = ("waiting", "playing")
 
 
+ESCROW_PREFIX = "escrow:room:"
+
+
 def escrow_code(room_id: int) -> str:
-    return f"escrow:room:{room_id}"
+    return f"{ESCROW_PREFIX}{room_id}"
 
 
 def channel(room_id: int) -> str:
@@ -139,15 +142,14 @@ class RoomRow:
 
 
 async def open_room(
-    session: AsyncSession, stake: int, config: roulette.RouletteConfig, now: datetime
+    session: AsyncSession, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
 ) -> tuple[RoomRow, roulette.RoomState]:
-    """A new waiting room (flushed, not committed) and its empty state."""
-    game_row = await game(session)
-    room = Multiplayer(game_id=game_row.id, status="waiting", stake=stake, seq=0, created_at=now)
+    """A new waiting room (flushed, not committed), its match rows and escrow, and its state."""
+    room = Multiplayer(game_id=game_id, status="waiting", stake=stake, seq=0, created_at=now)
     session.add(room)
     await session.flush()
     state = roulette.new_room(room.id, stake, now, config)
-    game_session = GameSession(game_id=game_row.id, user_id=None, status="waiting", started_at=now)
+    game_session = GameSession(game_id=game_id, user_id=None, status="waiting", started_at=now)
     session.add(game_session)
     await session.flush()
     session.add(RussianRoulette(room_id=room.id, game_session_id=game_session.id))
@@ -355,21 +357,10 @@ def _match_writes(
     return match, session
 
 
-async def save(
-    session: AsyncSession,
-    room: RoomRow,
-    before: roulette.RoomState,
-    transition: roulette.Transition,
-    now: datetime,
-    accounts: AccountIds | None,
-) -> Saved:
-    """Apply a transition in the caller's transaction (SQLAlchemy): postings through the
-    ledger, then `plan`'s writes. `accounts` remembers ledger ids across commands (None while
-    the room is being opened: its escrow is not committed yet)."""
-    return await write(session, plan(room, before, transition, now), accounts)
-
-
 async def write(session: AsyncSession, writes: Writes, accounts: AccountIds | None) -> Saved:
+    """Carry out a transition's writes in the caller's transaction (SQLAlchemy): postings
+    through the ledger, then the events, bet history, seats and the room's rows. `accounts`
+    remembers ledger ids across commands (None while the room is being opened)."""
     async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
         async def open_() -> int:
             return await ledger.account_id(session, code, kind, user_id=user_id)
@@ -492,6 +483,10 @@ class RoomTx(Protocol):
 
     async def lock_room(self, room_id: int) -> RoomRow | None: ...
 
+    async def open_room(
+        self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
+    ) -> tuple[RoomRow, roulette.RoomState]: ...
+
     async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
         """Claim the user's one active seat; False if they already sit in an open room."""
         ...
@@ -516,6 +511,11 @@ class SessionRoomTx:
 
     async def lock_room(self, room_id: int) -> RoomRow | None:
         return await lock_room(self.session, room_id)
+
+    async def open_room(
+        self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
+    ) -> tuple[RoomRow, roulette.RoomState]:
+        return await open_room(self.session, game_id, stake, config, now)
 
     async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
         return await take_seat(self.session, room_id, user_id, now)

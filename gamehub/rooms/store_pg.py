@@ -33,11 +33,24 @@ _NEW_BET = Sql(
     RETURNING id
     """
 )
-_NEW_EVENTS = Sql(
+_OPEN_ROOM = Sql(
     """
-    INSERT INTO room_events (room_id, seq, type, data, created_at)
-    SELECT :room_id, * FROM unnest(:seqs::bigint[], :types::text[], :datas::text[],
-                                   :created::timestamptz[])
+    WITH room AS (
+        INSERT INTO multiplayer (game_id, status, stake, seats_taken, seq, created_at)
+        VALUES (:game_id, 'waiting', :stake, 0, 0, :now)
+        RETURNING id
+    ), session AS (
+        INSERT INTO game_sessions (game_id, user_id, status, started_at)
+        VALUES (:game_id, NULL, 'waiting', :now)
+        RETURNING id
+    ), match AS (
+        INSERT INTO russian_roulette (room_id, game_session_id, pull_number)
+        SELECT room.id, session.id, 0 FROM room, session
+    ), escrow AS (
+        INSERT INTO ledger_accounts (code, kind, user_id, balance, held, allow_negative, created_at)
+        SELECT :escrow_prefix || room.id, 'escrow', NULL, 0, 0, false, :now FROM room
+    )
+    SELECT id FROM room
     """
 )
 _OPEN_STAKE = Sql(
@@ -63,18 +76,20 @@ _SETTLE_BET = Sql(
 _FREE_SEATS = Sql(
     "DELETE FROM active_seats WHERE room_id = :room_id AND NOT (user_id = ANY(:kept::bigint[]))"
 )
-_SAVE_ROOM = Sql(
+# The room's events, its row and its match's rows in one statement. The match's columns are
+# written as store.plan gives them; the seed and the bullet only once the match is finished
+# (COALESCE keeps them NULL until then).
+_SAVE = Sql(
     """
-    UPDATE multiplayer SET seq = :seq, status = :status, seats_taken = :seats_taken,
-        state = :state::json, deadline_at = :deadline_at, ended_at = :ended_at
-    WHERE id = :room
-    """
-)
-# The match's columns are written as store.plan gives them: the seed and the bullet only once
-# the match is finished (COALESCE keeps them until then).
-_SAVE_MATCH = Sql(
-    """
-    WITH match AS (
+    WITH events AS (
+        INSERT INTO room_events (room_id, seq, type, data, created_at)
+        SELECT :room, * FROM unnest(:seqs::bigint[], :types::text[], :datas::text[],
+                                    :created::timestamptz[])
+    ), room AS (
+        UPDATE multiplayer SET seq = :seq, status = :status, seats_taken = :seats_taken,
+            state = :state::json, deadline_at = :deadline_at, ended_at = :ended_at
+        WHERE id = :room
+    ), match AS (
         UPDATE russian_roulette SET
             server_seed_hash = :server_seed_hash, client_seed = :client_seed,
             first_shooter_seat = :first_shooter_seat, pull_number = :pull_number,
@@ -82,13 +97,22 @@ _SAVE_MATCH = Sql(
             winner_user_id = :winner_user_id,
             server_seed = COALESCE(:server_seed, server_seed),
             bullet = COALESCE(:bullet, bullet)
-        WHERE room_id = :room_id
+        WHERE :match_changes AND room_id = :room
         RETURNING game_session_id
     )
     UPDATE game_sessions SET status = :session_status, ended_at = :session_ended_at
     WHERE :session_changes AND id = (SELECT game_session_id FROM match)
     """
 )
+_NO_MATCH_CHANGES = {
+    "server_seed_hash": None,
+    "client_seed": None,
+    "first_shooter_seat": None,
+    "pull_number": None,
+    "turn_user_id": None,
+    "turn_deadline": None,
+    "winner_user_id": None,
+}
 
 
 _SNAPSHOT = Sql.compiled(store.SNAPSHOT, "room")
@@ -112,9 +136,9 @@ async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
 class PgRoomTx:
     """store.RoomTx on a bare connection inside a transaction."""
 
-    def __init__(self, connection: Connection, accounts: store.AccountIds) -> None:
+    def __init__(self, connection: Connection, accounts: store.AccountIds | None) -> None:
         self.connection = connection
-        self.accounts = accounts
+        self.accounts = accounts  # None while a room is being opened (its escrow is new)
 
     async def lock_room(self, room_id: int) -> store.RoomRow | None:
         row = await _LOCK_ROOM.fetchrow(self.connection, room=room_id)
@@ -122,6 +146,19 @@ class PgRoomTx:
             return None
         state = None if row[3] is None else json.loads(row[3])
         return store.RoomRow(row[0], row[1], row[2], state, row[4])
+
+    async def open_room(
+        self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
+    ) -> tuple[store.RoomRow, roulette.RoomState]:
+        room_id = await _OPEN_ROOM.fetchval(
+            self.connection,
+            game_id=game_id,
+            stake=stake,
+            now=now,
+            escrow_prefix=store.ESCROW_PREFIX,
+        )
+        state = roulette.new_room(room_id, stake, now, config)
+        return store.RoomRow(room_id, game_id, 0, None, None), state
 
     async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
         taken = await _TAKE_SEAT.fetchval(
@@ -158,6 +195,8 @@ class PgRoomTx:
                 self.connection, code, kind or ledger.SYSTEM_ACCOUNTS[code], user_id=user_id
             )
 
+        if self.accounts is None:
+            return await open_()
         return await self.accounts.get(code, find, open_)
 
     async def write(self, writes: store.Writes) -> store.Saved:
@@ -165,32 +204,25 @@ class PgRoomTx:
         moves, touched = await store.transfer_specs(room.id, writes.postings, self._resolve)
         # Applied as one batch, in order: the escrow never dips below zero along the way.
         await ledger_pg.transfer_many(connection, moves)
-        if writes.events:
-            await _NEW_EVENTS.execute(
-                connection,
-                room_id=room.id,
-                seqs=[e.seq for e in writes.events],
-                types=[e.type for e in writes.events],
-                datas=[e.data for e in writes.events],
-                created=[now] * len(writes.events),
-            )
         for item in writes.history:
             await self._history(writes, item)
         if writes.seats_kept is not None:
             await _FREE_SEATS.execute(connection, room_id=room.id, kept=list(writes.seats_kept))
-        values = dict(writes.room_values)
-        values["state"] = json.dumps(values["state"])
-        await _SAVE_ROOM.execute(connection, **values)
-        if writes.match_values is not None:
-            session = writes.session_values or {}
-            await _SAVE_MATCH.execute(
-                connection,
-                **{"server_seed": None, "bullet": None, **writes.match_values},
-                room_id=room.id,
-                session_status=session.get("status"),
-                session_ended_at=session.get("ended_at"),
-                session_changes=writes.session_values is not None,
-            )
+        session = writes.session_values or {}
+        match = {"server_seed": None, "bullet": None, **(writes.match_values or _NO_MATCH_CHANGES)}
+        await _SAVE.execute(
+            connection,
+            seqs=[e.seq for e in writes.events],
+            types=[e.type for e in writes.events],
+            datas=[e.data for e in writes.events],
+            created=[now] * len(writes.events),
+            **{**writes.room_values, "state": json.dumps(writes.room_values["state"])},
+            **match,
+            match_changes=writes.match_values is not None,
+            session_status=session.get("status"),
+            session_ended_at=session.get("ended_at"),
+            session_changes=writes.session_values is not None,
+        )
         return store.Saved(writes.events, touched, writes.seq)
 
     async def _history(self, writes: store.Writes, item: store.HistoryWrite) -> None:
