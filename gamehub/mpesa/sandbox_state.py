@@ -189,8 +189,13 @@ class SandboxState:
         return f"{_digits(5)}-{_digits(8)}-{self.next_number()}"
 
     def checkout_request_id(self, phone: str) -> str:
-        stamp = datetime.now(UTC).strftime("%d%m%Y%H%M%S")
-        return f"ws_CO_{stamp}{_digits(3)}{phone}"
+        """Daraja's shape (time to the second, three digits, the phone), unique like Daraja's:
+        a phone's prompts within one second would otherwise collide one time in a thousand."""
+        while True:
+            stamp = datetime.now(UTC).strftime("%d%m%Y%H%M%S")
+            candidate = f"ws_CO_{stamp}{_digits(3)}{phone}"
+            if candidate not in self.prompts:
+                return candidate
 
     def conversation_id(self) -> str:
         return f"AG_{datetime.now(UTC):%Y%m%d}_{secrets.token_hex(10)}"

@@ -13,11 +13,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gamehub.db import utcnow
 from gamehub.errors import NotFound
-from gamehub.rooms import roulette, store
+from gamehub.pg import RawPool
+from gamehub.rooms import roulette, store, store_pg
 
 if TYPE_CHECKING:
     from gamehub.rooms.registry import Registry
@@ -37,12 +39,47 @@ class Applied:
     transition: roulette.Transition
 
 
+class _NeedsTransaction(Exception):
+    """The command's preparation needs the database: take the transactional path."""
+
+
+class _InMemory:
+    """The RoomTx of the one-statement path: it has no database."""
+
+    async def lock_room(self, room_id: int) -> store.RoomRow | None:
+        raise _NeedsTransaction()
+
+    async def open_room(
+        self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
+    ) -> tuple[store.RoomRow, roulette.RoomState]:
+        raise _NeedsTransaction()
+
+    async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
+        raise _NeedsTransaction()
+
+    async def seated_room(self, user_id: int) -> int | None:
+        raise _NeedsTransaction()
+
+    async def new_side_bet(
+        self, room: store.RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+    ) -> int:
+        raise _NeedsTransaction()
+
+    async def write(self, writes: store.Writes) -> store.Saved:
+        raise _NeedsTransaction()
+
+
+_IN_MEMORY = _InMemory()
+
+
 class RoomActor:
     def __init__(self, room_id: int, registry: Registry) -> None:
         self.room_id = room_id
         self.registry = registry
         self.mailbox: asyncio.Queue[tuple[Prepare, asyncio.Future[Applied]]] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
+        # The room as this actor last wrote it (for the one-statement path); None: read it.
+        self._known: tuple[store.RoomRow, roulette.RoomState] | None = None
         self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
         self.closed = False
 
@@ -72,6 +109,12 @@ class RoomActor:
 
     async def _apply(self, prepare: Prepare) -> Applied:
         now = utcnow()
+        pool = self.registry.pg
+        if self._known is not None and pool is not None:
+            applied = await self._apply_alone(prepare, self._known, now, pool)
+            if applied is not None:
+                return applied
+        self._known = None
         async with self.registry.transaction() as tx:
             room = await tx.lock_room(self.room_id)
             if room is None or room.state is None:
@@ -82,7 +125,38 @@ class RoomActor:
             if not transition.events and not transition.postings:
                 self.arm(transition.state)
                 return Applied(transition.state, room.seq, transition)
-            saved = await tx.write(store.plan(room, state, transition, now))
+            writes = store.plan(room, state, transition, now)
+            saved = await tx.write(writes)
+        self._known = (writes.room_after(), transition.state)
+        await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
+        self.arm(transition.state)
+        return Applied(transition.state, saved.seq, transition)
+
+    async def _apply_alone(
+        self,
+        prepare: Prepare,
+        known: tuple[store.RoomRow, roulette.RoomState],
+        now: datetime,
+        pool: RawPool,
+    ) -> Applied | None:
+        """The one-statement path (PostgreSQL): a command judged against the room as this actor
+        last wrote it, whose writes touch only the room's own rows (most pulls, timeouts), is
+        saved by one statement guarded by the room's seq. None sends the command the
+        transactional way: it needs the database to prepare, moves money, was refused (a refusal
+        is only ever judged against the stored room), or the room moved on elsewhere."""
+        room, state = known
+        try:
+            command = await prepare(_IN_MEMORY, room, state)
+            transition = roulette.apply(state, command)
+        except (_NeedsTransaction, roulette.RuleError):
+            return None
+        if not transition.events:
+            return None
+        writes = store.plan(room, state, transition, now)
+        if not writes.room_rows_only or not await store_pg.write_alone(pool, writes):
+            return None
+        self._known = (writes.room_after(), transition.state)
+        saved = store.Saved(writes.events, set(), writes.seq)
         await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
         self.arm(transition.state)
         return Applied(transition.state, saved.seq, transition)

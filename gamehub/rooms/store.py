@@ -261,6 +261,17 @@ class Writes:
     def seq(self) -> int:
         return int(self.room_values["seq"])
 
+    @property
+    def room_rows_only(self) -> bool:
+        """No money, bet history or seats: only the room's own rows change."""
+        return not self.postings and not self.history and self.seats_kept is None
+
+    def room_after(self) -> RoomRow:
+        """The room row as these writes leave it (its state is kept by the caller)."""
+        return RoomRow(
+            self.room.id, self.room.game_id, self.seq, None, self.room_values["ended_at"]
+        )
+
 
 def plan(
     room: RoomRow, before: roulette.RoomState, transition: roulette.Transition, now: datetime
@@ -361,6 +372,7 @@ async def write(session: AsyncSession, writes: Writes, accounts: AccountIds | No
     """Carry out a transition's writes in the caller's transaction (SQLAlchemy): postings
     through the ledger, then the events, bet history, seats and the room's rows. `accounts`
     remembers ledger ids across commands (None while the room is being opened)."""
+
     async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
         async def open_() -> int:
             return await ledger.account_id(session, code, kind, user_id=user_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from gamehub import ledger, ledger_pg
 from gamehub.pg import Connection, RawPool, Sql
@@ -76,19 +77,24 @@ _SETTLE_BET = Sql(
 _FREE_SEATS = Sql(
     "DELETE FROM active_seats WHERE room_id = :room_id AND NOT (user_id = ANY(:kept::bigint[]))"
 )
-# The room's events, its row and its match's rows in one statement. The match's columns are
-# written as store.plan gives them; the seed and the bullet only once the match is finished
-# (COALESCE keeps them NULL until then).
+# The room's events, its row and its match's rows in one statement, guarded by the room's seq
+# as the command found it: inside a command's transaction the room is locked and the guard
+# holds; alone (Actor: a command that writes nothing else), the guard is what makes a room
+# moved on by another instance write nothing. The match's columns are written as store.plan
+# gives them; the seed and the bullet only once the match is finished (COALESCE keeps them
+# NULL until then).
 _SAVE = Sql(
     """
-    WITH events AS (
-        INSERT INTO room_events (room_id, seq, type, data, created_at)
-        SELECT :room, * FROM unnest(:seqs::bigint[], :types::text[], :datas::text[],
-                                    :created::timestamptz[])
-    ), room AS (
+    WITH room AS (
         UPDATE multiplayer SET seq = :seq, status = :status, seats_taken = :seats_taken,
             state = :state::json, deadline_at = :deadline_at, ended_at = :ended_at
-        WHERE id = :room
+        WHERE id = :room AND seq = :seen_seq
+        RETURNING id
+    ), events AS (
+        INSERT INTO room_events (room_id, seq, type, data, created_at)
+        SELECT :room, e.* FROM unnest(:seqs::bigint[], :types::text[], :datas::text[],
+                                      :created::timestamptz[]) AS e
+        WHERE EXISTS (SELECT FROM room)
     ), match AS (
         UPDATE russian_roulette SET
             server_seed_hash = :server_seed_hash, client_seed = :client_seed,
@@ -97,11 +103,13 @@ _SAVE = Sql(
             winner_user_id = :winner_user_id,
             server_seed = COALESCE(:server_seed, server_seed),
             bullet = COALESCE(:bullet, bullet)
-        WHERE :match_changes AND room_id = :room
+        WHERE :match_changes AND room_id = :room AND EXISTS (SELECT FROM room)
         RETURNING game_session_id
+    ), session AS (
+        UPDATE game_sessions SET status = :session_status, ended_at = :session_ended_at
+        WHERE :session_changes AND id = (SELECT game_session_id FROM match)
     )
-    UPDATE game_sessions SET status = :session_status, ended_at = :session_ended_at
-    WHERE :session_changes AND id = (SELECT game_session_id FROM match)
+    SELECT EXISTS (SELECT FROM room)
     """
 )
 _NO_MATCH_CHANGES = {
@@ -131,6 +139,35 @@ async def snapshot(pool: RawPool, room_id: int) -> tuple[int, roulette.RoomState
 async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
     async with pool.connection() as connection:
         return [row[0] for row in await _CANDIDATES.fetch(connection, stake=stake)]
+
+
+def _save_params(writes: store.Writes) -> dict[str, Any]:
+    session = writes.session_values or {}
+    now = writes.now
+    return {
+        "seen_seq": writes.room.seq,
+        "seqs": [e.seq for e in writes.events],
+        "types": [e.type for e in writes.events],
+        "datas": [e.data for e in writes.events],
+        "created": [now] * len(writes.events),
+        **writes.room_values,
+        "state": json.dumps(writes.room_values["state"]),
+        "server_seed": None,
+        "bullet": None,
+        **(writes.match_values or _NO_MATCH_CHANGES),
+        "match_changes": writes.match_values is not None,
+        "session_status": session.get("status"),
+        "session_ended_at": session.get("ended_at"),
+        "session_changes": writes.session_values is not None,
+    }
+
+
+async def write_alone(pool: RawPool, writes: store.Writes) -> bool:
+    """Writes that touch only the room's own rows, as one statement outside any transaction;
+    False (nothing written) when the room's seq is no longer the one they were planned from."""
+    assert writes.room_rows_only
+    async with pool.connection() as connection:
+        return bool(await _SAVE.fetchval(connection, **_save_params(writes)))
 
 
 class PgRoomTx:
@@ -200,7 +237,7 @@ class PgRoomTx:
         return await self.accounts.get(code, find, open_)
 
     async def write(self, writes: store.Writes) -> store.Saved:
-        connection, room, now = self.connection, writes.room, writes.now
+        connection, room = self.connection, writes.room
         moves, touched = await store.transfer_specs(room.id, writes.postings, self._resolve)
         # Applied as one batch, in order: the escrow never dips below zero along the way.
         await ledger_pg.transfer_many(connection, moves)
@@ -208,21 +245,8 @@ class PgRoomTx:
             await self._history(writes, item)
         if writes.seats_kept is not None:
             await _FREE_SEATS.execute(connection, room_id=room.id, kept=list(writes.seats_kept))
-        session = writes.session_values or {}
-        match = {"server_seed": None, "bullet": None, **(writes.match_values or _NO_MATCH_CHANGES)}
-        await _SAVE.execute(
-            connection,
-            seqs=[e.seq for e in writes.events],
-            types=[e.type for e in writes.events],
-            datas=[e.data for e in writes.events],
-            created=[now] * len(writes.events),
-            **{**writes.room_values, "state": json.dumps(writes.room_values["state"])},
-            **match,
-            match_changes=writes.match_values is not None,
-            session_status=session.get("status"),
-            session_ended_at=session.get("ended_at"),
-            session_changes=writes.session_values is not None,
-        )
+        saved = await _SAVE.fetchval(connection, **_save_params(writes))
+        assert saved, "the room is locked by this transaction: its seq cannot have moved"
         return store.Saved(writes.events, touched, writes.seq)
 
     async def _history(self, writes: store.Writes, item: store.HistoryWrite) -> None:

@@ -1,0 +1,125 @@
+"""Two instances playing one room, and the one-statement path of a room command meeting a room
+that another instance moved on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from quart import Quart
+from sqlalchemy import func, select, update
+
+from gamehub.app import create_app
+from gamehub.db import utcnow
+from gamehub.models import Multiplayer, RoomEvent
+from gamehub.rooms import roulette, store, store_pg
+from gamehub.rooms.service import Rooms
+from gamehub.runtime import EXTENSION, Runtime
+from gamehub.settings import Settings
+from tests.funding import books_balance, fund
+from tests.helpers import bearer, register
+
+
+async def _pair(app: Quart) -> tuple[dict[str, Any], dict[str, Any], int]:
+    runtime: Runtime = app.extensions[EXTENSION]
+    client = app.test_client()
+    players = []
+    for _ in range(2):
+        data = await register(client)
+        await fund(runtime, data["user"]["id"], 100_000)
+        players.append(data)
+    for player in players:
+        joined = await client.post(
+            "/games/join", json={"stake": 10}, headers=bearer(player["access_token"])
+        )
+        assert joined.status_code == 200, await joined.get_data(as_text=True)
+    room = (await joined.get_json())["room"]
+    return players[0], players[1], int(room["id"])
+
+
+async def _events(runtime: Runtime, room_id: int) -> list[int]:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(RoomEvent.seq).where(RoomEvent.room_id == room_id).order_by(RoomEvent.seq)
+        )
+        return list(rows)
+
+
+async def test_pulls_alternating_between_two_instances_play_one_match(
+    app: Quart, settings: Settings
+) -> None:
+    """Each instance's actor remembers the room as it last wrote it; the other instance's
+    pulls make that memory stale, and every pull must still be judged and saved correctly."""
+    alice, bob, room_id = await _pair(app)
+    tokens = {p["user"]["id"]: p["access_token"] for p in (alice, bob)}
+    other = create_app(settings)
+    async with other.test_app():
+        instances = [app.test_client(), other.test_client()]
+        view = (
+            await (
+                await instances[0].get(
+                    f"/games/rooms/{room_id}", headers=bearer(alice["access_token"])
+                )
+            ).get_json()
+        )["room"]
+        pulls = 0
+        while view["status"] == "playing":
+            shooter = view["turn_user_id"]
+            client = instances[pulls % 2]
+            pulled = await client.post(
+                "/games/pull-trigger", json={"room_id": room_id}, headers=bearer(tokens[shooter])
+            )
+            assert pulled.status_code == 200, await pulled.get_data(as_text=True)
+            view = (await pulled.get_json())["room"]
+            pulls += 1
+        assert view["status"] == "finished" and 1 <= pulls <= 6
+        runtime: Runtime = app.extensions[EXTENSION]
+        seqs = await _events(runtime, room_id)
+        assert seqs == list(range(1, view["seq"] + 1))
+        assert await books_balance(runtime) == []
+
+
+async def test_a_stale_one_statement_save_writes_nothing(app: Quart, backend: Any) -> None:
+    if backend.name != "services":
+        pytest.skip("the one-statement path is PostgreSQL's (the services backend)")
+    runtime: Runtime = app.extensions[EXTENSION]
+    assert runtime.pg is not None
+    for _ in range(20):  # a first pull that ends the match (one in six) moves money: next room
+        _alice, _bob, room_id = await _pair(app)
+        snapshot = await store_pg.snapshot(runtime.pg, room_id)
+        assert snapshot is not None
+        seq, state = snapshot
+        async with runtime.sessions() as session:
+            game_id = await session.scalar(
+                select(Multiplayer.game_id).where(Multiplayer.id == room_id)
+            )
+        assert game_id is not None
+        room = store.RoomRow(room_id, game_id, seq, None, None)
+        shooter = state.players[state.turn_seat or 0].user_id
+        now = utcnow()
+        transition = roulette.apply(state, roulette.Pull(user_id=shooter, now=now))
+        writes = store.plan(room, state, transition, now)
+        if writes.room_rows_only:
+            break
+    assert writes.room_rows_only
+
+    # Another instance moves the room on (here: its seq) before this save reaches the database.
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(Multiplayer).where(Multiplayer.id == room_id).values(seq=Multiplayer.seq + 1)
+        )
+    assert await store_pg.write_alone(runtime.pg, writes) is False
+    async with runtime.sessions() as session:
+        stored = await session.scalar(select(Multiplayer.seq).where(Multiplayer.id == room_id))
+        events = await session.scalar(
+            select(func.count()).select_from(RoomEvent).where(RoomEvent.room_id == room_id)
+        )
+    assert (stored, events) == (seq + 1, seq)
+
+    # Put it back: the same writes now match the room and are saved whole.
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(update(Multiplayer).where(Multiplayer.id == room_id).values(seq=seq))
+    assert await store_pg.write_alone(runtime.pg, writes) is True
+    assert await _events(runtime, room_id) == list(range(1, writes.seq + 1))
+    rooms: Rooms = app.extensions["gamehub_rooms"]
+    assert (await rooms.get(room_id)).seq == writes.seq
