@@ -180,7 +180,7 @@ async def _move(
             await _credit(session, credit, amount)
 
 
-def _check_amount(amount: int) -> None:
+def check_amount(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError(f"a ledger amount is a positive integer of cents, got {amount!r}")
 
@@ -199,7 +199,7 @@ async def transfer(
     Raises InsufficientFunds (and leaves the caller to roll back) when the debit account cannot
     cover the amount from what it has available.
     """
-    _check_amount(amount)
+    check_amount(amount)
     stmt = (
         dialect_insert(session, Transfer)
         .values(
@@ -250,7 +250,7 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
     if not specs:
         return True
     for spec in specs:
-        _check_amount(spec.amount)
+        check_amount(spec.amount)
     insert = _TRANSFER_INSERTS[session.get_bind().dialect.name]
     # One statement either way: SQLAlchemy sends many parameter sets as one multi-row INSERT.
     inserted = set((await session.execute(insert, batch_rows(specs, utcnow()))).scalars())
@@ -335,7 +335,7 @@ async def hold(
     amount: int,
 ) -> HoldResult:
     """Reserve `amount` on `debit` for a later transfer to `credit`, once per reference."""
-    _check_amount(amount)
+    check_amount(amount)
     stmt = (
         dialect_insert(session, Hold)
         .values(

@@ -1,23 +1,25 @@
-"""The ledger's one-statement form for PostgreSQL hot paths (see gamehub/pg.py).
+"""The ledger's one-statement forms for PostgreSQL hot paths (see gamehub/pg.py): CTEs that a
+game's statement includes, so that its money moves in the same statement as its own rows and
+PostgreSQL applies both atomically, without BEGIN/COMMIT round trips.
 
-A game move that takes a bet and pays its win can be written as one statement of data-modifying
-CTEs, which PostgreSQL runs atomically without BEGIN/COMMIT round trips. The CTEs here are that
-move's ledger part, the same transfers `ledger.transfer_many` makes for the bet and the payout:
-two immutable transfer rows named by the caller's reference, the wallet's balance debited only
-if it covers the bet (before the win is paid, as the one-by-one order would require), and the
-house's balance credited with the difference. The caller's statement supplies the gate, a CTE
-that has a row only when the move may go ahead, and writes its own rows only `FROM debit`, so
-that nothing at all is written when the wallet cannot pay.
+bet_and_payout: the transfers `ledger.transfer_many` makes for a bet and its payout. Two
+immutable transfer rows named by the caller's reference, the wallet's balance debited only if it
+covers the bet (before the win is paid, as the one-by-one order would require), and the house's
+balance credited with the difference. The caller's statement supplies the gate, a CTE that has a
+row only when the move may go ahead, and writes its own rows only `FROM debit`, so that nothing
+at all is written when the wallet cannot pay. Lock order: the gate's row (the caller's), then the
+wallet, then the house sub-account; house sub-accounts are only ever locked last, so no cycle
+can form with other money paths.
 
-Lock order: the gate's row (the caller's), then the wallet, then the house sub-account; house
-sub-accounts are only ever locked last, so no cycle can form with other money paths.
+batch: any batch of transfers (room commands), inside the caller's transaction.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from gamehub import ledger
 from gamehub.db import utcnow
-from gamehub.errors import InsufficientFunds
 from gamehub.pg import Connection, Sql
 
 
@@ -53,33 +55,52 @@ def bet_and_payout(gate: str) -> str:
     )"""  # noqa: S608
 
 
-# The batch form of ledger.transfer_many, on a bare connection inside the caller's transaction.
-_INSERT_TRANSFERS = Sql(
-    """
-    INSERT INTO ledger_transfers
-        (reference, kind, debit_account_id, credit_account_id, amount, created_at)
-    SELECT * FROM unnest(:references::text[], :kinds::text[], :debits::bigint[],
-                         :credits::bigint[], :amounts::bigint[], :created::timestamptz[])
-    ON CONFLICT (reference) DO NOTHING
-    RETURNING reference
-    """
-)
-_EXISTING_TRANSFER = Sql(
-    """
-    SELECT debit_account_id, credit_account_id, amount FROM ledger_transfers
-    WHERE reference = :reference
-    """
-)
-_DEBIT_NET = Sql(
-    """
-    UPDATE ledger_accounts SET balance = balance + :net
-    WHERE id = :account AND (allow_negative OR balance - held >= :dip)
-    RETURNING id
-    """
-)
-_CREDIT_NET = Sql(
-    "UPDATE ledger_accounts SET balance = balance + :net WHERE id = :account RETURNING id"
-)
+def batch(gate: str) -> str:
+    """CTEs `locked`, `moved` and `transfers`: ledger.transfer_many as part of one statement,
+    applied only when the CTE named `gate` has a row. The accounts are locked in id order
+    first; each is updated once with its net change, guarded by the lowest point its balance
+    reaches along the batch (ledger.net_changes), so that `moved` returns exactly the accounts
+    that could pay: the caller compares its count with the accounts given and rolls back when
+    fewer paid. The transfer rows are inserted plainly: a reference used twice aborts the
+    statement. Parameters are those of batch_params, and :now."""
+    return f"""
+    locked AS (
+        SELECT id FROM ledger_accounts
+        WHERE id = ANY(:account_ids::bigint[]) AND EXISTS (SELECT FROM {gate})
+        ORDER BY id
+        FOR NO KEY UPDATE
+    ), moved AS (
+        UPDATE ledger_accounts a SET balance = a.balance + u.net
+        FROM unnest(:account_ids::bigint[], :nets::bigint[], :dips::bigint[]) AS u(id, net, dip)
+        WHERE a.id = u.id AND (SELECT count(*) FROM locked) = cardinality(:account_ids::bigint[])
+          AND (u.dip >= 0 OR a.allow_negative OR a.balance - a.held >= -u.dip)
+        RETURNING a.id
+    ), transfers AS (
+        INSERT INTO ledger_transfers
+            (reference, kind, debit_account_id, credit_account_id, amount, created_at)
+        SELECT t.*, :now::timestamptz
+        FROM unnest(:references::text[], :kinds::text[], :debits::bigint[], :credits::bigint[],
+                    :amounts::bigint[]) AS t
+        WHERE EXISTS (SELECT FROM {gate})
+    )"""  # noqa: S608
+
+
+def batch_params(moves: list[ledger.TransferSpec]) -> dict[str, list[Any]]:
+    for move in moves:
+        ledger.check_amount(move.amount)
+    changes = ledger.net_changes(moves)
+    return {
+        "account_ids": [account for account, _, _ in changes],
+        "nets": [net for _, net, _ in changes],
+        "dips": [dip for _, _, dip in changes],
+        "references": [m.reference for m in moves],
+        "kinds": [m.kind for m in moves],
+        "debits": [m.debit for m in moves],
+        "credits": [m.credit for m in moves],
+        "amounts": [m.amount for m in moves],
+    }
+
+
 _ACCOUNT_BY_CODE = Sql("SELECT id FROM ledger_accounts WHERE code = :code")
 _OPEN_ACCOUNT = Sql(
     """
@@ -88,40 +109,6 @@ _OPEN_ACCOUNT = Sql(
     ON CONFLICT (code) DO NOTHING
     """
 )
-
-
-async def transfer_many(connection: Connection, specs: list[ledger.TransferSpec]) -> bool:
-    """ledger.transfer_many on a bare connection: one insert, then one update per account."""
-    if not specs:
-        return True
-    for spec in specs:
-        if isinstance(spec.amount, bool) or spec.amount <= 0:
-            raise ValueError(f"a ledger amount is a positive integer of cents, got {spec.amount!r}")
-    now = utcnow()
-    rows = await _INSERT_TRANSFERS.fetch(
-        connection,
-        references=[s.reference for s in specs],
-        kinds=[s.kind for s in specs],
-        debits=[s.debit for s in specs],
-        credits=[s.credit for s in specs],
-        amounts=[s.amount for s in specs],
-        created=[now] * len(specs),
-    )
-    inserted = {row[0] for row in rows}
-    if len(inserted) != len(specs):
-        existing = await _EXISTING_TRANSFER.fetchrow(connection, reference=specs[0].reference)
-        assert existing is not None
-        ledger.batch_was_applied(specs, inserted, (existing[0], existing[1], existing[2]))
-        return False
-    # Rows are locked in id order, as in ledger.transfer_many.
-    for account, net, dip in ledger.net_changes(specs):
-        if dip < 0:
-            changed = await _DEBIT_NET.fetchval(connection, net=net, account=account, dip=-dip)
-        else:
-            changed = await _CREDIT_NET.fetchval(connection, net=net, account=account)
-        if changed is None:
-            raise InsufficientFunds()
-    return True
 
 
 async def account_id(

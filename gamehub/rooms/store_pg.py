@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gamehub import ledger, ledger_pg
+from gamehub.errors import InsufficientFunds
 from gamehub.pg import Connection, RawPool, Sql
 from gamehub.rooms import roulette, store
 
@@ -54,47 +55,55 @@ _OPEN_ROOM = Sql(
     SELECT id FROM room
     """
 )
-_OPEN_STAKE = Sql(
-    """
-    INSERT INTO bet_history
-        (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, created_at)
-    VALUES (:user_id, :game_id, :room_id, 'stake', :amount, 0, 'pending', :now)
-    """
-)
-_SETTLE_STAKE = Sql(
-    """
-    UPDATE bet_history SET status = :new_status, win_amount = :win, settled_at = :now
-    WHERE room_id = :room_id AND user_id = :user_id AND bet_type = 'stake' AND status = 'pending'
-    """
-)
-_NUMBER_BET = Sql("UPDATE bet_history SET pull_number = :pull WHERE id = :bet")
-_SETTLE_BET = Sql(
-    """
-    UPDATE bet_history SET status = :new_status, win_amount = :win, settled_at = :now
-    WHERE id = :bet
-    """
-)
-_FREE_SEATS = Sql(
-    "DELETE FROM active_seats WHERE room_id = :room_id AND NOT (user_id = ANY(:kept::bigint[]))"
-)
-# The room's events, its row and its match's rows in one statement, guarded by the room's seq
-# as the command found it: inside a command's transaction the room is locked and the guard
-# holds; alone (Actor: a command that writes nothing else), the guard is what makes a room
-# moved on by another instance write nothing. The match's columns are written as store.plan
-# gives them; the seed and the bullet only once the match is finished (COALESCE keeps them
-# NULL until then).
+# Everything a command writes, in one statement, guarded by the room's seq as the command found
+# it: inside a command's transaction the room is locked and the guard holds; alone (the actor's
+# path for commands that touch only the room's rows) the guard is what makes a room moved on by
+# another instance write nothing. Money: ledger_pg.batch (`moved` returns the accounts that
+# could pay: fewer than given means refused, and the caller's transaction rolls back). History:
+# stakes open at a join and settle at the end, side bets are numbered and settled. The match's
+# columns are written as store.plan gives them; the seed and the bullet only once the match is
+# finished (COALESCE keeps them NULL until then). Only constant SQL is spliced into the text;
+# every value travels as a parameter.
 _SAVE = Sql(
-    """
+    f"""
     WITH room AS (
         UPDATE multiplayer SET seq = :seq, status = :status, seats_taken = :seats_taken,
             state = :state::json, deadline_at = :deadline_at, ended_at = :ended_at
         WHERE id = :room AND seq = :seen_seq
         RETURNING id
-    ), events AS (
+    ), {ledger_pg.batch(gate="room")},
+    events AS (
         INSERT INTO room_events (room_id, seq, type, data, created_at)
-        SELECT :room, e.* FROM unnest(:seqs::bigint[], :types::text[], :datas::text[],
-                                      :created::timestamptz[]) AS e
+        SELECT :room, e.*, :now::timestamptz
+        FROM unnest(:seqs::bigint[], :types::text[], :datas::text[]) AS e
         WHERE EXISTS (SELECT FROM room)
+    ), stakes_opened AS (
+        INSERT INTO bet_history
+            (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, created_at)
+        SELECT o.user_id, :game_id, :room, 'stake', o.amount, 0, 'pending', :now::timestamptz
+        FROM unnest(:open_users::bigint[], :open_amounts::bigint[]) AS o(user_id, amount)
+        WHERE EXISTS (SELECT FROM room)
+    ), stakes_settled AS (
+        UPDATE bet_history b
+        SET status = s.status, win_amount = s.win, settled_at = :now::timestamptz
+        FROM unnest(:settle_users::bigint[], :settle_statuses::text[], :settle_wins::bigint[])
+            AS s(user_id, status, win)
+        WHERE b.room_id = :room AND b.user_id = s.user_id AND b.bet_type = 'stake'
+          AND b.status = 'pending' AND EXISTS (SELECT FROM room)
+    ), bets_numbered AS (
+        UPDATE bet_history b SET pull_number = n.pull
+        FROM unnest(:numbered_bets::bigint[], :pulls::int[]) AS n(id, pull)
+        WHERE b.id = n.id AND EXISTS (SELECT FROM room)
+    ), bets_settled AS (
+        UPDATE bet_history b
+        SET status = s.status, win_amount = s.payout, settled_at = :now::timestamptz
+        FROM unnest(:settled_bets::bigint[], :bet_statuses::text[], :payouts::bigint[])
+            AS s(id, status, payout)
+        WHERE b.id = s.id AND EXISTS (SELECT FROM room)
+    ), seats AS (
+        DELETE FROM active_seats
+        WHERE :free_seats AND room_id = :room AND NOT (user_id = ANY(:kept::bigint[]))
+          AND EXISTS (SELECT FROM room)
     ), match AS (
         UPDATE russian_roulette SET
             server_seed_hash = :server_seed_hash, client_seed = :client_seed,
@@ -109,8 +118,8 @@ _SAVE = Sql(
         UPDATE game_sessions SET status = :session_status, ended_at = :session_ended_at
         WHERE :session_changes AND id = (SELECT game_session_id FROM match)
     )
-    SELECT EXISTS (SELECT FROM room)
-    """
+    SELECT EXISTS (SELECT FROM room) AS saved, (SELECT count(*) FROM moved) AS paid
+    """  # noqa: S608
 )
 _NO_MATCH_CHANGES = {
     "server_seed_hash": None,
@@ -141,17 +150,37 @@ async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
         return [row[0] for row in await _CANDIDATES.fetch(connection, stake=stake)]
 
 
-def _save_params(writes: store.Writes) -> dict[str, Any]:
+def _save_params(
+    writes: store.Writes, moves: list[ledger.TransferSpec] | None = None
+) -> dict[str, Any]:
+    history = writes.history
+    opened = [h for h in history if isinstance(h, store.OpenStake)]
+    settled = [h for h in history if isinstance(h, store.SettleStake)]
+    numbered = [h for h in history if isinstance(h, store.NumberBet)]
+    bets = [h for h in history if isinstance(h, store.SettleBet)]
     session = writes.session_values or {}
-    now = writes.now
     return {
         "seen_seq": writes.room.seq,
+        "game_id": writes.room.game_id,
+        "now": writes.now,
+        **writes.room_values,
+        "state": json.dumps(writes.room_values["state"]),
+        **ledger_pg.batch_params(moves or []),
         "seqs": [e.seq for e in writes.events],
         "types": [e.type for e in writes.events],
         "datas": [e.data for e in writes.events],
-        "created": [now] * len(writes.events),
-        **writes.room_values,
-        "state": json.dumps(writes.room_values["state"]),
+        "open_users": [h.user_id for h in opened],
+        "open_amounts": [h.amount for h in opened],
+        "settle_users": [h.user_id for h in settled],
+        "settle_statuses": [h.status for h in settled],
+        "settle_wins": [h.win for h in settled],
+        "numbered_bets": [h.bet_id for h in numbered],
+        "pulls": [h.pull_number for h in numbered],
+        "settled_bets": [h.bet_id for h in bets],
+        "bet_statuses": [h.status for h in bets],
+        "payouts": [h.payout for h in bets],
+        "free_seats": writes.seats_kept is not None,
+        "kept": list(writes.seats_kept or ()),
         "server_seed": None,
         "bullet": None,
         **(writes.match_values or _NO_MATCH_CHANGES),
@@ -167,7 +196,8 @@ async def write_alone(pool: RawPool, writes: store.Writes) -> bool:
     False (nothing written) when the room's seq is no longer the one they were planned from."""
     assert writes.room_rows_only
     async with pool.connection() as connection:
-        return bool(await _SAVE.fetchval(connection, **_save_params(writes)))
+        row = await _SAVE.fetchrow(connection, **_save_params(writes))
+    return row is not None and bool(row["saved"])
 
 
 class PgRoomTx:
@@ -237,41 +267,10 @@ class PgRoomTx:
         return await self.accounts.get(code, find, open_)
 
     async def write(self, writes: store.Writes) -> store.Saved:
-        connection, room = self.connection, writes.room
-        moves, touched = await store.transfer_specs(room.id, writes.postings, self._resolve)
-        # Applied as one batch, in order: the escrow never dips below zero along the way.
-        await ledger_pg.transfer_many(connection, moves)
-        for item in writes.history:
-            await self._history(writes, item)
-        if writes.seats_kept is not None:
-            await _FREE_SEATS.execute(connection, room_id=room.id, kept=list(writes.seats_kept))
-        saved = await _SAVE.fetchval(connection, **_save_params(writes))
-        assert saved, "the room is locked by this transaction: its seq cannot have moved"
+        moves, touched = await store.transfer_specs(writes.room.id, writes.postings, self._resolve)
+        params = _save_params(writes, moves)
+        row = await _SAVE.fetchrow(self.connection, **params)
+        assert row is not None and row["saved"], "the room is locked: its seq cannot have moved"
+        if row["paid"] != len(params["account_ids"]):
+            raise InsufficientFunds()  # the caller's transaction rolls back everything
         return store.Saved(writes.events, touched, writes.seq)
-
-    async def _history(self, writes: store.Writes, item: store.HistoryWrite) -> None:
-        connection, room, now = self.connection, writes.room, writes.now
-        if isinstance(item, store.OpenStake):
-            await _OPEN_STAKE.execute(
-                connection,
-                user_id=item.user_id,
-                game_id=room.game_id,
-                room_id=room.id,
-                amount=item.amount,
-                now=now,
-            )
-        elif isinstance(item, store.SettleStake):
-            await _SETTLE_STAKE.execute(
-                connection,
-                new_status=item.status,
-                win=item.win,
-                now=now,
-                room_id=room.id,
-                user_id=item.user_id,
-            )
-        elif isinstance(item, store.NumberBet):
-            await _NUMBER_BET.execute(connection, pull=item.pull_number, bet=item.bet_id)
-        else:
-            await _SETTLE_BET.execute(
-                connection, new_status=item.status, win=item.payout, now=now, bet=item.bet_id
-            )
