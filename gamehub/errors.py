@@ -11,6 +11,8 @@ from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from werkzeug.exceptions import HTTPException
 
+from gamehub.pg import PoolExhausted
+
 log = logging.getLogger(__name__)
 
 
@@ -132,7 +134,8 @@ def register_error_handlers(app: Quart) -> None:
         return error_response(status, code, message, headers=headers)
 
     @app.errorhandler(SATimeoutError)
-    async def _overloaded(error: SATimeoutError) -> Response:
+    @app.errorhandler(PoolExhausted)
+    async def _overloaded(error: Exception) -> Response:
         # Every database connection stayed busy past the pool timeout: say so and when to
         # retry, rather than a bare 500. Nothing was done: the request never got a connection.
         log.warning("database pool exhausted: %s", error)

@@ -95,6 +95,14 @@ async def _reset(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
+class PoolExhausted(Exception):
+    """Every raw connection stayed busy past the acquire timeout (answered 503 `overloaded`)."""
+
+
+# As long as SQLAlchemy's pool waits (db.create_engine), so both overload the same way.
+ACQUIRE_TIMEOUT_S = 60.0
+
+
 class RawPool:
     """A small asyncpg pool, opened on first use (in the serving loop) and closed with the app."""
 
@@ -121,8 +129,14 @@ class RawPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         pool = self._pool or await self._open()
-        async with pool.acquire() as connection:
+        try:
+            connection = await pool.acquire(timeout=ACQUIRE_TIMEOUT_S)
+        except TimeoutError:
+            raise PoolExhausted(f"no raw connection within {ACQUIRE_TIMEOUT_S} s") from None
+        try:
             yield connection
+        finally:
+            await pool.release(connection)
 
     async def fetchrow(self, sql: Sql, params: dict[str, Any]) -> Record | None:
         async with self.connection() as connection:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import pytest
 from pydantic import BaseModel, ConfigDict
 from quart import Quart
@@ -9,7 +12,7 @@ from quart.typing import TestClientProtocol
 from quart_schema import validate_request
 
 from gamehub.money import Cents, WholeShillingCents
-from tests.helpers import error_of
+from tests.helpers import bearer, error_of, register
 
 
 class AmountIn(BaseModel):
@@ -285,3 +288,27 @@ async def test_an_exhausted_database_pool_is_503_with_retry_after(app: Quart) ->
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert (await error_of(response))["code"] == "overloaded"
+
+
+async def test_an_exhausted_raw_pool_is_503_too(
+    app: Quart, backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PostgreSQL hot paths' bare pool overloads like SQLAlchemy's: 503, nothing done."""
+    if backend.name != "services":
+        pytest.skip("the bare driver's pool exists on PostgreSQL (the services backend) only")
+    from gamehub import pg
+    from gamehub.runtime import EXTENSION, Runtime
+
+    runtime: Runtime = app.extensions[EXTENSION]
+    assert runtime.pg is not None
+    client = app.test_client()
+    data = await register(client)
+    monkeypatch.setattr(pg, "ACQUIRE_TIMEOUT_S", 0.2)
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(runtime.settings.db_raw_pool_size):
+            await held.enter_async_context(runtime.pg.connection())
+        busy = await client.get("/profile", headers=bearer(data["access_token"]))
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
+        assert (await error_of(busy))["code"] == "overloaded"
+    ok = await client.get("/profile", headers=bearer(data["access_token"]))
+    assert ok.status_code == 200
