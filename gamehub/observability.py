@@ -94,7 +94,6 @@ def install(app: Quart, metrics: Metrics) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)
-        user = getattr(g, "user", None)
         # The route template, not the path: paths carry the M-Pesa callback secret, and query
         # strings stream tickets; neither may reach a log.
         access_log.info(
@@ -107,7 +106,8 @@ def install(app: Quart, metrics: Metrics) -> None:
                 "ctx_route": route,
                 "ctx_status": response.status_code,
                 "ctx_ms": round(elapsed * 1000, 2),
-                "ctx_user_id": getattr(user, "id", None),
+                # Set by both guards (some routes check only the token, see auth.guard).
+                "ctx_user_id": getattr(g, "user_id", None),
             },
         )
         return response

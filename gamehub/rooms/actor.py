@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gamehub.auth.service import SessionRevoked
+from gamehub.auth.tokens import AccessClaims
 from gamehub.db import utcnow
 from gamehub.errors import NotFound
 from gamehub.pg import RawPool
@@ -60,6 +62,9 @@ class _InMemory:
     async def seated_room(self, user_id: int) -> int | None:
         raise _NeedsTransaction()
 
+    async def login_live(self, user_id: int, family_id: str) -> bool:
+        raise _NeedsTransaction()
+
     async def new_side_bet(
         self, room: store.RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
     ) -> int:
@@ -76,27 +81,31 @@ class RoomActor:
     def __init__(self, room_id: int, registry: Registry) -> None:
         self.room_id = room_id
         self.registry = registry
-        self.mailbox: asyncio.Queue[tuple[Prepare, asyncio.Future[Applied]]] = asyncio.Queue()
+        self.mailbox: asyncio.Queue[
+            tuple[Prepare, AccessClaims | None, asyncio.Future[Applied]]
+        ] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
         # The room as this actor last wrote it (for the one-statement path); None: read it.
         self._known: tuple[store.RoomRow, roulette.RoomState] | None = None
         self._task = asyncio.create_task(self._run(), name=f"room-{room_id}")
         self.closed = False
 
-    def post(self, prepare: Prepare) -> asyncio.Future[Applied] | None:
+    def post(
+        self, prepare: Prepare, login: AccessClaims | None = None
+    ) -> asyncio.Future[Applied] | None:
         """Queue a command; its future resolves to the outcome (or raises its RuleError /
         ApiError). None once this actor has stopped: the registry then starts a fresh one."""
         if self.closed:
             return None
         future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
-        self.mailbox.put_nowait((prepare, future))  # no await between the check and the put
+        self.mailbox.put_nowait((prepare, login, future))  # no await between check and put
         return future
 
     async def _run(self) -> None:
         while not (self.closed and self.mailbox.empty()):
-            prepare, future = await self.mailbox.get()
+            prepare, login, future = await self.mailbox.get()
             try:
-                applied = await self._apply(prepare)
+                applied = await self._apply(prepare, login)
             except Exception as error:
                 if not future.done():
                     future.set_exception(error)
@@ -107,15 +116,19 @@ class RoomActor:
                 # Commands already queued still run (the rules answer them: the room is closed).
                 self._stop()
 
-    async def _apply(self, prepare: Prepare) -> Applied:
+    async def _apply(self, prepare: Prepare, login: AccessClaims | None) -> Applied:
+        """Apply one command; with `login` (a request that checked only its token) the command
+        also checks, in its own statements, that the login is still live."""
         now = utcnow()
         pool = self.registry.pg
         if self._known is not None and pool is not None:
-            applied = await self._apply_alone(prepare, self._known, now, pool)
+            applied = await self._apply_alone(prepare, self._known, now, pool, login)
             if applied is not None:
                 return applied
         self._known = None
         async with self.registry.transaction() as tx:
+            if login is not None and not await tx.login_live(login.user_id, login.family_id):
+                raise SessionRevoked()
             room = await tx.lock_room(self.room_id)
             if room is None or room.state is None:
                 raise NotFound("No such room.", code="room_not_found")
@@ -138,6 +151,7 @@ class RoomActor:
         known: tuple[store.RoomRow, roulette.RoomState],
         now: datetime,
         pool: RawPool,
+        login: AccessClaims | None,
     ) -> Applied | None:
         """The one-statement path (PostgreSQL): a command judged against the room as this actor
         last wrote it, whose writes touch only the room's own rows (most pulls, timeouts), is
@@ -153,7 +167,12 @@ class RoomActor:
         if not transition.events:
             return None
         writes = store.plan(room, state, transition, now)
-        if not writes.room_rows_only or not await store_pg.write_alone(pool, writes):
+        if not writes.room_rows_only:
+            return None
+        saved_alone, live = await store_pg.write_alone(pool, writes, login)
+        if not live:
+            raise SessionRevoked()  # nothing was written
+        if not saved_alone:
             return None
         self._known = (writes.room_after(), transition.state)
         saved = store.Saved(writes.events, set(), writes.seq)

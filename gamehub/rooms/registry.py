@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gamehub.auth.tokens import AccessClaims
 from gamehub.db import iso_utc, transaction, utcnow
 from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store
@@ -67,10 +68,13 @@ class Registry:
             actor = self.actors[room_id] = RoomActor(room_id, self)
         return actor
 
-    async def send(self, room_id: int, prepare: Prepare) -> Applied:
-        """Run one command in the room's actor and return its outcome."""
+    async def send(
+        self, room_id: int, prepare: Prepare, login: AccessClaims | None = None
+    ) -> Applied:
+        """Run one command in the room's actor and return its outcome (see RoomActor._apply
+        for `login`)."""
         while True:
-            future = self.actor(room_id).post(prepare)
+            future = self.actor(room_id).post(prepare, login)
             if future is not None:
                 return await future
 

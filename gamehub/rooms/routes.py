@@ -8,7 +8,14 @@ from typing import Any, cast
 from quart import Blueprint, Response, current_app, g
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from gamehub.auth.guard import current_user, login_required, stream_user_id
+from gamehub.auth.guard import (
+    current_login,
+    current_user,
+    login_checked_by_service,
+    login_required,
+    stream_user_id,
+)
+from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import error_response
 from gamehub.idempotency import idempotent
 from gamehub.models import User
@@ -91,16 +98,19 @@ async def do_place_bet(user: User, data: PlaceBetIn) -> BetOut:
 
 
 @blueprint.post("/games/pull-trigger")
-@login_required
+@login_checked_by_service
 @validate_request(RoomIn)
 @validate_response(PullOut)
 async def pull_trigger(data: RoomIn) -> PullOut:
     """Pull the trigger; only the player whose turn it is."""
-    return await do_pull(current_user(), data, g.received_at)
+    login = current_login()
+    return await do_pull(login.user_id, data, g.received_at, login)
 
 
-async def do_pull(user: User, data: RoomIn, sent_at: datetime) -> PullOut:
-    applied = await rooms().pull(user, data.room_id, sent_at)
+async def do_pull(
+    user_id: int, data: RoomIn, sent_at: datetime, login: AccessClaims | None = None
+) -> PullOut:
+    applied = await rooms().pull(user_id, data.room_id, sent_at, login)
     pulled = _event(applied, roulette.TriggerPulled)
     return PullOut(
         pull_number=pulled.pull_number,

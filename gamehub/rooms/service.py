@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gamehub import fairness
+from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
 from gamehub.errors import Conflict, NotFound
@@ -144,7 +145,11 @@ class Rooms:
         async with self.registry.readers() as session:
             return applied, await player_balance(session, user.id)
 
-    async def pull(self, user: User, room_id: int, sent_at: datetime) -> Applied:
+    async def pull(
+        self, user_id: int, room_id: int, sent_at: datetime, login: AccessClaims | None = None
+    ) -> Applied:
+        """A pull; with `login` (the HTTP route checked only the token) the command's own
+        statement also checks that the login is still live."""
 
         async def prepare(
             _tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
@@ -156,9 +161,9 @@ class Rooms:
                 turn_began = state.turn_deadline - timedelta(seconds=state.config.turn_timeout_s)
                 if sent_at < turn_began:
                     raise roulette.NotYourTurn("It was not your turn when you pulled.")
-            return roulette.Pull(user_id=user.id, now=utcnow())
+            return roulette.Pull(user_id=user_id, now=utcnow())
 
-        return await self.registry.send(room_id, prepare)
+        return await self.registry.send(room_id, prepare, login)
 
     async def leave(self, user: User, room_id: int) -> Applied:
         async def prepare(

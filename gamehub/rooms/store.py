@@ -22,6 +22,7 @@ from gamehub.models import (
     Multiplayer,
     RoomEvent,
     RussianRoulette,
+    TokenFamily,
 )
 from gamehub.rooms import roulette
 from gamehub.rooms.broker import Event, encode
@@ -505,6 +506,10 @@ class RoomTx(Protocol):
 
     async def seated_room(self, user_id: int) -> int | None: ...
 
+    async def login_live(self, user_id: int, family_id: str) -> bool:
+        """Whether this login (token family) is neither logged out nor revoked."""
+        ...
+
     async def new_side_bet(
         self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
     ) -> int:
@@ -534,6 +539,16 @@ class SessionRoomTx:
 
     async def seated_room(self, user_id: int) -> int | None:
         return await seated_room(self.session, user_id)
+
+    async def login_live(self, user_id: int, family_id: str) -> bool:
+        found = await self.session.scalar(
+            select(TokenFamily.id).where(
+                TokenFamily.id == family_id,
+                TokenFamily.user_id == user_id,
+                TokenFamily.revoked_at.is_(None),
+            )
+        )
+        return found is not None
 
     async def new_side_bet(
         self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gamehub import ledger, ledger_pg
+from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import InsufficientFunds
 from gamehub.pg import Connection, RawPool, Sql
 from gamehub.rooms import roulette, store
@@ -55,6 +56,20 @@ _OPEN_ROOM = Sql(
     SELECT id FROM room
     """
 )
+# No login to check (NULL), or that login is neither logged out nor revoked.
+_LIVE_LOGIN = """(:login_family::text IS NULL OR EXISTS (
+        SELECT FROM token_families
+        WHERE id = :login_family AND user_id = :login_user AND revoked_at IS NULL
+    ))"""
+_LOGIN_LIVE = Sql(
+    """
+    SELECT EXISTS (
+        SELECT FROM token_families
+        WHERE id = :family_id AND user_id = :user_id AND revoked_at IS NULL
+    )
+    """
+)
+
 # Everything a command writes, in one statement, guarded by the room's seq as the command found
 # it: inside a command's transaction the room is locked and the guard holds; alone (the actor's
 # path for commands that touch only the room's rows) the guard is what makes a room moved on by
@@ -69,7 +84,7 @@ _SAVE = Sql(
     WITH room AS (
         UPDATE multiplayer SET seq = :seq, status = :status, seats_taken = :seats_taken,
             state = :state::json, deadline_at = :deadline_at, ended_at = :ended_at
-        WHERE id = :room AND seq = :seen_seq
+        WHERE id = :room AND seq = :seen_seq AND {_LIVE_LOGIN}
         RETURNING id
     ), {ledger_pg.batch(gate="room")},
     events AS (
@@ -118,7 +133,8 @@ _SAVE = Sql(
         UPDATE game_sessions SET status = :session_status, ended_at = :session_ended_at
         WHERE :session_changes AND id = (SELECT game_session_id FROM match)
     )
-    SELECT EXISTS (SELECT FROM room) AS saved, (SELECT count(*) FROM moved) AS paid
+    SELECT EXISTS (SELECT FROM room) AS saved, (SELECT count(*) FROM moved) AS paid,
+           {_LIVE_LOGIN} AS live
     """  # noqa: S608
 )
 _NO_MATCH_CHANGES = {
@@ -151,7 +167,9 @@ async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
 
 
 def _save_params(
-    writes: store.Writes, moves: list[ledger.TransferSpec] | None = None
+    writes: store.Writes,
+    moves: list[ledger.TransferSpec] | None = None,
+    login: AccessClaims | None = None,
 ) -> dict[str, Any]:
     history = writes.history
     opened = [h for h in history if isinstance(h, store.OpenStake)]
@@ -161,6 +179,8 @@ def _save_params(
     session = writes.session_values or {}
     return {
         "seen_seq": writes.room.seq,
+        "login_family": None if login is None else login.family_id,
+        "login_user": None if login is None else login.user_id,
         "game_id": writes.room.game_id,
         "now": writes.now,
         **writes.room_values,
@@ -191,13 +211,17 @@ def _save_params(
     }
 
 
-async def write_alone(pool: RawPool, writes: store.Writes) -> bool:
-    """Writes that touch only the room's own rows, as one statement outside any transaction;
-    False (nothing written) when the room's seq is no longer the one they were planned from."""
+async def write_alone(
+    pool: RawPool, writes: store.Writes, login: AccessClaims | None
+) -> tuple[bool, bool]:
+    """Writes that touch only the room's own rows, as one statement outside any transaction,
+    which also checks `login` if given: (saved, login live). Nothing is written when the room's
+    seq is no longer the one they were planned from, or the login has ended."""
     assert writes.room_rows_only
     async with pool.connection() as connection:
-        row = await _SAVE.fetchrow(connection, **_save_params(writes))
-    return row is not None and bool(row["saved"])
+        row = await _SAVE.fetchrow(connection, **_save_params(writes, login=login))
+    assert row is not None
+    return bool(row["saved"]), bool(row["live"])
 
 
 class PgRoomTx:
@@ -236,6 +260,11 @@ class PgRoomTx:
     async def seated_room(self, user_id: int) -> int | None:
         found = await _SEATED_ROOM.fetchval(self.connection, user_id=user_id)
         return None if found is None else int(found)
+
+    async def login_live(self, user_id: int, family_id: str) -> bool:
+        return bool(
+            await _LOGIN_LIVE.fetchval(self.connection, user_id=user_id, family_id=family_id)
+        )
 
     async def new_side_bet(
         self, room: store.RoomRow, user_id: int, bet_type: str, amount: int, now: datetime

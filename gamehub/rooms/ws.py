@@ -35,7 +35,10 @@ Handler = Callable[[User, Any], Awaitable[BaseModel]]
 COMMANDS: dict[str, tuple[type[BaseModel], Handler]] = {
     "join": (JoinIn, routes.do_join),
     "place-bet": (PlaceBetIn, routes.do_place_bet),
-    "pull-trigger": (RoomIn, lambda user, data: routes.do_pull(user, data, datetime.now(UTC))),
+    "pull-trigger": (
+        RoomIn,
+        lambda user, data: routes.do_pull(user.id, data, datetime.now(UTC)),
+    ),
     "leave": (RoomIn, routes.do_leave),
 }
 

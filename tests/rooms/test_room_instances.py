@@ -17,7 +17,7 @@ from gamehub.rooms.service import Rooms
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
 from tests.funding import books_balance, fund
-from tests.helpers import bearer, register
+from tests.helpers import bearer, error_of, register
 
 
 async def _pair(app: Quart) -> tuple[dict[str, Any], dict[str, Any], int]:
@@ -108,7 +108,7 @@ async def test_a_stale_one_statement_save_writes_nothing(app: Quart, backend: An
         await session.execute(
             update(Multiplayer).where(Multiplayer.id == room_id).values(seq=Multiplayer.seq + 1)
         )
-    assert await store_pg.write_alone(runtime.pg, writes) is False
+    assert await store_pg.write_alone(runtime.pg, writes, None) == (False, True)
     async with runtime.sessions() as session:
         stored = await session.scalar(select(Multiplayer.seq).where(Multiplayer.id == room_id))
         events = await session.scalar(
@@ -119,7 +119,35 @@ async def test_a_stale_one_statement_save_writes_nothing(app: Quart, backend: An
     # Put it back: the same writes now match the room and are saved whole.
     async with runtime.sessions() as session, session.begin():
         await session.execute(update(Multiplayer).where(Multiplayer.id == room_id).values(seq=seq))
-    assert await store_pg.write_alone(runtime.pg, writes) is True
+    assert await store_pg.write_alone(runtime.pg, writes, None) == (True, True)
     assert await _events(runtime, room_id) == list(range(1, writes.seq + 1))
     rooms: Rooms = app.extensions["gamehub_rooms"]
     assert (await rooms.get(room_id)).seq == writes.seq
+
+
+async def test_a_pull_with_a_logged_out_token_changes_nothing(app: Quart) -> None:
+    """The pull route checks only the token; the command itself checks the login is live."""
+    alice, bob, room_id = await _pair(app)
+    client = app.test_client()
+    view = (
+        await (
+            await client.get(f"/games/rooms/{room_id}", headers=bearer(alice["access_token"]))
+        ).get_json()
+    )["room"]
+    shooter = alice if view["turn_user_id"] == alice["user"]["id"] else bob
+    headers = bearer(shooter["access_token"])
+    assert (await client.post("/auth/logout", headers=headers)).status_code == 204
+    refused = await client.post("/games/pull-trigger", json={"room_id": room_id}, headers=headers)
+    assert refused.status_code == 401
+    assert (await error_of(refused))["code"] == "session_revoked"
+    runtime: Runtime = app.extensions[EXTENSION]
+    assert await _events(runtime, room_id) == list(range(1, view["seq"] + 1))
+    after = (
+        await (
+            await client.get(
+                f"/games/rooms/{room_id}",
+                headers=bearer(alice["access_token"] if shooter is bob else bob["access_token"]),
+            )
+        ).get_json()
+    )["room"]
+    assert (after["seq"], after["pull_number"]) == (view["seq"], view["pull_number"])
