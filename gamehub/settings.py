@@ -83,7 +83,7 @@ class Settings:
     # Connections per process: SQLAlchemy's pool (plus as many again in overflow) and the raw
     # asyncpg pool of the PostgreSQL hot paths (gamehub/pg.py). Mind max_connections.
     db_pool_size: int = 20
-    db_raw_pool_size: int = 10
+    db_raw_pool_size: int = 20
     jwt_secret: str = ""
     jwt_issuer: str = "gamehub"
     jwt_audience: str = "gamehub-api"

@@ -66,6 +66,10 @@ class AccountIds:
             return found
         return await open_()
 
+    def remember(self, code: str, account: int) -> None:
+        """An account opened by a transaction that has committed."""
+        self._ids[code] = account
+
 
 Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
 

@@ -52,8 +52,9 @@ _OPEN_ROOM = Sql(
     ), escrow AS (
         INSERT INTO ledger_accounts (code, kind, user_id, balance, held, allow_negative, created_at)
         SELECT :escrow_prefix || room.id, 'escrow', NULL, 0, 0, false, :now FROM room
+        RETURNING id
     )
-    SELECT id FROM room
+    SELECT room.id, escrow.id FROM room, escrow
     """
 )
 # No login to check (NULL), or that login is neither logged out nor revoked.
@@ -227,9 +228,12 @@ async def write_alone(
 class PgRoomTx:
     """store.RoomTx on a bare connection inside a transaction."""
 
-    def __init__(self, connection: Connection, accounts: store.AccountIds | None) -> None:
+    def __init__(self, connection: Connection, accounts: store.AccountIds) -> None:
         self.connection = connection
-        self.accounts = accounts  # None while a room is being opened (its escrow is new)
+        self.accounts = accounts
+        # Accounts this transaction opened: known here, remembered by `accounts` only once
+        # committed (Registry.transaction), since a rollback would take them away.
+        self.opened: dict[str, int] = {}
 
     async def lock_room(self, room_id: int) -> store.RoomRow | None:
         row = await _LOCK_ROOM.fetchrow(self.connection, room=room_id)
@@ -241,13 +245,16 @@ class PgRoomTx:
     async def open_room(
         self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
     ) -> tuple[store.RoomRow, roulette.RoomState]:
-        room_id = await _OPEN_ROOM.fetchval(
+        row = await _OPEN_ROOM.fetchrow(
             self.connection,
             game_id=game_id,
             stake=stake,
             now=now,
             escrow_prefix=store.ESCROW_PREFIX,
         )
+        assert row is not None
+        room_id = int(row[0])
+        self.opened[store.escrow_code(room_id)] = int(row[1])
         state = roulette.new_room(room_id, stake, now, config)
         return store.RoomRow(room_id, game_id, 0, None, None), state
 
@@ -282,6 +289,9 @@ class PgRoomTx:
         )
 
     async def _resolve(self, code: str, kind: str | None, user_id: int | None) -> int:
+        if code in self.opened:
+            return self.opened[code]
+
         async def find() -> int | None:
             found = await _ACCOUNT_ID.fetchval(self.connection, code=code)
             return None if found is None else int(found)
@@ -291,8 +301,6 @@ class PgRoomTx:
                 self.connection, code, kind or ledger.SYSTEM_ACCOUNTS[code], user_id=user_id
             )
 
-        if self.accounts is None:
-            return await open_()
         return await self.accounts.get(code, find, open_)
 
     async def write(self, writes: store.Writes) -> store.Saved:
