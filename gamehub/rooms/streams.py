@@ -3,7 +3,6 @@ events exactly once and in order, and keep-alive comments."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,7 +13,9 @@ from quart import Response, request
 
 from gamehub.db import iso_utc, utcnow
 from gamehub.errors import ApiError
+from gamehub.handoff import current_handoff
 from gamehub.rooms.broker import Broker, Event, SubscriberLagged
+from gamehub.rooms.heartbeat import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ async def channel_events(
     last seq). Batches let a busy stream write once per wake-up instead of once per event."""
     # Subscribe before reading anything, so nothing published meanwhile slips between the two.
     subscription = await broker.subscribe(channel)
+    beat = heartbeat(keepalive_s)
     try:
         last: int
         replay = None if since is None else await _catch_up(broker, channel, since, durable)
@@ -86,11 +88,9 @@ async def channel_events(
                 last = replay[-1].seq
         while True:
             if not subscription.pending and not subscription.lagged:
-                try:
-                    async with asyncio.timeout(keepalive_s):
-                        await subscription.wait()
-                except TimeoutError:
-                    yield []
+                await beat.wait(subscription)
+                if not subscription.pending and not subscription.lagged:
+                    yield []  # woken by the heartbeat: time for a keep-alive
                     continue
             batch: list[Event] = []
             for event in subscription.drain():
@@ -148,7 +148,11 @@ async def event_stream(
 
 
 def sse_response(stream: AsyncIterator[bytes]) -> Response:
-    response = Response(stream, content_type="text/event-stream; charset=utf-8")
+    """The stream's response; where the app is wrapped in StreamHandoff, Quart sends only its
+    head and the wrapper writes the stream, so no Quart request stays alive per listener."""
+    handoff = current_handoff.get()
+    body = stream if handoff is None else handoff.take(stream)
+    response = Response(body, content_type="text/event-stream; charset=utf-8")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event through at once
     response.timeout = None  # a stream lives as long as the client listens
