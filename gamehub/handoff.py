@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from hypercorn.typing import (
     ASGIReceiveCallable,
@@ -24,7 +25,19 @@ from hypercorn.typing import (
 
 from gamehub.observability import request_id_var
 
+T = TypeVar("T")
 AsgiApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stream(Generic[T]):
+    """What a route hands over: `opening` bytes, then `encode(item)` for each of `items`.
+    Encoding here, rather than in a generator of bytes around `items`, saves one suspended
+    generator frame per listener."""
+
+    opening: bytes
+    items: AsyncIterator[T]
+    encode: Callable[[T], bytes]
 
 
 class Handoff:
@@ -33,12 +46,12 @@ class Handoff:
     __slots__ = ("disconnected", "ready", "request_id", "stream")
 
     def __init__(self) -> None:
-        self.stream: AsyncIterator[bytes] | None = None
+        self.stream: Stream[Any] | None = None
         self.request_id: str | None = None
         self.ready = False  # Quart has sent the response head and reached the end of its body
         self.disconnected = False  # the client left while Quart still handled the request
 
-    def take(self, stream: AsyncIterator[bytes]) -> _Placeholder:
+    def take(self, stream: Stream[Any]) -> _Placeholder:
         """Keep `stream`; the returned body is what Quart itself sends (nothing)."""
         self.stream = stream
         return _Placeholder(self)
@@ -86,7 +99,7 @@ class StreamHandoff:
         if not handoff.ready or handoff.disconnected:
             # Quart did not send our head (an error took its place) or the client already left:
             # the stream never started, so closing it releases nothing but the generator.
-            await cast(Any, stream).aclose()
+            await _close(stream.items)
             if handoff.ready:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
@@ -112,6 +125,7 @@ class StreamHandoff:
         async def quart_send(message: ASGISendEvent) -> None:
             if message["type"] == "http.response.start" and handoff.stream is not None:
                 handoff.request_id = _request_id(message)
+                message = _shared_headers(message)
             if handoff.ready and message["type"] == "http.response.body":
                 return  # Quart's end of the (empty) body: the stream goes on in __call__
             await send(message)
@@ -122,6 +136,22 @@ class StreamHandoff:
         finally:
             current_handoff.reset(token)
         return handoff
+
+
+# The server keeps a stream's response head for as long as the stream lives; these pairs are
+# the same for every stream, so every stream can point at one copy of each.
+_STATIC_HEADERS = {
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+}
+_SHARED = {pair: pair for pair in _STATIC_HEADERS}
+
+
+def _shared_headers(message: ASGISendEvent) -> ASGISendEvent:
+    head = cast(dict[str, Any], message)
+    headers = [_SHARED.get(pair, pair) for pair in head.get("headers", ())]
+    return cast(ASGISendEvent, {**head, "headers": headers})
 
 
 def _request_id(message: ASGISendEvent) -> str | None:
@@ -163,16 +193,24 @@ class _Departure:
         self.listening.cancel()
 
 
+async def _close(items: AsyncIterator[Any]) -> None:
+    aclose = getattr(items, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 async def write_stream(
-    stream: AsyncIterator[bytes], receive: ASGIReceiveCallable, send: ASGISendCallable
+    stream: Stream[Any], receive: ASGIReceiveCallable, send: ASGISendCallable
 ) -> None:
-    """Send each chunk of `stream` until it ends or the client leaves."""
+    """Send the stream until it ends or the client leaves."""
     writer = asyncio.current_task()
     assert writer is not None
     departure = _Departure(receive, writer)
+    encode = stream.encode
     try:
-        async for chunk in stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": stream.opening, "more_body": True})
+        async for item in stream.items:
+            await send({"type": "http.response.body", "body": encode(item), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not departure.gone:
@@ -181,4 +219,4 @@ async def write_stream(
     finally:
         departure.stop()
         with contextlib.suppress(Exception):
-            await cast(Any, stream).aclose()
+            await _close(stream.items)

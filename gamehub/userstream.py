@@ -11,7 +11,7 @@ from gamehub.auth.guard import stream_user_id
 from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
 from gamehub.rooms.broker import Broker
-from gamehub.rooms.streams import event_stream, last_event_id, sse_response
+from gamehub.rooms.streams import channel_events, last_event_id, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("userstream", __name__)
@@ -58,7 +58,7 @@ async def user_events() -> Response:
         return seq, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id)}
 
     return sse_response(
-        event_stream(
+        channel_events(
             rt.broker,
             channel(user_id),
             since,

@@ -19,15 +19,14 @@ class Heartbeat:
         self.waiting: set[Subscription] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    async def wait(self, subscription: Subscription) -> None:
-        """Until something is pending for `subscription`, it is cut off, or the next beat."""
+    def join(self, subscription: Subscription) -> None:
+        """`subscription` starts waiting (plain calls, not a coroutine: no frame per stream)."""
         self.waiting.add(subscription)
         if self._timer is None:
             self._timer = self.loop.call_later(self.interval, self._beat)
-        try:
-            await subscription.wait()
-        finally:
-            self.waiting.discard(subscription)
+
+    def leave(self, subscription: Subscription) -> None:
+        self.waiting.discard(subscription)
 
     def _beat(self) -> None:
         self._timer = None
