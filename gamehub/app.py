@@ -9,6 +9,7 @@ from gamehub import errors, health, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
+from gamehub.handoff import StreamHandoff
 from gamehub.housekeeping import Housekeeping
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     app.request_class = ApiRequest
+    # Streams are written outside Quart once it has answered (see handoff.py): the documented
+    # way to wrap a Quart app in ASGI middleware.
+    app.asgi_app = StreamHandoff(app.asgi_app)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"] = "pydantic"
 

@@ -12,7 +12,7 @@ from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
 from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
-from gamehub.rooms.streams import event_stream, last_event_id, sse_response
+from gamehub.rooms.streams import channel_events, last_event_id, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("userstream", __name__)
@@ -64,10 +64,10 @@ async def user_events() -> Response:
 
     async def snapshot() -> tuple[int, dict[str, Any]]:
         seq = await rt.broker.last_seq(channel(user_id))
-        return seq, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id)}
+        return seq, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
     return sse_response(
-        event_stream(
+        channel_events(
             rt.broker,
             channel(user_id),
             since,

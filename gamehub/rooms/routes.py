@@ -35,7 +35,7 @@ from gamehub.rooms.schemas import (
     RoomsQuery,
 )
 from gamehub.rooms.service import Rooms, RoomView
-from gamehub.rooms.streams import event_stream, last_event_id, sse_response
+from gamehub.rooms.streams import channel_events, last_event_id, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("rooms", __name__)
@@ -173,7 +173,7 @@ async def room_events(room_id: int) -> Response:
         return await store.durable_history(rt.readers, room_id, since)
 
     return sse_response(
-        event_stream(
+        channel_events(
             rt.broker,
             store.channel(room_id),
             last_event_id(),
@@ -197,7 +197,7 @@ async def lobby_events() -> Response:
         return seq, {"rooms": [view.render() for view in views]}
 
     return sse_response(
-        event_stream(
+        channel_events(
             rt.broker,
             LOBBY,
             last_event_id(),

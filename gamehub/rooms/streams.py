@@ -3,7 +3,6 @@ events exactly once and in order, and keep-alive comments."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,7 +13,9 @@ from quart import Response, request
 
 from gamehub.db import iso_utc, utcnow
 from gamehub.errors import ApiError
+from gamehub.handoff import Stream, current_handoff
 from gamehub.rooms.broker import Broker, Event, SubscriberLagged
+from gamehub.rooms.heartbeat import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,22 @@ async def _catch_up(
     return events
 
 
+async def _opening(
+    broker: Broker,
+    channel: str,
+    since: int | None,
+    snapshot: Snapshot,
+    durable: Durable | None,
+    snapshot_type: str,
+) -> tuple[int, list[Event]]:
+    """Where a subscriber starts: its last seq and the first batch (a snapshot or the replay)."""
+    replay = None if since is None else await _catch_up(broker, channel, since, durable)
+    if replay is None:
+        last, body = await snapshot()
+        return last, [snapshot_event(channel, last, body, snapshot_type)]
+    return (replay[-1].seq if replay else since or 0), replay
+
+
 async def channel_events(
     broker: Broker,
     channel: str,
@@ -73,24 +90,24 @@ async def channel_events(
     last seq). Batches let a busy stream write once per wake-up instead of once per event."""
     # Subscribe before reading anything, so nothing published meanwhile slips between the two.
     subscription = await broker.subscribe(channel)
+    beat = heartbeat(keepalive_s)
     try:
-        last: int
-        replay = None if since is None else await _catch_up(broker, channel, since, durable)
-        if replay is None:
-            last, body = await snapshot()
-            yield [snapshot_event(channel, last, body, snapshot_type)]
-        else:
-            last = since if since is not None else 0
-            if replay:
-                yield replay
-                last = replay[-1].seq
+        last, opening = await _opening(broker, channel, since, snapshot, durable, snapshot_type)
+        # This frame lives as long as the stream: keep neither the snapshot (a room or wallet
+        # body) nor the replayed events, nor the snapshot function, past their first use.
+        del snapshot
+        if opening:
+            yield opening
+        del opening
         while True:
             if not subscription.pending and not subscription.lagged:
+                beat.join(subscription)
                 try:
-                    async with asyncio.timeout(keepalive_s):
-                        await subscription.wait()
-                except TimeoutError:
-                    yield []
+                    await subscription.wait()
+                finally:
+                    beat.leave(subscription)
+                if not subscription.pending and not subscription.lagged:
+                    yield []  # woken by the heartbeat: time for a keep-alive
                     continue
             batch: list[Event] = []
             for event in subscription.drain():
@@ -118,37 +135,36 @@ async def channel_events(
         broker.unsubscribe(subscription)
 
 
-async def event_stream(
-    broker: Broker,
-    channel: str,
-    since: int | None,
-    snapshot: Snapshot,
-    *,
-    durable: Durable | None = None,
-    keepalive_s: float = 15.0,
-    snapshot_type: str = "snapshot",
-) -> AsyncIterator[bytes]:
-    """The SSE bytes of `channel_events`: `retry` first, `: keep-alive` comments between."""
-    yield f"retry: {RETRY_MS}\n\n".encode()
-    async for batch in channel_events(
-        broker,
-        channel,
-        since,
-        snapshot,
-        durable=durable,
-        keepalive_s=keepalive_s,
-        snapshot_type=snapshot_type,
-    ):
-        if not batch:
-            yield b": keep-alive\n\n"
-        elif len(batch) == 1:
-            yield batch[0].sse
-        else:
-            yield b"".join(event.sse for event in batch)
+RETRY_FRAME = f"retry: {RETRY_MS}\n\n".encode()
+KEEPALIVE_FRAME = b": keep-alive\n\n"
 
 
-def sse_response(stream: AsyncIterator[bytes]) -> Response:
-    response = Response(stream, content_type="text/event-stream; charset=utf-8")
+def sse_frames(batch: list[Event]) -> bytes:
+    """The SSE bytes of one batch of `channel_events`; an empty batch is a keep-alive."""
+    if not batch:
+        return KEEPALIVE_FRAME
+    if len(batch) == 1:
+        return batch[0].sse
+    return b"".join(event.sse for event in batch)
+
+
+async def _sse_bytes(batches: AsyncIterator[list[Event]]) -> AsyncIterator[bytes]:
+    yield RETRY_FRAME
+    async for batch in batches:
+        yield sse_frames(batch)
+
+
+def sse_response(batches: AsyncIterator[list[Event]]) -> Response:
+    """The stream of `channel_events` batches: `retry` first, `: keep-alive` comments between.
+    Where the app is wrapped in StreamHandoff, Quart sends only the head and the wrapper writes
+    the stream, so no Quart request (nor a bytes generator) stays alive per listener."""
+    handoff = current_handoff.get()
+    body = (
+        _sse_bytes(batches)
+        if handoff is None
+        else handoff.take(Stream(RETRY_FRAME, batches, sse_frames))
+    )
+    response = Response(body, content_type="text/event-stream; charset=utf-8")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event through at once
     response.timeout = None  # a stream lives as long as the client listens
