@@ -22,7 +22,6 @@ from gamehub.games.house import house_account
 from gamehub.games.wheel import decimal_text
 from gamehub.models import Account, BetHistory, GameSession, SpinAndWin
 from gamehub.money import format_cents
-from gamehub.pg import RawPool
 from gamehub.runtime import Runtime
 from gamehub.userstream import publish_wallet
 
@@ -82,7 +81,12 @@ async def play(rt: Runtime, login: AccessClaims, bet: int, scope: str | None) ->
     check_limits(table, bet)
     house = await house_account(rt, user_id)
     if rt.pg is not None:
-        return await _play_pg(rt, rt.pg, table, house, login, bet, scope)
+        try:
+            spun = await spin_pg.spin(rt, rt.pg, table, house, login, bet, scope)
+        except spin_pg.AlreadyPlayed:
+            assert scope is not None
+            return await _replay(rt, table, user_id, scope)
+        return _result(table, bet, spun)
     await check_login(rt, login)
     try:
         async with transaction(rt.sessions) as session:
@@ -95,20 +99,7 @@ async def play(rt: Runtime, login: AccessClaims, bet: int, scope: str | None) ->
     return result
 
 
-async def _play_pg(
-    rt: Runtime,
-    pool: RawPool,
-    table: SpinTable,
-    house: int,
-    login: AccessClaims,
-    bet: int,
-    scope: str | None,
-) -> SpinResult:
-    try:
-        spun = await spin_pg.spin(rt, pool, table, house, login, bet, scope)
-    except spin_pg.AlreadyPlayed:
-        assert scope is not None
-        return await _replay(rt, table, login.user_id, scope)
+def _result(table: SpinTable, bet: int, spun: spin_pg.Spun) -> SpinResult:
     segment = table.wheel.segments[spun.segment]
     return SpinResult(
         bet_id=spun.bet_id,
