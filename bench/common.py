@@ -21,8 +21,8 @@ from bench.profile import (
     _machine_busy_s,
     _postgres_cpu,
     _proc_cpu_s,
-    asyncpg_dsn,
 )
+from gamehub.pg import asyncpg_dsn
 
 FUNDING_CENTS = 100_000_000  # KES 1 000 000 per player: no join ever fails for lack of funds
 BCRYPT_ROUNDS = 4  # only speeds up /register during set-up; nothing measured hashes a password

@@ -48,7 +48,6 @@ from bench.bare_sse import event_body
 from bench.profile import (
     PROJECT_ROOT,
     RESULTS_DIR,
-    asyncpg_dsn,
     free_port,
     migrate,
     start_py_spy,
@@ -57,6 +56,7 @@ from bench.profile import (
     summarise_stacks,
     wait_ready,
 )
+from gamehub.pg import asyncpg_dsn
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gamehub_bench_fanout"
 _IDS = re.compile(rb"^id: (\d+)$", re.MULTILINE)

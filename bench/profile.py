@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gamehub.pg import asyncpg_dsn
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gamehub_bench"
@@ -184,10 +186,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def asyncpg_dsn(url: str) -> str:
-    return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql://", url)
 
 
 async def _ensure_database(url: str) -> bool:

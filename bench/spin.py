@@ -43,13 +43,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import common
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gamehub_bench_spin"
 # Fixed so that runs are comparable; it only signs tokens for this throwaway server.
 JWT_SECRET = "bench-only-jwt-secret-0123456789abcdefghijklmnop"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-FUNDING_CENTS = 100_000_000  # KES 1 000 000 per player: no spin ever fails for lack of funds
 BET = "10.00"
 
 
@@ -329,31 +330,6 @@ async def register_players(port: int, count: int, run_id: str) -> list[tuple[int
     return players
 
 
-async def fund_players(database_url: str, user_ids: list[int], run_id: str) -> None:
-    """Credit each wallet through the ledger, as confirmed M-Pesa deposits would."""
-    from gamehub import ledger
-    from gamehub.db import create_engine, session_factory, transaction
-    from gamehub.settings import normalise_database_url
-
-    engine = create_engine(normalise_database_url(database_url), pool_size=2, max_overflow=0)
-    try:
-        sessions = session_factory(engine)
-        async with transaction(sessions) as session:
-            clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
-            for user_id in user_ids:
-                wallet = await ledger.open_wallet(session, user_id)
-                await ledger.transfer(
-                    session,
-                    reference=f"bench-funding:{run_id}:{user_id}",
-                    kind="deposit",
-                    debit=clearing,
-                    credit=wallet,
-                    amount=FUNDING_CENTS,
-                )
-    finally:
-        await engine.dispose()
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -383,7 +359,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         run_id = datetime.now(UTC).strftime("%m%d%H%M%S")
         players = await register_players(port, args.players, run_id)
-        await fund_players(args.database_url, [user for user, _ in players], run_id)
+        await common.fund_players(args.database_url, [user for user, _ in players], run_id)
         body = json.dumps({"bet_amount": BET}).encode()
         spin = [
             build_request("POST", "/games/spin-and-win/play", port, body, t) for _, t in players

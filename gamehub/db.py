@@ -69,6 +69,11 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     return module.insert(table)
 
 
+def is_loopback(url: str) -> bool:
+    """A database on this machine: no TLS to negotiate."""
+    return "127.0.0.1" in url or "localhost" in url
+
+
 def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
     if url.startswith("sqlite"):
@@ -86,7 +91,7 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> A
         max_overflow=max_overflow,
         pool_recycle=1800,
         pool_timeout=60,
-        connect_args={"ssl": False} if "127.0.0.1" in url or "localhost" in url else {},
+        connect_args={"ssl": False} if is_loopback(url) else {},
     )
 
 

@@ -102,7 +102,7 @@ async def account_id(
     user_id: int | None = None,
 ) -> int:
     """The id of the account named `code`, opened on first use (race-free on every backend)."""
-    found = await session.scalar(_ACCOUNT_BY_CODE, {"code": code})
+    found = await find_account(session, code)
     if found is not None:
         return found
     if kind is None:
@@ -126,6 +126,11 @@ async def account_id(
     created = await session.scalar(select(Account.id).where(Account.code == code))
     assert created is not None
     return created
+
+
+async def find_account(session: AsyncSession, code: str) -> int | None:
+    """The id of the account named `code`, None if it was never opened."""
+    return await session.scalar(_ACCOUNT_BY_CODE, {"code": code})
 
 
 async def open_wallet(session: AsyncSession, user_id: int) -> int:

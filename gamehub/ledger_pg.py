@@ -115,9 +115,9 @@ async def account_id(
     connection: Connection, code: str, kind: str, *, user_id: int | None = None
 ) -> int:
     """ledger.account_id on a bare connection: the account's id, opened on first use."""
-    found = await _ACCOUNT_BY_CODE.fetchval(connection, code=code)
+    found = await find_account(connection, code)
     if found is not None:
-        return int(found)
+        return found
     await _OPEN_ACCOUNT.execute(
         connection,
         code=code,
@@ -126,6 +126,12 @@ async def account_id(
         allow_negative=kind in ledger.OUTWARD_KINDS,
         now=utcnow(),
     )
-    created = await _ACCOUNT_BY_CODE.fetchval(connection, code=code)
+    created = await find_account(connection, code)
     assert created is not None
-    return int(created)
+    return created
+
+
+async def find_account(connection: Connection, code: str) -> int | None:
+    """ledger.find_account on a bare connection."""
+    found = await _ACCOUNT_BY_CODE.fetchval(connection, code=code)
+    return None if found is None else int(found)

@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from gamehub.db import is_loopback
+
 # A `:name` outside quotes (quoted text and `::type` casts are left alone).
 if TYPE_CHECKING:
     Connection: TypeAlias = PoolConnectionProxy[Record]
@@ -109,7 +111,7 @@ class RawPool:
     def __init__(self, database_url: str, size: int) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._size = size
-        self._local = "127.0.0.1" in database_url or "localhost" in database_url
+        self._local = is_loopback(database_url)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
@@ -140,7 +142,7 @@ class RawPool:
 
     async def fetchrow(self, sql: Sql, params: dict[str, Any]) -> Record | None:
         async with self.connection() as connection:
-            return await connection.fetchrow(sql.text, *sql.args(params))
+            return await sql.fetchrow(connection, **params)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -9,7 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from asyncpg import Record
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Exists, bindparam, exists, literal_column, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -202,6 +203,25 @@ class Authenticated:
 
 
 _AUTHENTICATE_PG = Sql.compiled(_AUTHENTICATE, "user_id", "family_id")
+
+
+def live_login(user_id: Any, family_id: Any) -> Exists:
+    """The login (token family) is the user's and neither logged out nor revoked."""
+    return exists().where(
+        TokenFamily.id == family_id,
+        TokenFamily.user_id == user_id,
+        TokenFamily.revoked_at.is_(None),
+    )
+
+
+# live_login as PostgreSQL text with :user_id and :family_id, for statements written as SQL
+# that check the login in the same statement as their work (spins, pulls).
+LIVE_LOGIN_SQL = str(
+    live_login(literal_column(":user_id"), literal_column(":family_id")).compile(
+        dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]  # untyped upstream
+        compile_kwargs={"literal_binds": True},
+    )
+)
 _USER_COLUMNS = [column.key for column in User.__table__.columns]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
-from gamehub.auth.service import SessionRevoked
+from gamehub.auth.service import LIVE_LOGIN_SQL, SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, combine, in_escrow_sql
 from gamehub.db import utcnow
@@ -74,17 +74,12 @@ _READ_PAIR = Sql(
 )
 
 # Only constant SQL is spliced into the text; every value travels as a parameter.
-_LIVE_LOGIN = """EXISTS (
-        SELECT FROM token_families
-        WHERE id = :family_id AND user_id = :user_id AND revoked_at IS NULL
-    )"""
-
 _SPIN = Sql(
     f"""
     WITH pair AS (
         SELECT id FROM fairness_seed_pairs
         WHERE id = :pair_id AND next_nonce = :nonce AND client_seed = :client_seed
-          AND status = 'active' AND {_LIVE_LOGIN}
+          AND status = 'active' AND {LIVE_LOGIN_SQL}
         FOR NO KEY UPDATE
     ),
     {bet_and_payout(gate="pair")},
@@ -112,7 +107,7 @@ _SPIN = Sql(
         SELECT :user_id, :game_id, id, 'spin', :bet, :win, :status, :now, :now FROM game
         RETURNING id
     )
-    SELECT {_LIVE_LOGIN} AS live,
+    SELECT {LIVE_LOGIN_SQL} AS live,
            EXISTS (SELECT FROM pair) AS drawn,
            (SELECT id FROM bet) AS bet_id,
            (SELECT balance FROM debit) AS balance,

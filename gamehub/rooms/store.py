@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
+from gamehub.auth.service import live_login
 from gamehub.db import dialect_insert, iso_utc
 from gamehub.models import (
     Account,
@@ -22,7 +23,6 @@ from gamehub.models import (
     Multiplayer,
     RoomEvent,
     RussianRoulette,
-    TokenFamily,
 )
 from gamehub.rooms import roulette
 from gamehub.rooms.broker import Event, encode
@@ -386,7 +386,7 @@ async def write(session: AsyncSession, writes: Writes, accounts: AccountIds | No
             return await open_()
 
         async def find() -> int | None:
-            return await session.scalar(_ACCOUNT_ID, {"code": code})
+            return await ledger.find_account(session, code)
 
         return await accounts.get(code, find, open_)
 
@@ -435,9 +435,6 @@ async def write(session: AsyncSession, writes: Writes, accounts: AccountIds | No
             .values(**writes.session_values)
         )
     return Saved(writes.events, touched, writes.seq)
-
-
-_ACCOUNT_ID = select(Account.id).where(Account.code == bindparam("code"))
 
 
 def _history_statement(writes: Writes, item: HistoryWrite) -> tuple[Any, dict[str, Any]]:
@@ -545,14 +542,7 @@ class SessionRoomTx:
         return await seated_room(self.session, user_id)
 
     async def login_live(self, user_id: int, family_id: str) -> bool:
-        found = await self.session.scalar(
-            select(TokenFamily.id).where(
-                TokenFamily.id == family_id,
-                TokenFamily.user_id == user_id,
-                TokenFamily.revoked_at.is_(None),
-            )
-        )
-        return found is not None
+        return bool(await self.session.scalar(select(live_login(user_id, family_id))))
 
     async def new_side_bet(
         self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gamehub import ledger, ledger_pg
+from gamehub.auth.service import LIVE_LOGIN_SQL
 from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import InsufficientFunds
 from gamehub.pg import Connection, RawPool, Sql
@@ -19,7 +20,6 @@ _LOCK_ROOM = Sql(
     WHERE id = :room FOR UPDATE
     """
 )
-_ACCOUNT_ID = Sql("SELECT id FROM ledger_accounts WHERE code = :code")
 _TAKE_SEAT = Sql(
     """
     INSERT INTO active_seats (user_id, room_id, created_at) VALUES (:user_id, :room_id, :now)
@@ -36,6 +36,8 @@ _NEW_BET = Sql(
     RETURNING id
     """
 )
+# The room, its game session and match rows, and its escrow account, opened empty as
+# ledger.account_id opens one (in the same statement, so the room costs one round trip).
 _OPEN_ROOM = Sql(
     """
     WITH room AS (
@@ -58,18 +60,8 @@ _OPEN_ROOM = Sql(
     """
 )
 # No login to check (NULL), or that login is neither logged out nor revoked.
-_LIVE_LOGIN = """(:login_family::text IS NULL OR EXISTS (
-        SELECT FROM token_families
-        WHERE id = :login_family AND user_id = :login_user AND revoked_at IS NULL
-    ))"""
-_LOGIN_LIVE = Sql(
-    """
-    SELECT EXISTS (
-        SELECT FROM token_families
-        WHERE id = :family_id AND user_id = :user_id AND revoked_at IS NULL
-    )
-    """
-)
+_LIVE_LOGIN = f"(CAST(:family_id AS TEXT) IS NULL OR {LIVE_LOGIN_SQL})"
+_LOGIN_LIVE = Sql(f"SELECT {LIVE_LOGIN_SQL}")
 
 # Everything a command writes, in one statement, guarded by the room's seq as the command found
 # it: inside a command's transaction the room is locked and the guard holds; alone (the actor's
@@ -180,8 +172,8 @@ def _save_params(
     session = writes.session_values or {}
     return {
         "seen_seq": writes.room.seq,
-        "login_family": None if login is None else login.family_id,
-        "login_user": None if login is None else login.user_id,
+        "family_id": None if login is None else login.family_id,
+        "user_id": None if login is None else login.user_id,
         "game_id": writes.room.game_id,
         "now": writes.now,
         **writes.room_values,
@@ -293,8 +285,7 @@ class PgRoomTx:
             return self.opened[code]
 
         async def find() -> int | None:
-            found = await _ACCOUNT_ID.fetchval(self.connection, code=code)
-            return None if found is None else int(found)
+            return await ledger_pg.find_account(self.connection, code)
 
         async def open_() -> int:
             return await ledger_pg.account_id(
