@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,10 @@ from bench.profile import (
 )
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gamehub_bench_rooms"
+TRANSPORTS = {
+    "sse": "HTTP commands, an SSE stream each per match",
+    "ws": "one WebSocket each for commands and events",
+}
 MIN_STAKE_CENTS = 1_000  # the catalogue's minimum stake; pair i plays for MIN + i cents
 
 
@@ -114,39 +119,111 @@ class Pair:
     rooms: dict[int, int] = field(default_factory=dict)
 
 
+class Watch:
+    """One bot's view of one room's events, whatever carries them (SSE or WebSocket): checks
+    that ids run gapless and unique from the snapshot's seq, measures pull-to-event latency,
+    and says when it is this bot's turn (`take_turn(pull number)`) and when the match is over."""
+
+    def __init__(
+        self,
+        stats: DriverStats,
+        pair: Pair,
+        user_id: int,
+        room_id: int,
+        take_turn: Callable[[int], None],
+    ) -> None:
+        self.stats = stats
+        self.pair = pair
+        self.user_id = user_id
+        self.room_id = room_id
+        self._take_turn = take_turn
+        self.pulled: set[int] = set()
+        self.last: int | None = None
+        self.ended_at: float | None = None
+
+    def turn(self, number: int) -> None:
+        if number not in self.pulled:
+            self.pulled.add(number)
+            self._take_turn(number)
+
+    def see(self, seq: int, kind: str, data: bytes | dict[str, Any], now: float) -> bool:
+        """One event (its JSON text, or already decoded); True once the match is over."""
+        stats, room_id, user_id, last = self.stats, self.room_id, self.user_id, self.last
+
+        def body() -> dict[str, Any]:
+            return data if isinstance(data, dict) else json.loads(data)
+
+        if last is None:
+            if kind != "snapshot":
+                stats.problem(f"room {room_id}: first event {kind}, not snapshot")
+        elif seq <= last:
+            stats.duplicated += 1
+            stats.problem(f"room {room_id}: id {seq} after {last}")
+            return False
+        elif seq != last + 1:
+            stats.lost += seq - last - 1
+            stats.problem(f"room {room_id}: id {seq} after {last}")
+        self.last = seq
+        if kind == "turn":
+            turn = body()
+            if turn["shooter"] == user_id:
+                self.turn(int(turn["pull_number"]))
+        elif kind == "trigger_pulled":
+            pulled = body()
+            if pulled.get("auto") and pulled["shooter"] == user_id:
+                stats.auto_pulls += 1
+            sent = self.pair.sent.get(int(pulled["pull_number"]))
+            if sent is not None and stats.in_window(sent):
+                mine = pulled["shooter"] == user_id
+                (stats.latency_shooter if mine else stats.latency_opponent).append(now - sent)
+        elif kind == "snapshot":
+            state = body()["room"]
+            if state["status"] in ("finished", "cancelled"):
+                # Not a lost event: the match ended (a bang on the first pull, or turns timed
+                # out) before this bot's stream opened.
+                stats.late_streams += 1
+                self.ended_at = now
+            elif state["status"] == "playing" and state["turn_user_id"] == user_id:
+                self.turn(int(state["pull_number"]) + 1)
+        elif kind == "match_ended":
+            self.ended_at = now
+        elif kind == "room_cancelled":
+            stats.errors["room_cancelled"] += 1
+            raise MatchFailed("cancelled")
+        return self.ended_at is not None
+
+    def finished(self) -> tuple[int, float]:
+        """(room id, match_ended time) of a stream read to its end; MatchFailed otherwise."""
+        if self.ended_at is None:
+            self.stats.errors["events ended early"] += 1
+            raise MatchFailed("stream ended before match_ended")
+        self.stats.streams_complete += 1
+        return self.room_id, self.ended_at
+
+
 class Driver:
+    """The bots' moves, whatever carries them: `command` sends one (join, pull-trigger, leave)
+    and `watch_room` reads one bot's room events until the match is over. SseDriver does it the
+    browser's way (HTTP commands, a ticket, an EventSource), WsDriver a game client's way (one
+    WebSocket per bot for commands and events, as the peer's clients do)."""
+
     def __init__(self, session: Any, base: str, stats: DriverStats, match_timeout: float) -> None:
         self.session = session
         self.base = base
         self.stats = stats
         self.match_timeout = match_timeout
 
-    async def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
-        """POST and return the JSON answer; raises MatchFailed (counted) on anything but 200."""
-        data = b"{}" if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        name = path.rsplit("/", 1)[-1]
-        self.stats.requests += 1
-        try:
-            async with self.session.post(self.base + path, data=data, headers=headers) as answer:
-                text = await answer.read()
-                status = answer.status
-        except Exception as error:  # connection errors and the like, counted by type
-            self.stats.errors[f"{name} {type(error).__name__}"] += 1
-            raise MatchFailed(name) from error
-        if status != 200:
-            code = ""
-            with contextlib.suppress(Exception):
-                code = " " + json.loads(text)["error"]["code"]
-            self.stats.errors[f"{name} {status}{code}"] += 1
-            raise MatchFailed(f"{name} {status}")
-        return json.loads(text)
+    async def command(self, pair: Pair, seat: int, op: str, body: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
-    async def pull(self, pair: Pair, token: str, room_id: int, number: int) -> None:
+    async def watch_room(self, pair: Pair, seat: int, watch: Watch) -> None:
+        raise NotImplementedError
+
+    async def pull(self, pair: Pair, seat: int, room_id: int, number: int) -> None:
         clock = time.time
         sent = pair.sent[number] = clock()
         try:
-            await self.post("/games/pull-trigger", token, {"room_id": room_id})
+            await self.command(pair, seat, "pull-trigger", {"room_id": room_id})
         except MatchFailed:
             return
         if self.stats.in_window(sent):
@@ -154,109 +231,43 @@ class Driver:
             self.stats.pull_http.append(clock() - sent)
 
     async def play(self, pair: Pair, seat: int) -> tuple[int, float]:
-        """One bot's match: join, stream, pull on its turns; (room id, match_ended time)."""
-        user_id, token = pair.bots[seat]
+        """One bot's match: join, watch the room, pull on its turns; (room id, match_ended
+        time)."""
         stats = self.stats
         begun = time.time()
-        room = (await self.post("/games/join", token, {"stake": pair.stake}))["room"]
+        room = (await self.command(pair, seat, "join", {"stake": pair.stake}))["room"]
         if stats.in_window(begun):
             stats.joins += 1
             stats.join_http.append(time.time() - begun)
         room_id = pair.rooms[seat] = int(room["id"])
-        ticket = (await self.post("/auth/stream-ticket", token))["ticket"]
-        url = f"{self.base}/games/rooms/{room_id}/events?ticket={ticket}"
         pulls: list[asyncio.Task[None]] = []
-        pulled: set[int] = set()
-
-        def take_turn(number: int) -> None:
-            if number not in pulled:
-                pulled.add(number)
-                pulls.append(asyncio.create_task(self.pull(pair, token, room_id, number)))
-
+        watch = Watch(
+            stats,
+            pair,
+            pair.bots[seat][0],
+            room_id,
+            lambda number: pulls.append(
+                asyncio.create_task(self.pull(pair, seat, room_id, number))
+            ),
+        )
         stats.streams += 1
-        stats.requests += 1
-        last: int | None = None
-        ended_at: float | None = None
         try:
-            async with self.session.get(url) as response:
-                if response.status != 200:
-                    stats.errors[f"events {response.status}"] += 1
-                    raise MatchFailed("events")
-                buffer = b""
-                async for chunk in response.content.iter_any():
-                    buffer += chunk
-                    while (cut := buffer.find(b"\n\n")) >= 0:
-                        block, buffer = buffer[:cut], buffer[cut + 2 :]
-                        if not block.startswith(b"id: "):
-                            continue  # `retry:` or a keep-alive comment
-                        now = time.time()
-                        head, _, data = block.partition(b"\ndata: ")
-                        id_line, _, type_line = head.partition(b"\nevent: ")
-                        seq = int(id_line[4:])
-                        kind = type_line.decode()
-                        if last is None:
-                            if kind != "snapshot":
-                                stats.problem(f"room {room_id}: first event {kind}, not snapshot")
-                        elif seq <= last:
-                            stats.duplicated += 1
-                            stats.problem(f"room {room_id}: id {seq} after {last}")
-                            continue
-                        elif seq != last + 1:
-                            stats.lost += seq - last - 1
-                            stats.problem(f"room {room_id}: id {seq} after {last}")
-                        last = seq
-                        if kind == "turn":
-                            body = json.loads(data)
-                            if body["shooter"] == user_id:
-                                take_turn(int(body["pull_number"]))
-                        elif kind == "trigger_pulled":
-                            body = json.loads(data)
-                            if body.get("auto") and body["shooter"] == user_id:
-                                stats.auto_pulls += 1
-                            sent = pair.sent.get(int(body["pull_number"]))
-                            if sent is not None and stats.in_window(sent):
-                                mine = body["shooter"] == user_id
-                                side = stats.latency_shooter if mine else stats.latency_opponent
-                                side.append(now - sent)
-                        elif kind == "snapshot":
-                            state = json.loads(data)["room"]
-                            if state["status"] in ("finished", "cancelled"):
-                                # Not a lost event: the match ended (a bang on the first pull,
-                                # or turns timed out) before this bot's stream opened.
-                                stats.late_streams += 1
-                                ended_at = now
-                                break
-                            if state["status"] == "playing" and state["turn_user_id"] == user_id:
-                                take_turn(int(state["pull_number"]) + 1)
-                        elif kind == "match_ended":
-                            ended_at = now
-                            break
-                        elif kind == "room_cancelled":
-                            stats.errors["room_cancelled"] += 1
-                            raise MatchFailed("cancelled")
-                    if ended_at is not None:
-                        break
+            await self.watch_room(pair, seat, watch)
         finally:
             for task in pulls:
                 with contextlib.suppress(Exception):
                     await task
-        if ended_at is None:
-            stats.errors["events ended early"] += 1
-            raise MatchFailed("stream ended before match_ended")
-        stats.streams_complete += 1
-        return room_id, ended_at
+        return watch.finished()
+
+    async def close(self) -> None:
+        """Close what the bots keep open across matches."""
 
     async def leave(self, pair: Pair) -> None:
         """After a failed match: leave the rooms the bots joined (a refund while waiting, a
         forfeit in play, a 409 if the room has closed meanwhile), so no seat stays taken."""
         for seat, room_id in pair.rooms.items():
             with contextlib.suppress(Exception):
-                async with self.session.post(
-                    f"{self.base}/games/leave",
-                    json={"room_id": room_id},
-                    headers={"Authorization": f"Bearer {pair.bots[seat][1]}"},
-                ) as answer:
-                    await answer.read()
+                await self.command(pair, seat, "leave", {"room_id": room_id})
 
     async def pair_loop(self, pair: Pair, stop_at: float) -> None:
         stats = self.stats
@@ -289,6 +300,55 @@ class Driver:
             stats.matches_total += 1
             if stats.in_window(ended):
                 stats.matches += 1
+
+
+class SseDriver(Driver):
+    """HTTP commands and one SSE stream per bot and match, as the browser client plays."""
+
+    async def command(self, pair: Pair, seat: int, op: str, body: dict[str, Any]) -> Any:
+        return await self.post(f"/games/{op}", pair.bots[seat][1], body)
+
+    async def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+        """POST and return the JSON answer; raises MatchFailed (counted) on anything but 200."""
+        data = b"{}" if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        name = path.rsplit("/", 1)[-1]
+        self.stats.requests += 1
+        try:
+            async with self.session.post(self.base + path, data=data, headers=headers) as answer:
+                text = await answer.read()
+                status = answer.status
+        except Exception as error:  # connection errors and the like, counted by type
+            self.stats.errors[f"{name} {type(error).__name__}"] += 1
+            raise MatchFailed(name) from error
+        if status != 200:
+            code = ""
+            with contextlib.suppress(Exception):
+                code = " " + json.loads(text)["error"]["code"]
+            self.stats.errors[f"{name} {status}{code}"] += 1
+            raise MatchFailed(f"{name} {status}")
+        return json.loads(text)
+
+    async def watch_room(self, pair: Pair, seat: int, watch: Watch) -> None:
+        ticket = (await self.post("/auth/stream-ticket", pair.bots[seat][1]))["ticket"]
+        url = f"{self.base}/games/rooms/{watch.room_id}/events?ticket={ticket}"
+        self.stats.requests += 1
+        async with self.session.get(url) as response:
+            if response.status != 200:
+                self.stats.errors[f"events {response.status}"] += 1
+                raise MatchFailed("events")
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                while (cut := buffer.find(b"\n\n")) >= 0:
+                    block, buffer = buffer[:cut], buffer[cut + 2 :]
+                    if not block.startswith(b"id: "):
+                        continue  # `retry:` or a keep-alive comment
+                    now = time.time()
+                    head, _, data = block.partition(b"\ndata: ")
+                    id_line, _, type_line = head.partition(b"\nevent: ")
+                    if watch.see(int(id_line[4:]), type_line.decode(), data, now):
+                        return
 
 
 async def _probe_loops(spec: dict[str, Any], session: Any, stats: DriverStats) -> None:
@@ -327,7 +387,13 @@ async def run_driver(spec: dict[str, Any]) -> dict[str, Any]:
         if spec["mode"] == "probe":
             await _probe_loops(spec, session, stats)
         else:
-            driver = Driver(session, spec["base"], stats, spec["match_timeout"])
+            driver: Driver
+            if spec["transport"] == "ws":
+                from bench.roulette_ws import WsDriver
+
+                driver = WsDriver(session, spec["base"], stats, spec["match_timeout"])
+            else:
+                driver = SseDriver(session, spec["base"], stats, spec["match_timeout"])
             pairs = [
                 Pair(((a[0], a[1]), (b[0], b[1])), _stake_text(stake))
                 for a, b, stake in spec["pairs"]
@@ -339,6 +405,7 @@ async def run_driver(spec: dict[str, Any]) -> dict[str, Any]:
                 await driver.pair_loop(pair, spec["window_end"])
 
             await asyncio.gather(*(staggered(i, p) for i, p in enumerate(pairs)))
+            await driver.close()
     result = {key: value for key, value in vars(stats).items()}
     result["errors"] = dict(stats.errors)
     return result
@@ -543,8 +610,8 @@ def print_report(result: dict[str, Any]) -> None:
     lat = r["pull_to_event_ms"]
     print()
     print(
-        f"Russian Roulette, {r['concurrent_matches']} concurrent matches, broker "
-        f"{result['broker']}, {result['duration_s']:g} s measured"
+        f"Russian Roulette, {r['concurrent_matches']} concurrent matches over "
+        f"{result['transport']}, broker {result['broker']}, {result['duration_s']:g} s measured"
     )
     print("-" * 96)
     rows = [
@@ -561,7 +628,7 @@ def print_report(result: dict[str, Any]) -> None:
             f"({lat['opponent']['samples']} samples)",
         ),
         (
-            "HTTP pull / join",
+            "reply to pull / join",
             f"pull p50 {r['pull_http_ms']['p50']} p99 {r['pull_http_ms']['p99']} ms; "
             f"join p50 {r['join_http_ms']['p50']} p99 {r['join_http_ms']['p99']} ms",
         ),
@@ -623,6 +690,13 @@ def main(argv: list[str] | None = None) -> int:
         "--drivers", type=int, default=0, help="driver processes (default: one per 500 matches)"
     )
     parser.add_argument(
+        "--transport",
+        choices=("sse", "ws"),
+        default="sse",
+        help="sse = HTTP commands + one SSE stream per bot and match (the browser's way); "
+        "ws = commands and events on one WebSocket per bot (a game client's way)",
+    )
+    parser.add_argument(
         "--redis", action="store_true", help=f"use the Redis broker ({common.REDIS_URL})"
     )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
@@ -664,7 +738,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(fresh), broker {'redis ' + common.REDIS_URL if args.redis else 'in-process'}, "
         f"access log {args.access_log}\nset-up: GAMEHUB_BCRYPT_ROUNDS={common.BCRYPT_ROUNDS} "
         f"(registration only), wallets funded through the ledger in the database\n"
-        f"load: {args.matches} matches = {2 * args.matches} bots and SSE streams, aiohttp on "
+        f"load: {args.matches} matches = {2 * args.matches} bots ({TRANSPORTS[args.transport]}), "
+        f"aiohttp on "
         f"uvloop in {drivers} driver process(es); {args.warmup:g} s warm-up, "
         f"{args.duration:g} s measured; baseline {args.baseline_duration:g} s",
         flush=True,
@@ -762,6 +837,7 @@ def main(argv: list[str] | None = None) -> int:
                 "window_end": window[1],
                 "pairs": pairs[i::drivers],
                 "match_timeout": args.match_timeout,
+                "transport": args.transport,
                 "ramp_s": min(args.warmup, 3.0),
             }
             for i in range(drivers)
@@ -790,6 +866,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "roulette",
         "at": stamp,
         "broker": "redis" if args.redis else "memory",
+        "transport": args.transport,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "drivers": drivers,
