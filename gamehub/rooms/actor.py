@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gamehub import ledger_pg
 from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import utcnow
@@ -46,7 +47,12 @@ class _NeedsTransaction(Exception):
 
 
 class _InMemory:
-    """The RoomTx of the one-statement path: it has no database."""
+    """The RoomTx of the one-statement path: it has no database. A seat to take is noted for
+    the statement (which refuses itself if the seat is someone's); anything else that needs
+    the database sends the command the transactional way."""
+
+    def __init__(self) -> None:
+        self.seat: int | None = None
 
     async def lock_room(self, room_id: int) -> store.RoomRow | None:
         raise _NeedsTransaction()
@@ -57,7 +63,10 @@ class _InMemory:
         raise _NeedsTransaction()
 
     async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
-        raise _NeedsTransaction()
+        if self.seat is not None:
+            raise _NeedsTransaction()
+        self.seat = user_id
+        return True
 
     async def seated_room(self, user_id: int) -> int | None:
         raise _NeedsTransaction()
@@ -72,9 +81,6 @@ class _InMemory:
 
     async def write(self, writes: store.Writes) -> store.Saved:
         raise _NeedsTransaction()
-
-
-_IN_MEMORY = _InMemory()
 
 
 class RoomActor:
@@ -154,31 +160,58 @@ class RoomActor:
         login: AccessClaims | None,
     ) -> Applied | None:
         """The one-statement path (PostgreSQL): a command judged against the room as this actor
-        last wrote it, whose writes touch only the room's own rows (most pulls, timeouts), is
-        saved by one statement guarded by the room's seq. None sends the command the
-        transactional way: it needs the database to prepare, moves money, was refused (a refusal
-        is only ever judged against the stored room), or the room moved on elsewhere."""
+        last wrote it is saved by one statement, guarded by the room's seq, that writes all of
+        it (money, seat, history, events) or nothing. None sends the command the transactional
+        way: it needs the database to prepare (a side bet's row), an account is not known yet,
+        it was refused (a refusal, by the rules or by the statement, is only ever judged
+        against the stored room), or the room moved on elsewhere."""
         room, state = known
+        tx = _InMemory()
         try:
-            command = await prepare(_IN_MEMORY, room, state)
+            command = await prepare(tx, room, state)
             transition = roulette.apply(state, command)
         except (_NeedsTransaction, roulette.RuleError):
             return None
         if not transition.events:
             return None
         writes = store.plan(room, state, transition, now)
-        if not writes.room_rows_only:
+        try:
+            moves, touched = await store.transfer_specs(
+                self.room_id, writes.postings, self._existing_account
+            )
+            saved_alone, live = await store_pg.write_alone(pool, writes, login, moves, tx.seat)
+        except (_NeedsTransaction, store_pg.Refused):
             return None
-        saved_alone, live = await store_pg.write_alone(pool, writes, login)
         if not live:
             raise SessionRevoked()  # nothing was written
         if not saved_alone:
             return None
         self._known = (writes.room_after(), transition.state)
-        saved = store.Saved(writes.events, set(), writes.seq)
+        saved = store.Saved(writes.events, touched, writes.seq)
         await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
         self.arm(transition.state)
         return Applied(transition.state, saved.seq, transition)
+
+    async def _existing_account(self, code: str, _kind: str | None, _user_id: int | None) -> int:
+        """An account's id, remembered or looked up; one that is not open yet is opened by the
+        transactional path (where a rollback takes it away again)."""
+        pool = self.registry.pg
+        assert pool is not None
+
+        async def find() -> int | None:
+            async with pool.connection() as connection:
+                return await ledger_pg.find_account(connection, code)
+
+        async def open_() -> int:
+            raise _NeedsTransaction()
+
+        return await self.registry.accounts.get(code, find, open_)
+
+    def opened(self, room: store.RoomRow, state: roulette.RoomState) -> None:
+        """The room as its opening transaction (committed) left it: the next command, the
+        second player's join, can take the one-statement path."""
+        self._known = (room, state)
+        self.arm(state)
 
     def arm(self, state: roulette.RoomState) -> None:
         """(Re)arm the one timer the room needs, from the state's stored deadline."""

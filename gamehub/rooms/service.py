@@ -119,9 +119,10 @@ class Rooms:
                     now=now,
                 ),
             )
-            saved = await tx.write(store.plan(room, state, transition, now))
+            writes = store.plan(room, state, transition, now)
+            saved = await tx.write(writes)
         await self.registry.after_commit(room.id, transition, saved, saved.seq)
-        self.registry.actor(room.id).arm(transition.state)
+        self.registry.actor(room.id).opened(writes.room_after(), transition.state)
         return RoomView(transition.state, saved.seq)
 
     async def place_bet(

@@ -7,6 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from gamehub import ledger, ledger_pg
 from gamehub.auth.service import LIVE_LOGIN_SQL
 from gamehub.auth.tokens import AccessClaims
@@ -63,15 +65,20 @@ _OPEN_ROOM = Sql(
 _LIVE_LOGIN = f"(CAST(:family_id AS TEXT) IS NULL OR {LIVE_LOGIN_SQL})"
 _LOGIN_LIVE = Sql(f"SELECT {LIVE_LOGIN_SQL}")
 
+# The statement's own refusal (migration 0006): it undoes everything the statement wrote.
+REFUSED = "GH409"
+
 # Everything a command writes, in one statement, guarded by the room's seq as the command found
 # it: inside a command's transaction the room is locked and the guard holds; alone (the actor's
-# path for commands that touch only the room's rows) the guard is what makes a room moved on by
-# another instance write nothing. Money: ledger_pg.batch (`moved` returns the accounts that
-# could pay: fewer than given means refused, and the caller's transaction rolls back). History:
-# stakes open at a join and settle at the end, side bets are numbered and settled. The match's
-# columns are written as store.plan gives them; the seed and the bullet only once the match is
-# finished (COALESCE keeps them NULL until then). Only constant SQL is spliced into the text;
-# every value travels as a parameter.
+# one-statement path) the guard is what makes a room moved on by another instance write
+# nothing. The statement is all or nothing by itself: when a wallet cannot pay (`moved`, from
+# ledger_pg.batch, has fewer accounts than given) or the seat to take is already someone's, it
+# calls gamehub_refuse() and nothing of it stays. Locks are taken as in a command's
+# transaction: the room first, then the accounts in id order. History: stakes open at a join
+# and settle at the end, side bets are numbered and settled. The match's columns are written as
+# store.plan gives them; the seed and the bullet only once the match is finished (COALESCE
+# keeps them NULL until then). Only constant SQL is spliced into the text; every value travels
+# as a parameter.
 _SAVE = Sql(
     f"""
     WITH room AS (
@@ -80,7 +87,13 @@ _SAVE = Sql(
         WHERE id = :room AND seq = :seen_seq AND {_LIVE_LOGIN}
         RETURNING id
     ), {ledger_pg.batch(gate="room")},
-    events AS (
+    seat AS (
+        INSERT INTO active_seats (user_id, room_id, created_at)
+        SELECT CAST(:seat_user AS BIGINT), :room, :now::timestamptz
+        WHERE CAST(:seat_user AS BIGINT) IS NOT NULL AND EXISTS (SELECT FROM room)
+        ON CONFLICT (user_id) DO NOTHING
+        RETURNING user_id
+    ), events AS (
         INSERT INTO room_events (room_id, seq, type, data, created_at)
         SELECT :room, e.*, :now::timestamptz
         FROM unnest(:seqs::bigint[], :types::text[], :datas::text[]) AS e
@@ -126,8 +139,11 @@ _SAVE = Sql(
         UPDATE game_sessions SET status = :session_status, ended_at = :session_ended_at
         WHERE :session_changes AND id = (SELECT game_session_id FROM match)
     )
-    SELECT EXISTS (SELECT FROM room) AS saved, (SELECT count(*) FROM moved) AS paid,
-           {_LIVE_LOGIN} AS live
+    SELECT EXISTS (SELECT FROM room) AS saved, {_LIVE_LOGIN} AS live,
+        CASE WHEN EXISTS (SELECT FROM room) AND (
+            (SELECT count(*) FROM moved) <> cardinality(:account_ids::bigint[])
+            OR (CAST(:seat_user AS BIGINT) IS NOT NULL AND NOT EXISTS (SELECT FROM seat))
+        ) THEN gamehub_refuse('a wallet cannot pay or the seat is taken') END AS refused
     """  # noqa: S608
 )
 _NO_MATCH_CHANGES = {
@@ -161,8 +177,9 @@ async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
 
 def _save_params(
     writes: store.Writes,
-    moves: list[ledger.TransferSpec] | None = None,
+    moves: list[ledger.TransferSpec],
     login: AccessClaims | None = None,
+    seat: int | None = None,
 ) -> dict[str, Any]:
     history = writes.history
     opened = [h for h in history if isinstance(h, store.OpenStake)]
@@ -178,7 +195,8 @@ def _save_params(
         "now": writes.now,
         **writes.room_values,
         "state": json.dumps(writes.room_values["state"]),
-        **ledger_pg.batch_params(moves or []),
+        **ledger_pg.batch_params(moves),
+        "seat_user": seat,
         "seqs": [e.seq for e in writes.events],
         "types": [e.type for e in writes.events],
         "datas": [e.data for e in writes.events],
@@ -204,16 +222,35 @@ def _save_params(
     }
 
 
-async def write_alone(
-    pool: RawPool, writes: store.Writes, login: AccessClaims | None
-) -> tuple[bool, bool]:
-    """Writes that touch only the room's own rows, as one statement outside any transaction,
-    which also checks `login` if given: (saved, login live). Nothing is written when the room's
-    seq is no longer the one they were planned from, or the login has ended."""
-    assert writes.room_rows_only
-    async with pool.connection() as connection:
-        row = await _SAVE.fetchrow(connection, **_save_params(writes, login=login))
+class Refused(Exception):
+    """The statement refused itself and wrote nothing: a wallet could not pay, or the seat to
+    take was someone's already."""
+
+
+async def _save(connection: Connection, params: dict[str, Any]) -> asyncpg.Record:
+    try:
+        row = await _SAVE.fetchrow(connection, **params)
+    except asyncpg.PostgresError as error:
+        if getattr(error, "sqlstate", None) == REFUSED:
+            raise Refused() from error
+        raise
     assert row is not None
+    return row
+
+
+async def write_alone(
+    pool: RawPool,
+    writes: store.Writes,
+    login: AccessClaims | None,
+    moves: list[ledger.TransferSpec] | None = None,
+    seat: int | None = None,
+) -> tuple[bool, bool]:
+    """A command's writes as one statement outside any transaction (it is atomic by itself),
+    taking `seat` for that user if given and checking `login` if given: (saved, login live).
+    Nothing is written when the room's seq is no longer the one they were planned from, or the
+    login has ended; Refused when a wallet cannot pay or the seat is taken."""
+    async with pool.connection() as connection:
+        row = await _save(connection, _save_params(writes, moves or [], login, seat))
     return bool(row["saved"]), bool(row["live"])
 
 
@@ -296,9 +333,10 @@ class PgRoomTx:
 
     async def write(self, writes: store.Writes) -> store.Saved:
         moves, touched = await store.transfer_specs(writes.room.id, writes.postings, self._resolve)
-        params = _save_params(writes, moves)
-        row = await _SAVE.fetchrow(self.connection, **params)
-        assert row is not None and row["saved"], "the room is locked: its seq cannot have moved"
-        if row["paid"] != len(params["account_ids"]):
-            raise InsufficientFunds()  # the caller's transaction rolls back everything
+        try:
+            row = await _save(self.connection, _save_params(writes, moves))
+        except Refused:
+            # The seat was taken by take_seat before: only money can refuse here.
+            raise InsufficientFunds() from None  # the caller's transaction rolls back
+        assert row["saved"], "the room is locked: its seq cannot have moved"
         return store.Saved(writes.events, touched, writes.seq)

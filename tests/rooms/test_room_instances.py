@@ -9,9 +9,10 @@ import pytest
 from quart import Quart
 from sqlalchemy import func, select, update
 
+from gamehub import fairness, ledger_pg
 from gamehub.app import create_app
 from gamehub.db import utcnow
-from gamehub.models import Multiplayer, RoomEvent
+from gamehub.models import ActiveSeat, Multiplayer, RoomEvent
 from gamehub.rooms import roulette, store, store_pg
 from gamehub.rooms.service import Rooms
 from gamehub.runtime import EXTENSION, Runtime
@@ -151,3 +152,89 @@ async def test_a_pull_with_a_logged_out_token_changes_nothing(app: Quart) -> Non
         ).get_json()
     )["room"]
     assert (after["seq"], after["pull_number"]) == (view["seq"], view["pull_number"])
+
+
+async def _planned_join(
+    runtime: Runtime, room_id: int, user: dict[str, Any]
+) -> tuple[store.Writes, list[Any]]:
+    """The writes of `user` joining the waiting room, and their ledger transfers, as the
+    actor's one-statement path plans them."""
+    assert runtime.pg is not None
+    snapshot = await store_pg.snapshot(runtime.pg, room_id)
+    assert snapshot is not None
+    seq, state = snapshot
+    async with runtime.sessions() as session:
+        game_id = await session.scalar(select(Multiplayer.game_id).where(Multiplayer.id == room_id))
+    assert game_id is not None
+    now = utcnow()
+    join = roulette.Join(
+        user_id=user["id"],
+        username=user["username"],
+        client_seed=user.get("client_seed") or "seed",
+        stake=state.stake,
+        now=now,
+        server_seed=fairness.new_server_seed(),
+    )
+    writes = store.plan(
+        store.RoomRow(room_id, game_id, seq, None, None), state, roulette.apply(state, join), now
+    )
+
+    async def resolve(code: str, _kind: str | None, _user_id: int | None) -> int:
+        async with runtime.pg.connection() as connection:  # type: ignore[union-attr]
+            found = await ledger_pg.find_account(connection, code)
+        assert found is not None
+        return found
+
+    moves, _ = await store.transfer_specs(room_id, writes.postings, resolve)
+    return writes, moves
+
+
+async def _room_untouched(runtime: Runtime, room_id: int, user_id: int, seq: int) -> None:
+    async with runtime.sessions() as session:
+        stored = await session.scalar(select(Multiplayer.seq).where(Multiplayer.id == room_id))
+        seat = await session.scalar(select(ActiveSeat.room_id).where(ActiveSeat.user_id == user_id))
+    assert stored == seq
+    assert seat != room_id
+    assert await _events(runtime, room_id) == list(range(1, seq + 1))
+    assert await books_balance(runtime) == []
+
+
+@pytest.mark.parametrize("obstacle", ["broke", "seated elsewhere"])
+async def test_a_one_statement_join_that_cannot_be_had_writes_nothing(
+    app: Quart, backend: Any, obstacle: str
+) -> None:
+    """The one-statement path has no transaction to roll back: the statement itself refuses
+    (gamehub_refuse) when the joiner's wallet cannot pay the stake or their seat is taken, and
+    nothing of it stays: no stake moved, no seat, no event, the room's seq unchanged."""
+    if backend.name != "services":
+        pytest.skip("the one-statement path is PostgreSQL's (the services backend)")
+    runtime: Runtime = app.extensions[EXTENSION]
+    assert runtime.pg is not None
+    client = app.test_client()
+    host, guest = await register(client), await register(client)
+    await fund(runtime, host["user"]["id"], 100_000)
+    await fund(runtime, guest["user"]["id"], 500 if obstacle == "broke" else 100_000)
+    opened = await client.post(
+        "/games/join", json={"stake": 10}, headers=bearer(host["access_token"])
+    )
+    room_id = int((await opened.get_json())["room"]["id"])
+    if obstacle == "seated elsewhere":
+        elsewhere = await client.post(
+            "/games/join", json={"stake": 11}, headers=bearer(guest["access_token"])
+        )
+        assert elsewhere.status_code == 200
+    writes, moves = await _planned_join(runtime, room_id, guest["user"])
+    before = await (await client.get("/wallet", headers=bearer(guest["access_token"]))).get_json()
+
+    with pytest.raises(store_pg.Refused):
+        await store_pg.write_alone(runtime.pg, writes, None, moves, guest["user"]["id"])
+
+    await _room_untouched(runtime, room_id, guest["user"]["id"], writes.room.seq)
+    after = await (await client.get("/wallet", headers=bearer(guest["access_token"]))).get_json()
+    assert after == before
+    # Through the service the refusal is judged again, the transactional way, and explained.
+    joined = await client.post(
+        "/games/join", json={"stake": 10, "room_id": room_id}, headers=bearer(guest["access_token"])
+    )
+    code = (await error_of(joined))["code"]
+    assert code == ("insufficient_funds" if obstacle == "broke" else "already_seated")
