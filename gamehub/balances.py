@@ -64,8 +64,13 @@ def in_escrow(user_id: Any) -> ScalarSelect[Any]:
 def in_escrow_sql(user_param: str) -> str:
     """in_escrow as PostgreSQL text with the user as the `:name` parameter `user_param`, for
     statements written as SQL (gamehub/pg.py): one definition of what counts as escrow."""
+    return _in_escrow_text(f":{user_param}")
+
+
+def _in_escrow_text(user: str) -> str:
+    """in_escrow as PostgreSQL text, the user being the SQL expression `user`."""
     return str(
-        in_escrow(literal_column(f":{user_param}")).compile(
+        in_escrow(literal_column(user)).compile(
             dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]  # untyped upstream
             compile_kwargs={"literal_binds": True},
         )
@@ -100,3 +105,26 @@ async def player_balance_pg(pool: RawPool, user_id: int) -> Balance:
     row = await pool.fetchrow(_PLAYER_BALANCE_PG, {"user_id": user_id})
     assert row is not None
     return combine(row[0], row[1], row[2])
+
+
+# Many players at once (wallet events after room commands, gamehub/walletnews.py): one round
+# trip for all of them instead of one each.
+_PLAYER_BALANCES_PG = Sql(
+    f"""
+    SELECT u.id,
+        (SELECT balance FROM ledger_accounts WHERE user_id = u.id),
+        (SELECT held FROM ledger_accounts WHERE user_id = u.id),
+        {_in_escrow_text("u.id")}
+    FROM unnest(:user_ids::bigint[]) AS u(id)
+    """  # noqa: S608  # constant SQL only
+)
+
+
+async def player_balances_pg(pool: RawPool, user_ids: list[int]) -> dict[int, Balance]:
+    async with pool.connection() as connection:
+        rows = await _PLAYER_BALANCES_PG.fetch(connection, user_ids=user_ids)
+    return {int(row[0]): combine(row[1], row[2], row[3]) for row in rows}
+
+
+async def player_balances(session: AsyncSession, user_ids: list[int]) -> dict[int, Balance]:
+    return {user_id: await player_balance(session, user_id) for user_id in user_ids}

@@ -21,7 +21,7 @@ from gamehub.rooms.actor import Applied, Prepare, RoomActor
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.render import render_room
 from gamehub.rooms.store_pg import PgRoomTx
-from gamehub.userstream import publish_wallet
+from gamehub.walletnews import WalletNews
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Registry:
         self.config_overrides = config_overrides or {}
         self.sweep_interval_s = sweep_interval_s
         self.actors: dict[int, RoomActor] = {}
+        self.wallet_news = WalletNews(broker, self.readers, pg)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -114,8 +115,7 @@ class Registry:
         types = {event.type for event in saved.events}
         if types & LOBBY_EVENTS:
             await self.publish_lobby(transition.state, seq, opened=_opened(saved))
-        for user_id in saved.wallets_touched:
-            await publish_wallet(self.broker, self.readers, user_id, self.pg)
+        self.wallet_news.note(saved.wallets_touched)
 
     async def publish_lobby(self, state: roulette.RoomState, seq: int, *, opened: bool) -> None:
         kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")
@@ -163,6 +163,7 @@ class Registry:
         for task in list(self._tasks):
             task.cancel()
         self.actors.clear()
+        await self.wallet_news.stop()
 
 
 def _opened(saved: store.Saved) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from gamehub.auth import tickets
 from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.models import User
 from gamehub.rooms import roulette, routes, store
+from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
 from gamehub.rooms.streams import channel_events
 from gamehub.runtime import runtime
@@ -119,11 +120,19 @@ async def _handle(
                 raise ApiError(
                     "last_event_id is a non-negative integer.", status=422, code="validation_error"
                 )
-            await routes.rooms().get(room.room_id)
+            # The first batch (the snapshot, or the replay) is read before the reply, so that
+            # a room that does not exist is refused here; the snapshot is that check when there
+            # is one.
+            if since is not None:
+                await routes.rooms().get(room.room_id)
+            batches = _room_batches(room.room_id, since)
+            first = await anext(batches)
             old = subscriptions.pop(room.room_id, None)
             if old is not None:
                 old.cancel()
-            subscriptions[room.room_id] = asyncio.create_task(_forward(room.room_id, since, send))
+            subscriptions[room.room_id] = asyncio.create_task(
+                _forward(room.room_id, first, batches, send)
+            )
             result: dict[str, Any] = {"room_id": room.room_id}
         elif op == "unsubscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
@@ -142,7 +151,7 @@ async def _handle(
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
 
 
-async def _forward(room_id: int, since: int | None, send: Callable[[str], Awaitable[None]]) -> None:
+def _room_batches(room_id: int, since: int | None) -> AsyncIterator[list[Event]]:
     rt = runtime()
     service = routes.rooms()
 
@@ -153,17 +162,34 @@ async def _forward(room_id: int, since: int | None, send: Callable[[str], Awaita
     async def durable(after: int) -> Any:
         return await store.durable_history(rt.readers, room_id, after)
 
-    async for batch in channel_events(
+    return channel_events(
         rt.broker,
         store.channel(room_id),
         since,
         snapshot,
         durable=durable,
         keepalive_s=rt.settings.sse_keepalive_s,
-    ):
-        for event in batch:
-            # The event's JSON text is embedded as is: no re-encoding per subscriber.
-            await send(
-                f'{{"op":"event","room_id":{room_id},"id":{event.seq},'
-                f'"event":"{event.type}","data":{event.data}}}'
-            )
+    )
+
+
+async def _forward(
+    room_id: int,
+    first: list[Event],
+    batches: AsyncIterator[list[Event]],
+    send: Callable[[str], Awaitable[None]],
+) -> None:
+    """Send the subscription's first batch after its reply, then every later one."""
+    try:
+        batch = first
+        while True:
+            for event in batch:
+                # The event's JSON text is embedded as is: no re-encoding per subscriber.
+                await send(
+                    f'{{"op":"event","room_id":{room_id},"id":{event.seq},'
+                    f'"event":"{event.type}","data":{event.data}}}'
+                )
+            batch = await anext(batches)
+    except StopAsyncIteration:
+        return
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]  # an async generator

@@ -289,9 +289,18 @@ async def test_websocket_subscribe_and_commands(app: Quart) -> None:
         room_id = reply["result"]["room"]["id"]
         await ws.send(json.dumps({"op": "subscribe", "room_id": room_id, "ref": "s1"}))
         messages = [json.loads(await ws.receive()) for _ in range(2)]
-        assert {m["op"] for m in messages} == {"reply", "event"}
-        snapshot = next(m for m in messages if m["op"] == "event")
+        # The reply first, then the snapshot: the first batch is read before replying.
+        assert [m["op"] for m in messages] == ["reply", "event"]
+        snapshot = messages[1]
         assert snapshot["event"] == "snapshot" and snapshot["data"]["room"]["id"] == room_id
+        for since in (None, 0):
+            await ws.send(
+                json.dumps(
+                    {"op": "subscribe", "room_id": 987654, "last_event_id": since, "ref": "s2"}
+                )
+            )
+            missing = json.loads(await ws.receive())
+            assert missing["ok"] is False and missing["error"]["code"] == "room_not_found"
         await client.post("/games/join", json={"stake": 15}, headers=bearer(bob["access_token"]))
         events = [json.loads(await ws.receive()) for _ in range(3)]
         assert [e["event"] for e in events] == ["player_joined", "match_started", "turn"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -213,3 +214,36 @@ async def test_bad_room_commands_are_422(
         "/games/pull-trigger", json=body, headers=bearer(a["access_token"])
     )
     assert response.status_code == 422
+
+
+async def test_the_players_streams_are_told_their_wallets_after_a_join(
+    client: TestClientProtocol, runtime: Runtime
+) -> None:
+    """Wallet events after room commands are read in batches off the room's path
+    (gamehub/walletnews.py): both players' streams still hear of the stakes they put up."""
+    from gamehub.userstream import channel
+
+    alice = await _player(client, runtime)
+    bob = await _player(client, runtime)
+    for player in (alice, bob):
+        joined = await client.post(
+            "/games/join", json={"stake": "25.00"}, headers=bearer(player["access_token"])
+        )
+        assert joined.status_code == 200, await joined.get_data(as_text=True)
+
+    async def last_wallet(user_id: int) -> dict[str, str] | None:
+        events = await runtime.broker.history(channel(user_id), 0) or []
+        wallets = [json.loads(e.data)["wallet"] for e in events if e.type == "wallet"]
+        return wallets[-1] if wallets else None
+
+    for player in (alice, bob):
+        user_id = player["user"]["id"]
+        async with asyncio.timeout(5):
+            while (wallet := await last_wallet(user_id)) is None or wallet["held"] != "25.00":
+                await asyncio.sleep(0.02)
+        assert wallet == {
+            "balance": "1000.00",
+            "held": "25.00",
+            "available": "975.00",
+            "currency": "KES",
+        }

@@ -1,0 +1,67 @@
+"""Wallet events after room commands, off the room's path: a command notes whose wallets it
+changed, and one task reads all noted balances in one statement and publishes them.
+
+A room's actor used to read each changed wallet itself before taking its next command (four
+reads per match). A wallet event says "the wallet as it is now": reading it a moment later, for
+several players at once, says the same thing, and two changes close together may be told by one
+event (the later balance), which is what a client shows anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub.balances import Balance, player_balances, player_balances_pg
+from gamehub.pg import RawPool
+from gamehub.rooms.broker import Broker
+from gamehub.userstream import publish_wallet_balance
+
+log = logging.getLogger(__name__)
+
+
+class WalletNews:
+    def __init__(
+        self, broker: Broker, readers: async_sessionmaker[AsyncSession], pg: RawPool | None
+    ) -> None:
+        self.broker = broker
+        self.readers = readers
+        self.pg = pg
+        self._noted: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def note(self, user_ids: set[int]) -> None:
+        """These players' wallets changed in a committed command: tell their streams soon."""
+        if not user_ids:
+            return
+        self._noted |= user_ids
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="wallet-news")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            users, self._noted = sorted(self._noted), set()
+            try:
+                for user_id, balance in (await self._balances(users)).items():
+                    await publish_wallet_balance(self.broker, user_id, balance)
+            except Exception:
+                log.exception("wallet events for %d players failed", len(users))
+
+    async def _balances(self, users: list[int]) -> dict[int, Balance]:
+        if self.pg is not None:
+            return await player_balances_pg(self.pg, users)
+        async with self.readers() as session:
+            return await player_balances(session, users)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
