@@ -29,6 +29,13 @@ SYSTEM_ACCOUNTS: dict[str, str] = {HOUSE: "house", MPESA_CLEARING: "clearing"}
 # Kinds that face the outside world, so that sub-accounts of the house (e.g. one per shard of
 # players, which keeps one hot row from serialising every bet) may go negative too.
 OUTWARD_KINDS = frozenset(SYSTEM_ACCOUNTS.values())
+HOUSE_SHARDS = 64
+
+
+def house_shard(key: int) -> str:
+    """The code of the house sub-account (kind "house") that `key` (a player, a room) uses:
+    with one house row, every game's settlement in the land would queue on its lock."""
+    return f"{HOUSE}:{key % HOUSE_SHARDS:02d}"
 
 
 class ReferenceReused(ApiError):

@@ -13,12 +13,11 @@ from gamehub import ledger
 from gamehub.db import transaction
 from gamehub.runtime import Runtime
 
-HOUSE_SHARDS = 64
 _CACHE_KEY = "games.house_account_ids"
 
 
 def house_code(user_id: int) -> str:
-    return f"{ledger.HOUSE}:{user_id % HOUSE_SHARDS:02d}"
+    return ledger.house_shard(user_id)
 
 
 async def house_account(rt: Runtime, user_id: int) -> int:

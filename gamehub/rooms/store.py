@@ -84,7 +84,8 @@ async def transfer_specs(
     for posting in postings:
         parties: dict[str, int] = {"escrow": await resolve(escrow_code(room_id), "escrow", None)}
         if "house" in (posting.source, posting.destination):
-            parties["house"] = await resolve(ledger.HOUSE, None, None)
+            # Rooms spread over the house's sub-accounts, as players do for spins.
+            parties["house"] = await resolve(ledger.house_shard(room_id), "house", None)
         if posting.user_id is not None:
             parties["wallet"] = await resolve(
                 ledger.wallet_code(posting.user_id), "wallet", posting.user_id
