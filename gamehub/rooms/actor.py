@@ -207,6 +207,13 @@ class RoomActor:
 
         return await self.registry.accounts.get(code, find, open_)
 
+    @property
+    def known(self) -> tuple[int, roulette.RoomState] | None:
+        """(seq, state) of the room as this actor last committed it, if it remembers it."""
+        if self._known is None:
+            return None
+        return self._known[0].seq, self._known[1]
+
     def opened(self, room: store.RoomRow, state: roulette.RoomState) -> None:
         """The room as its opening transaction (committed) left it: the next command, the
         second player's join, can take the one-statement path."""

@@ -73,6 +73,16 @@ class Registry:
             actor = self.actors[room_id] = RoomActor(room_id, self)
         return actor
 
+    async def latest(self, room_id: int) -> tuple[int, roulette.RoomState] | None:
+        """The room as this process's actor last committed it, when that is also the last
+        state published (the broker's last seq for the room is the same): a snapshot that needs
+        no read. None when this process does not know, or something newer may exist."""
+        actor = self.actors.get(room_id)
+        known = None if actor is None else actor.known
+        if known is None or await self.broker.last_seq(store.channel(room_id)) != known[0]:
+            return None
+        return known
+
     async def send(
         self, room_id: int, prepare: Prepare, login: AccessClaims | None = None
     ) -> Applied:

@@ -175,6 +175,11 @@ class Rooms:
         return await self.registry.send(room_id, prepare)
 
     async def get(self, room_id: int) -> RoomView:
+        """The room's current snapshot: from its actor's memory when that is provably the last
+        state published, else from the database."""
+        latest = await self.registry.latest(room_id)
+        if latest is not None:
+            return RoomView(latest[1], latest[0])
         if self.registry.pg is not None:
             found = await store_pg.snapshot(self.registry.pg, room_id)
         else:

@@ -14,7 +14,7 @@ from gamehub.app import create_app
 from gamehub.db import utcnow
 from gamehub.models import ActiveSeat, Multiplayer, RoomEvent
 from gamehub.rooms import roulette, store, store_pg
-from gamehub.rooms.service import Rooms
+from gamehub.rooms.service import Rooms, RoomView
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
 from tests.funding import books_balance, fund
@@ -122,8 +122,8 @@ async def test_a_stale_one_statement_save_writes_nothing(app: Quart, backend: An
         await session.execute(update(Multiplayer).where(Multiplayer.id == room_id).values(seq=seq))
     assert await store_pg.write_alone(runtime.pg, writes, None) == (True, True)
     assert await _events(runtime, room_id) == list(range(1, writes.seq + 1))
-    rooms: Rooms = app.extensions["gamehub_rooms"]
-    assert (await rooms.get(room_id)).seq == writes.seq
+    stored_after = await store_pg.snapshot(runtime.pg, room_id)
+    assert stored_after is not None and stored_after[0] == writes.seq
 
 
 async def test_a_pull_with_a_logged_out_token_changes_nothing(app: Quart) -> None:
@@ -238,3 +238,31 @@ async def test_a_one_statement_join_that_cannot_be_had_writes_nothing(
     )
     code = (await error_of(joined))["code"]
     assert code == ("insufficient_funds" if obstacle == "broke" else "already_seated")
+
+
+async def test_a_snapshot_comes_from_memory_only_while_it_is_the_latest(
+    app: Quart, settings: Settings, backend: Any
+) -> None:
+    """Rooms.get answers from the actor's memory when the broker's last seq for the room is the
+    one the actor committed; once another instance moves the room on, it reads the database."""
+    if backend.name != "services":
+        pytest.skip("two instances share a broker only on Redis (the services backend)")
+    alice, bob, room_id = await _pair(app)
+    tokens = {p["user"]["id"]: p["access_token"] for p in (alice, bob)}
+    rooms: Rooms = app.extensions["gamehub_rooms"]
+    runtime: Runtime = app.extensions[EXTENSION]
+    stored = await store.snapshot(runtime.sessions, room_id)
+    assert stored is not None
+    assert await rooms.registry.latest(room_id) == stored  # the join's actor remembers it
+    assert (await rooms.get(room_id)).render() == RoomView(stored[1], stored[0]).render()
+
+    other = create_app(settings)
+    async with other.test_app():
+        shooter = stored[1].players[stored[1].turn_seat or 0].user_id
+        pulled = await other.test_client().post(
+            "/games/pull-trigger", json={"room_id": room_id}, headers=bearer(tokens[shooter])
+        )
+        assert pulled.status_code == 200, await pulled.get_data(as_text=True)
+        seq = (await pulled.get_json())["room"]["seq"]
+        assert await rooms.registry.latest(room_id) is None  # newer than this actor knows
+        assert (await rooms.get(room_id)).seq == seq
