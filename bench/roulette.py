@@ -34,6 +34,7 @@ import contextlib
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -207,11 +208,19 @@ class Driver:
     browser's way (HTTP commands, a ticket, an EventSource), WsDriver a game client's way (one
     WebSocket per bot for commands and events, as the peer's clients do)."""
 
-    def __init__(self, session: Any, base: str, stats: DriverStats, match_timeout: float) -> None:
+    def __init__(
+        self,
+        session: Any,
+        base: str,
+        stats: DriverStats,
+        match_timeout: float,
+        think_s: float = 0.0,
+    ) -> None:
         self.session = session
         self.base = base
         self.stats = stats
         self.match_timeout = match_timeout
+        self.think_s = think_s
 
     async def command(self, pair: Pair, seat: int, op: str, body: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -220,6 +229,9 @@ class Driver:
         raise NotImplementedError
 
     async def pull(self, pair: Pair, seat: int, room_id: int, number: int) -> None:
+        if self.think_s:
+            # A person's pace: half to one and a half times the think time, before pulling.
+            await asyncio.sleep(self.think_s * (0.5 + random.random()))
         clock = time.time
         sent = pair.sent[number] = clock()
         try:
@@ -388,12 +400,13 @@ async def run_driver(spec: dict[str, Any]) -> dict[str, Any]:
             await _probe_loops(spec, session, stats)
         else:
             driver: Driver
+            think = spec["think_ms"] / 1000
             if spec["transport"] == "ws":
                 from bench.roulette_ws import WsDriver
 
-                driver = WsDriver(session, spec["base"], stats, spec["match_timeout"])
+                driver = WsDriver(session, spec["base"], stats, spec["match_timeout"], think)
             else:
-                driver = SseDriver(session, spec["base"], stats, spec["match_timeout"])
+                driver = SseDriver(session, spec["base"], stats, spec["match_timeout"], think)
             pairs = [
                 Pair(((a[0], a[1]), (b[0], b[1])), _stake_text(stake))
                 for a, b, stake in spec["pairs"]
@@ -598,6 +611,10 @@ def sql_per_match(path: Path, phase: Phase) -> dict[str, Any] | None:
     }
 
 
+def think_text(think_ms: float) -> str:
+    return f", bots thinking {think_ms / 2:g}-{think_ms * 1.5:g} ms per pull" if think_ms else ""
+
+
 def print_report(result: dict[str, Any]) -> None:
     r, b = result["roulette"], result["baseline"]
 
@@ -611,7 +628,8 @@ def print_report(result: dict[str, Any]) -> None:
     print()
     print(
         f"Russian Roulette, {r['concurrent_matches']} concurrent matches over "
-        f"{result['transport']}, broker {result['broker']}, {result['duration_s']:g} s measured"
+        f"{result['transport']}{think_text(result['think_ms'])}, broker {result['broker']}, "
+        f"{result['duration_s']:g} s measured"
     )
     print("-" * 96)
     rows = [
@@ -695,6 +713,13 @@ def main(argv: list[str] | None = None) -> int:
         default="sse",
         help="sse = HTTP commands + one SSE stream per bot and match (the browser's way); "
         "ws = commands and events on one WebSocket per bot (a game client's way)",
+    )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="a bot waits 0.5-1.5 times this before each pull, as a person would (default 0: "
+        "pull at once, the load a server can at most take)",
     )
     parser.add_argument(
         "--redis", action="store_true", help=f"use the Redis broker ({common.REDIS_URL})"
@@ -838,6 +863,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pairs": pairs[i::drivers],
                 "match_timeout": args.match_timeout,
                 "transport": args.transport,
+                "think_ms": args.think_ms,
                 "ramp_s": min(args.warmup, 3.0),
             }
             for i in range(drivers)
@@ -867,6 +893,7 @@ def main(argv: list[str] | None = None) -> int:
         "at": stamp,
         "broker": "redis" if args.redis else "memory",
         "transport": args.transport,
+        "think_ms": args.think_ms,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "drivers": drivers,
