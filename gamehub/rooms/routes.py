@@ -69,8 +69,8 @@ async def join(data: JoinIn) -> RoomEnvelope:
     return await do_join(current_user(), data)
 
 
-async def do_join(user: User, data: JoinIn) -> RoomEnvelope:
-    view = await rooms().join(user, data.stake, data.room_id)
+async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -> RoomEnvelope:
+    view = await rooms().join(user, data.stake, data.room_id, login)
     return RoomEnvelope(room=_room(view))
 
 
@@ -84,8 +84,10 @@ async def place_bet(data: PlaceBetIn) -> BetOut:
     return await do_place_bet(current_user(), data)
 
 
-async def do_place_bet(user: User, data: PlaceBetIn) -> BetOut:
-    applied, balance = await rooms().place_bet(user, data.room_id, data.bet_type, data.bet_amount)
+async def do_place_bet(user: User, data: PlaceBetIn, login: AccessClaims | None = None) -> BetOut:
+    applied, balance = await rooms().place_bet(
+        user, data.room_id, data.bet_type, data.bet_amount, login
+    )
     placed = _event(applied, roulette.BetPlaced)
     return BetOut(
         bet_id=placed.bet_id,
@@ -129,8 +131,8 @@ async def leave(data: RoomIn) -> LeaveOut:
     return await do_leave(current_user(), data)
 
 
-async def do_leave(user: User, data: RoomIn) -> LeaveOut:
-    applied = await rooms().leave(user, data.room_id)
+async def do_leave(user: User, data: RoomIn, login: AccessClaims | None = None) -> LeaveOut:
+    applied = await rooms().leave(user, data.room_id, login)
     left = _event(applied, roulette.PlayerLeft)
     return LeaveOut(
         room=_room(RoomView(applied.state, applied.seq)),

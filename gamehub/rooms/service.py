@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gamehub import fairness
+from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
@@ -56,7 +57,11 @@ class Rooms:
             self._game_id = game.id
         return self._config
 
-    async def join(self, user: User, stake: int, room_id: int | None) -> RoomView:
+    async def join(
+        self, user: User, stake: int, room_id: int | None, login: AccessClaims | None = None
+    ) -> RoomView:
+        """Sit `user` down. With `login` (a WebSocket, which checked its login once, when it
+        opened) the command's own statements also check that the login is still live."""
         config = await self.config()
         if not config.min_stake <= stake <= config.max_stake:
             raise roulette.StakeLimits(
@@ -70,7 +75,7 @@ class Rooms:
             candidates += [rid for rid in await self._candidates(stake) if rid != room_id]
             for candidate in candidates:
                 try:
-                    applied = await self.registry.send(candidate, self._join(user, stake))
+                    applied = await self.registry.send(candidate, self._join(user, stake), login)
                 except (roulette.RoomFull, roulette.RoomClosed):
                     continue
                 except (roulette.StakeMismatch, NotFound):
@@ -78,7 +83,7 @@ class Rooms:
                         raise
                     continue
                 return RoomView(applied.state, applied.seq)
-            return await self._open(user, stake, config)
+            return await self._open(user, stake, config, login)
 
     async def _candidates(self, stake: int) -> list[int]:
         if self.registry.pg is not None:
@@ -103,9 +108,17 @@ class Rooms:
 
         return prepare
 
-    async def _open(self, user: User, stake: int, config: roulette.RouletteConfig) -> RoomView:
+    async def _open(
+        self,
+        user: User,
+        stake: int,
+        config: roulette.RouletteConfig,
+        login: AccessClaims | None,
+    ) -> RoomView:
         now = utcnow()
         async with self.registry.transaction(opening=True) as tx:
+            if login is not None and not await tx.login_live(login.user_id, login.family_id):
+                raise SessionRevoked()
             room, state = await tx.open_room(self._game_id, stake, config, now)
             if not await tx.take_seat(room.id, user.id, now):
                 raise _already_seated(await tx.seated_room(user.id) or 0)
@@ -126,7 +139,12 @@ class Rooms:
         return RoomView(transition.state, saved.seq)
 
     async def place_bet(
-        self, user: User, room_id: int, bet_type: str, amount: int
+        self,
+        user: User,
+        room_id: int,
+        bet_type: str,
+        amount: int,
+        login: AccessClaims | None = None,
     ) -> tuple[Applied, Balance]:
         """The bet's outcome, and the bettor's balance after it."""
 
@@ -142,7 +160,7 @@ class Rooms:
                 now=utcnow(),
             )
 
-        applied = await self.registry.send(room_id, prepare)
+        applied = await self.registry.send(room_id, prepare, login)
         async with self.registry.readers() as session:
             return applied, await player_balance(session, user.id)
 
@@ -166,13 +184,13 @@ class Rooms:
 
         return await self.registry.send(room_id, prepare, login)
 
-    async def leave(self, user: User, room_id: int) -> Applied:
+    async def leave(self, user: User, room_id: int, login: AccessClaims | None = None) -> Applied:
         async def prepare(
             _tx: store.RoomTx, _room: store.RoomRow, _state: roulette.RoomState
         ) -> roulette.Command:
             return roulette.Leave(user_id=user.id, now=utcnow())
 
-        return await self.registry.send(room_id, prepare)
+        return await self.registry.send(room_id, prepare, login)
 
     async def get(self, room_id: int) -> RoomView:
         """The room's current snapshot: from its actor's memory when that is provably the last

@@ -22,6 +22,7 @@ from quart import Blueprint, websocket
 
 from gamehub.auth import service as auth
 from gamehub.auth import tickets
+from gamehub.auth.tokens import AccessClaims, decode_access_token
 from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.models import User
 from gamehub.rooms import roulette, routes, store
@@ -32,30 +33,33 @@ from gamehub.runtime import runtime
 
 blueprint = Blueprint("ws", __name__)
 
-Handler = Callable[[User, Any], Awaitable[BaseModel]]
+# A command's handler: (the socket's user, the validated body, the socket's login if it was
+# opened with a bearer token: each room command then checks, in its own statements, that this
+# login is still live, so a socket outlives neither a logout nor a revoked session).
+Handler = Callable[[User, Any, AccessClaims | None], Awaitable[BaseModel]]
 COMMANDS: dict[str, tuple[type[BaseModel], Handler]] = {
     "join": (JoinIn, routes.do_join),
     "place-bet": (PlaceBetIn, routes.do_place_bet),
     "pull-trigger": (
         RoomIn,
-        lambda user, data: routes.do_pull(user.id, data, datetime.now(UTC)),
+        lambda user, data, login: routes.do_pull(user.id, data, datetime.now(UTC), login),
     ),
     "leave": (RoomIn, routes.do_leave),
 }
 
 
-async def _user() -> User:
+async def _user() -> tuple[User, AccessClaims | None]:
     rt = runtime()
     ticket = websocket.args.get("ticket")
     if ticket:
         user_id = await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
-    else:
-        header = websocket.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Send ?ticket= or `Authorization: Bearer <access_token>`.")
-        user_id = (await auth.authenticate(rt, token.strip())).user.id
-    return await auth.user_by_id(rt.readers, user_id)
+        return await auth.user_by_id(rt.readers, user_id), None
+    header = websocket.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Send ?ticket= or `Authorization: Bearer <access_token>`.")
+    claims = decode_access_token(rt.settings, token.strip())
+    return (await auth.check_login(rt, claims)).user, claims
 
 
 def _error(error: Exception) -> dict[str, Any]:
@@ -74,7 +78,7 @@ def _error(error: Exception) -> dict[str, Any]:
 async def ws() -> None:
     """Room subscriptions and commands over one WebSocket."""
     try:
-        user = await _user()
+        user, login = await _user()
     except ApiError as error:
         await websocket.accept()
         await websocket.send(json.dumps({"op": "error", "error": _error(error)}))
@@ -91,7 +95,7 @@ async def ws() -> None:
     try:
         while True:
             raw = await websocket.receive()
-            await _handle(user, raw, subscriptions, send)
+            await _handle(user, login, raw, subscriptions, send)
     finally:
         for task in subscriptions.values():
             task.cancel()
@@ -102,6 +106,7 @@ async def ws() -> None:
 
 async def _handle(
     user: User,
+    login: AccessClaims | None,
     raw: str | bytes,
     subscriptions: dict[int, asyncio.Task[None]],
     send: Callable[[str], Awaitable[None]],
@@ -142,7 +147,7 @@ async def _handle(
             result = {"room_id": room.room_id}
         elif op in COMMANDS:
             schema, handler = COMMANDS[op]
-            reply = await handler(user, schema.model_validate(message))
+            reply = await handler(user, schema.model_validate(message), login)
             result = reply.model_dump(mode="json")
         else:
             raise ApiError(f"Unknown op {op!r}.", status=422, code="unknown_op")

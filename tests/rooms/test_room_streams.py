@@ -300,6 +300,9 @@ async def test_websocket_subscribe_and_commands(app: Quart) -> None:
                 )
             )
             missing = json.loads(await ws.receive())
+            while missing["op"] == "event":  # only the subscribed room's events may come first
+                assert missing["room_id"] == room_id, missing
+                missing = json.loads(await ws.receive())
             assert missing["ok"] is False and missing["error"]["code"] == "room_not_found"
         await client.post("/games/join", json={"stake": 15}, headers=bearer(bob["access_token"]))
         events = [json.loads(await ws.receive()) for _ in range(3)]
@@ -312,4 +315,30 @@ async def test_websocket_subscribe_and_commands(app: Quart) -> None:
         while left["op"] != "reply":
             left = json.loads(await ws.receive())
         assert left["ok"] is True and left["result"]["forfeited"] == "15.00"
+    assert await books_balance(app.extensions[EXTENSION]) == []
+
+
+async def test_a_websocket_does_not_outlive_its_login(app: Quart) -> None:
+    """A socket opened with a bearer token checks, in each room command's own statements, that
+    its login is still live: after a logout its commands are refused and change nothing."""
+    alice, bob = await _players(app, 2)
+    client = app.test_client()
+    async with client.websocket("/ws", headers=bearer(alice["access_token"])) as ws:
+        await ws.send(json.dumps({"op": "join", "stake": 12, "ref": "j1"}))
+        reply = json.loads(await ws.receive())
+        assert reply["ok"] is True, reply
+        room_id = reply["result"]["room"]["id"]
+        joined = await client.post(
+            "/games/join", json={"stake": 12}, headers=bearer(bob["access_token"])
+        )
+        assert joined.status_code == 200
+        room = (await joined.get_json())["room"]
+        logout = await client.post("/auth/logout", headers=bearer(alice["access_token"]))
+        assert logout.status_code == 204
+        for op in ("pull-trigger", "leave"):
+            await ws.send(json.dumps({"op": op, "room_id": room_id, "ref": op}))
+            refused = json.loads(await ws.receive())
+            assert refused["ok"] is False and refused["error"]["code"] == "session_revoked"
+    after = await client.get(f"/games/rooms/{room_id}", headers=bearer(bob["access_token"]))
+    assert (await after.get_json())["room"]["seq"] == room["seq"]
     assert await books_balance(app.extensions[EXTENSION]) == []
