@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gamehub import ledger_pg
 from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import utcnow
@@ -193,19 +192,11 @@ class RoomActor:
         return Applied(transition.state, saved.seq, transition)
 
     async def _existing_account(self, code: str, _kind: str | None, _user_id: int | None) -> int:
-        """An account's id, remembered or looked up; one that is not open yet is opened by the
-        transactional path (where a rollback takes it away again)."""
-        pool = self.registry.pg
-        assert pool is not None
-
-        async def find() -> int | None:
-            async with pool.connection() as connection:
-                return await ledger_pg.find_account(connection, code)
-
-        async def open_() -> int:
+        """An account's id; one that is not open yet sends the command the transactional way."""
+        found = await self.registry.existing_account(code)
+        if found is None:
             raise _NeedsTransaction()
-
-        return await self.registry.accounts.get(code, find, open_)
+        return found
 
     @property
     def known(self) -> tuple[int, roulette.RoomState] | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gamehub import ledger_pg
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import iso_utc, transaction, utcnow
 from gamehub.pg import RawPool
@@ -66,6 +67,18 @@ class Registry:
         else:
             async with transaction(self.sessions) as session:
                 yield store.SessionRoomTx(session, None if opening else self.accounts)
+
+    async def existing_account(self, code: str) -> int | None:
+        """A ledger account's id, remembered or looked up on the bare driver; None if it is not
+        open yet (a command's transaction opens it, where a rollback takes it away again)."""
+        pool = self.pg
+        assert pool is not None
+
+        async def find() -> int | None:
+            async with pool.connection() as connection:
+                return await ledger_pg.find_account(connection, code)
+
+        return await self.accounts.find(code, find)
 
     def actor(self, room_id: int) -> RoomActor:
         actor = self.actors.get(room_id)

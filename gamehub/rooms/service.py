@@ -15,6 +15,7 @@ from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
 from gamehub.errors import Conflict, NotFound
 from gamehub.models import User
+from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store, store_pg
 from gamehub.rooms.actor import Applied
 from gamehub.rooms.registry import Registry
@@ -28,6 +29,10 @@ class RoomView:
 
     def render(self) -> dict[str, Any]:
         return render_room(roulette.room_view(self.state), self.seq)
+
+
+class _NotOpenYet(Exception):
+    """A ledger account the one-statement opening needs is not open yet."""
 
 
 def _already_seated(room_id: int) -> Conflict:
@@ -48,6 +53,7 @@ class Rooms:
         # One matchmaking pass per stake at a time in this process, so that simultaneous
         # joiners pair up with each other instead of each opening a room of their own.
         self._matchmaking: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._room_ids = store_pg.RoomIds()
 
     async def config(self) -> roulette.RouletteConfig:
         if self._config is None:
@@ -85,6 +91,17 @@ class Rooms:
                 return RoomView(applied.state, applied.seq)
             return await self._open(user, stake, config, login)
 
+    @staticmethod
+    def _join_command(user: User, stake: int, now: datetime) -> roulette.Join:
+        """The first join of a room the player opens (the match's seed is drawn at the second)."""
+        return roulette.Join(
+            user_id=user.id,
+            username=user.username,
+            client_seed=user.client_seed,
+            stake=stake,
+            now=now,
+        )
+
     async def _candidates(self, stake: int) -> list[int]:
         if self.registry.pg is not None:
             return await store_pg.candidate_rooms(self.registry.pg, stake)
@@ -115,6 +132,10 @@ class Rooms:
         config: roulette.RouletteConfig,
         login: AccessClaims | None,
     ) -> RoomView:
+        if self.registry.pg is not None:
+            opened = await self._open_alone(self.registry.pg, user, stake, config, login)
+            if opened is not None:
+                return opened
         now = utcnow()
         async with self.registry.transaction(opening=True) as tx:
             if login is not None and not await tx.login_live(login.user_id, login.family_id):
@@ -122,20 +143,57 @@ class Rooms:
             room, state = await tx.open_room(self._game_id, stake, config, now)
             if not await tx.take_seat(room.id, user.id, now):
                 raise _already_seated(await tx.seated_room(user.id) or 0)
-            transition = roulette.apply(
-                state,
-                roulette.Join(
-                    user_id=user.id,
-                    username=user.username,
-                    client_seed=user.client_seed,
-                    stake=stake,
-                    now=now,
-                ),
-            )
+            transition = roulette.apply(state, self._join_command(user, stake, now))
             writes = store.plan(room, state, transition, now)
             saved = await tx.write(writes)
         await self.registry.after_commit(room.id, transition, saved, saved.seq)
         self.registry.actor(room.id).opened(writes.room_after(), transition.state)
+        return RoomView(transition.state, saved.seq)
+
+    async def _open_alone(
+        self,
+        pool: RawPool,
+        user: User,
+        stake: int,
+        config: roulette.RouletteConfig,
+        login: AccessClaims | None,
+    ) -> RoomView | None:
+        """PostgreSQL: the room opened and `user` seated by one statement
+        (store_pg.open_and_join). None: it was refused (the wallet cannot pay, or the player
+        sits elsewhere) or the wallet's account is not open yet; nothing was written, and the
+        transactional way opens the room or explains why not."""
+        room_id = await self._room_ids.take(pool)
+        now = utcnow()
+        state = roulette.new_room(room_id, stake, now, config)
+        room = store.RoomRow(room_id, self._game_id, 0, None, None)
+        transition = roulette.apply(state, self._join_command(user, stake, now))
+        writes = store.plan(room, state, transition, now)
+        escrow = store.escrow_code(room_id)
+
+        async def resolve(code: str, _kind: str | None, _user_id: int | None) -> int:
+            # The escrow is opened by the statement itself: 0 stands in for its id.
+            found = 0 if code == escrow else await self.registry.existing_account(code)
+            if found is None:
+                raise _NotOpenYet()
+            return found
+
+        try:
+            moves, touched = await store.transfer_specs(room_id, writes.postings, resolve)
+        except _NotOpenYet:
+            return None
+        if len(moves) != 1 or moves[0].credit != 0 or writes.match_values is not None:
+            return None  # not a first join's shape: its stake from the wallet to the escrow
+        try:
+            escrow_id, live = await store_pg.open_and_join(pool, writes, moves[0], user.id, login)
+        except store_pg.Refused:
+            return None
+        if not live:
+            raise SessionRevoked()  # nothing was written
+        assert escrow_id is not None
+        self.registry.accounts.remember(escrow, escrow_id)  # committed: it exists
+        saved = store.Saved(writes.events, touched, writes.seq)
+        await self.registry.after_commit(room_id, transition, saved, saved.seq)
+        self.registry.actor(room_id).opened(writes.room_after(), transition.state)
         return RoomView(transition.state, saved.seq)
 
     async def place_bet(

@@ -57,14 +57,17 @@ class AccountIds:
         find: Callable[[], Awaitable[int | None]],
         open_: Callable[[], Awaitable[int]],
     ) -> int:
+        found = await self.find(code, find)
+        return found if found is not None else await open_()
+
+    async def find(self, code: str, find: Callable[[], Awaitable[int | None]]) -> int | None:
+        """The id, remembered or found (and then remembered); None if not open yet."""
         found = self._ids.get(code)
-        if found is not None:
-            return found
-        found = await find()
-        if found is not None:
-            self._ids[code] = found
-            return found
-        return await open_()
+        if found is None:
+            found = await find()
+            if found is not None:
+                self._ids[code] = found
+        return found
 
     def remember(self, code: str, account: int) -> None:
         """An account opened by a transaction that has committed."""

@@ -3,7 +3,9 @@ as store.write, decided by store.plan, in a handful of cheap statements."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +69,23 @@ _LOGIN_LIVE = Sql(f"SELECT {LIVE_LOGIN_SQL}")
 
 # The statement's own refusal (migration 0006): it undoes everything the statement wrote.
 REFUSED = "GH409"
+
+
+class Refused(Exception):
+    """The statement refused itself and wrote nothing: a wallet could not pay, or the seat to
+    take was someone's already."""
+
+
+@contextlib.contextmanager
+def _refusal() -> Iterator[None]:
+    """A statement's gamehub_refuse() as Refused."""
+    try:
+        yield
+    except asyncpg.PostgresError as error:
+        if getattr(error, "sqlstate", None) == REFUSED:
+            raise Refused() from error
+        raise
+
 
 # Everything a command writes, in one statement, guarded by the room's seq as the command found
 # it: inside a command's transaction the room is locked and the guard holds; alone (the actor's
@@ -146,6 +165,129 @@ _SAVE = Sql(
         ) THEN gamehub_refuse('a wallet cannot pay or the seat is taken') END AS refused
     """  # noqa: S608
 )
+# A room opened and its first player seated, all in one statement (no transaction): the room
+# row is inserted as store.plan leaves it after the join (its id taken from the sequence
+# beforehand, see RoomIds), with its game session and match rows, the player's seat, the
+# stake moved from the wallet (guarded: only what is available) into the room's new escrow
+# account (opened holding it), the transfer, the stake's bet row and the join's events. Locks:
+# the wallet only (the room and its escrow are new). gamehub_refuse() undoes it all when the
+# wallet cannot pay or the player sits elsewhere; the service then opens the room the
+# transactional way, which explains the refusal.
+_OPEN_AND_JOIN = Sql(
+    f"""
+    WITH room AS (
+        INSERT INTO multiplayer
+            (id, game_id, status, stake, seats_taken, seq, state, deadline_at, created_at)
+        SELECT :room, :game_id, :status, :stake, :seats_taken, :seq, :state::json,
+            :deadline_at, :now
+        WHERE {_LIVE_LOGIN}
+        RETURNING id
+    ), session AS (
+        INSERT INTO game_sessions (game_id, user_id, status, started_at)
+        SELECT :game_id, NULL, 'waiting', :now FROM room
+        RETURNING id
+    ), match AS (
+        INSERT INTO russian_roulette (room_id, game_session_id, pull_number)
+        SELECT room.id, session.id, 0 FROM room, session
+    ), paid AS (
+        UPDATE ledger_accounts SET balance = balance - :amount
+        WHERE id = :wallet AND balance - held >= :amount AND EXISTS (SELECT FROM room)
+        RETURNING id
+    ), escrow AS (
+        INSERT INTO ledger_accounts (code, kind, user_id, balance, held, allow_negative, created_at)
+        SELECT :escrow_code, 'escrow', NULL, :amount, 0, false, :now FROM room
+        RETURNING id
+    ), transfer AS (
+        INSERT INTO ledger_transfers
+            (reference, kind, debit_account_id, credit_account_id, amount, created_at)
+        SELECT :reference, :kind, :wallet, escrow.id, :amount, :now FROM escrow
+    ), seat AS (
+        INSERT INTO active_seats (user_id, room_id, created_at)
+        SELECT :seat_user, room.id, :now FROM room
+        ON CONFLICT (user_id) DO NOTHING
+        RETURNING user_id
+    ), stake AS (
+        INSERT INTO bet_history
+            (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, created_at)
+        SELECT :seat_user, :game_id, room.id, 'stake', :amount, 0, 'pending', :now FROM room
+    ), events AS (
+        INSERT INTO room_events (room_id, seq, type, data, created_at)
+        SELECT room.id, e.*, :now::timestamptz
+        FROM room, unnest(:seqs::bigint[], :types::text[], :datas::text[]) AS e
+    )
+    SELECT (SELECT id FROM escrow) AS escrow, {_LIVE_LOGIN} AS live,
+        CASE WHEN EXISTS (SELECT FROM room)
+                AND (NOT EXISTS (SELECT FROM paid) OR NOT EXISTS (SELECT FROM seat))
+            THEN gamehub_refuse('the wallet cannot pay the stake or the player sits elsewhere')
+        END AS refused
+    """  # noqa: S608
+)
+_NEXT_ROOM_IDS = Sql(
+    "SELECT nextval(pg_get_serial_sequence('multiplayer', 'id')) FROM generate_series(1, :n)"
+)
+
+
+class RoomIds:
+    """Room ids taken from the database's sequence a batch at a time (one round trip per
+    batch): an opening statement needs its room's id before it is sent, since the id is in
+    the room's state, its events and its escrow account's code. Ids a process never uses are
+    gaps, as a rolled-back insert leaves."""
+
+    BATCH = 32
+
+    def __init__(self) -> None:
+        self._ids: list[int] = []
+
+    async def take(self, pool: RawPool) -> int:
+        if not self._ids:
+            async with pool.connection() as connection:
+                rows = await _NEXT_ROOM_IDS.fetch(connection, n=self.BATCH)
+            self._ids = sorted((int(row[0]) for row in rows), reverse=True)
+        return self._ids.pop()
+
+
+async def open_and_join(
+    pool: RawPool,
+    writes: store.Writes,
+    move: ledger.TransferSpec,
+    seat: int,
+    login: AccessClaims | None,
+) -> tuple[int | None, bool]:
+    """_OPEN_AND_JOIN for the writes of a new room's first join, whose one transfer `move`
+    takes the stake from the wallet into the escrow (its credit side is the new account):
+    (the escrow account's id, login live); (None, False) wrote nothing. Refused: nothing was
+    written."""
+    values = writes.room_values
+    params = {
+        "family_id": None if login is None else login.family_id,
+        "user_id": None if login is None else login.user_id,
+        "room": writes.room.id,
+        "game_id": writes.room.game_id,
+        "status": values["status"],
+        "stake": values["state"]["stake"],
+        "seats_taken": values["seats_taken"],
+        "seq": values["seq"],
+        "state": json.dumps(values["state"]),
+        "deadline_at": values["deadline_at"],
+        "now": writes.now,
+        "amount": move.amount,
+        "wallet": move.debit,
+        "escrow_code": store.escrow_code(writes.room.id),
+        "reference": move.reference,
+        "kind": move.kind,
+        "seat_user": seat,
+        "seqs": [e.seq for e in writes.events],
+        "types": [e.type for e in writes.events],
+        "datas": [e.data for e in writes.events],
+    }
+    async with pool.connection() as connection:
+        with _refusal():
+            row = await _OPEN_AND_JOIN.fetchrow(connection, **params)
+    assert row is not None
+    escrow = None if row["escrow"] is None else int(row["escrow"])
+    return escrow, bool(row["live"])
+
+
 _NO_MATCH_CHANGES = {
     "server_seed_hash": None,
     "client_seed": None,
@@ -222,18 +364,9 @@ def _save_params(
     }
 
 
-class Refused(Exception):
-    """The statement refused itself and wrote nothing: a wallet could not pay, or the seat to
-    take was someone's already."""
-
-
 async def _save(connection: Connection, params: dict[str, Any]) -> asyncpg.Record:
-    try:
+    with _refusal():
         row = await _SAVE.fetchrow(connection, **params)
-    except asyncpg.PostgresError as error:
-        if getattr(error, "sqlstate", None) == REFUSED:
-            raise Refused() from error
-        raise
     assert row is not None
     return row
 

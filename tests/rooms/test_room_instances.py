@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from gamehub import fairness, ledger_pg
 from gamehub.app import create_app
 from gamehub.db import utcnow
-from gamehub.models import ActiveSeat, Multiplayer, RoomEvent
+from gamehub.models import Account, ActiveSeat, Multiplayer, RoomEvent
 from gamehub.rooms import roulette, store, store_pg
 from gamehub.rooms.service import Rooms, RoomView
 from gamehub.runtime import EXTENSION, Runtime
@@ -266,3 +266,40 @@ async def test_a_snapshot_comes_from_memory_only_while_it_is_the_latest(
         seq = (await pulled.get_json())["room"]["seq"]
         assert await rooms.registry.latest(room_id) is None  # newer than this actor knows
         assert (await rooms.get(room_id)).seq == seq
+
+
+@pytest.mark.parametrize("obstacle", ["broke", "seated elsewhere"])
+async def test_an_opening_that_cannot_be_had_leaves_nothing(
+    app: Quart, backend: Any, obstacle: str
+) -> None:
+    """Opening a room is one statement on PostgreSQL (room, seat, stake, escrow, events): when
+    the wallet cannot pay or the player already sits elsewhere, nothing of it stays, and the
+    player is told why (by the transactional way, which then refuses too)."""
+    runtime: Runtime = app.extensions[EXTENSION]
+    client = app.test_client()
+    player = await register(client)
+    await fund(runtime, player["user"]["id"], 500 if obstacle == "broke" else 100_000)
+    headers = bearer(player["access_token"])
+    if obstacle == "seated elsewhere":
+        assert (
+            await client.post("/games/join", json={"stake": 11}, headers=headers)
+        ).status_code == 200
+
+    async def counts() -> tuple[int | None, ...]:
+        async with runtime.sessions() as session:
+            return tuple(
+                [
+                    await session.scalar(select(func.count()).select_from(table))
+                    for table in (Multiplayer, RoomEvent, ActiveSeat, Account)
+                ]
+            )
+
+    before = await counts()
+    wallet = await (await client.get("/wallet", headers=headers)).get_json()
+    refused = await client.post("/games/join", json={"stake": 10}, headers=headers)
+    assert (await error_of(refused))["code"] == (
+        "insufficient_funds" if obstacle == "broke" else "already_seated"
+    )
+    assert await counts() == before
+    assert await (await client.get("/wallet", headers=headers)).get_json() == wallet
+    assert await books_balance(runtime) == []
