@@ -130,7 +130,7 @@ class RoomActor:
             applied = await self._apply_alone(prepare, self._known, now, pool, login)
             if applied is not None:
                 return applied
-        self._known = None
+        self._remember(None)
         async with self.registry.transaction() as tx:
             if login is not None and not await tx.login_live(login.user_id, login.family_id):
                 raise SessionRevoked()
@@ -145,7 +145,7 @@ class RoomActor:
                 return Applied(transition.state, room.seq, transition)
             writes = store.plan(room, state, transition, now)
             saved = await tx.write(writes)
-        self._known = (writes.room_after(), transition.state)
+        self._remember((writes.room_after(), transition.state))
         await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
         self.arm(transition.state)
         return Applied(transition.state, saved.seq, transition)
@@ -185,7 +185,7 @@ class RoomActor:
             raise SessionRevoked()  # nothing was written
         if not saved_alone:
             return None
-        self._known = (writes.room_after(), transition.state)
+        self._remember((writes.room_after(), transition.state))
         saved = store.Saved(writes.events, touched, writes.seq)
         await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
         self.arm(transition.state)
@@ -198,6 +198,16 @@ class RoomActor:
             raise _NeedsTransaction()
         return found
 
+    def _remember(self, known: tuple[store.RoomRow, roulette.RoomState] | None) -> None:
+        """Keep the room as last committed here; the registry's matchmaking hears whether it
+        has a free seat."""
+        self._known = known
+        state = None if known is None else known[1]
+        seat_free = (
+            state is not None and state.status == "waiting" and len(state.players) < roulette.SEATS
+        )
+        self.registry.seat_free(self.room_id, None if state is None else state.stake, seat_free)
+
     @property
     def known(self) -> tuple[int, roulette.RoomState] | None:
         """(seq, state) of the room as this actor last committed it, if it remembers it."""
@@ -208,7 +218,7 @@ class RoomActor:
     def opened(self, room: store.RoomRow, state: roulette.RoomState) -> None:
         """The room as its opening transaction (committed) left it: the next command, the
         second player's join, can take the one-statement path."""
-        self._known = (room, state)
+        self._remember((room, state))
         self.arm(state)
 
     def arm(self, state: roulette.RoomState) -> None:

@@ -52,10 +52,10 @@ return seq
 """
 
 
-def _keys(channel: str) -> tuple[str, str, str]:
+def _keys(channel: str) -> tuple[str, str]:
     # The hash tag keeps a channel's offset and stream on one Redis Cluster slot.
     tag = "{" + PREFIX + channel + "}"
-    return f"{tag}:offset", f"{tag}:stream", PREFIX + channel
+    return f"{tag}:offset", f"{tag}:stream"
 
 
 class RedisBroker:
@@ -69,9 +69,13 @@ class RedisBroker:
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[None]] = set()
+        # Keys live in the URL's database, but pub/sub channels are server-wide: naming them
+        # after the database keeps two deployments (or test runs) on one server apart.
+        database = self.redis.connection_pool.connection_kwargs.get("db", 0)
+        self._topics = f"{PREFIX}{database}:"
 
     async def start(self) -> None:
-        await self._pubsub.subscribe(PREFIX + "control")
+        await self._pubsub.subscribe(self._topics + "control")
         self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
 
     async def close(self) -> None:
@@ -94,7 +98,7 @@ class RedisBroker:
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            channel = str(message["channel"]).removeprefix(PREFIX)
+            channel = str(message["channel"]).removeprefix(self._topics)
             data = str(message["data"])
             head = json.loads(data)
             self._fanout.deliver(Event(channel, int(head["seq"]), str(head["type"]), data))
@@ -107,23 +111,24 @@ class RedisBroker:
                 subscription.cut_off()
 
     async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
-        offset_key, stream_key, pubsub_channel = _keys(channel)
+        offset_key, stream_key = _keys(channel)
         text = json.dumps(body, separators=(",", ":"), default=str)
         result = await self._script(
             keys=[offset_key, stream_key],
-            args=[seq or 0, text, body["type"], self.history_size, TTL_S, pubsub_channel],
+            args=[seq or 0, text, body["type"], self.history_size, TTL_S, self._topics + channel],
         )
         return int(result)
 
     async def publish_event(self, event: Event) -> None:
-        offset_key, stream_key, pubsub_channel = _keys(event.channel)
+        offset_key, stream_key = _keys(event.channel)
+        topic = self._topics + event.channel
         await self._exact(
             keys=[offset_key, stream_key],
-            args=[event.seq, event.data, event.type, self.history_size, TTL_S, pubsub_channel],
+            args=[event.seq, event.data, event.type, self.history_size, TTL_S, topic],
         )
 
     async def history(self, channel: str, since: int) -> list[Event] | None:
-        offset_key, stream_key, _ = _keys(channel)
+        offset_key, stream_key = _keys(channel)
         last = int(await self.redis.get(offset_key) or 0)
         if since >= last:
             return []
@@ -139,15 +144,15 @@ class RedisBroker:
         return events
 
     async def last_seq(self, channel: str) -> int:
-        offset_key, _, _ = _keys(channel)
+        offset_key, _ = _keys(channel)
         return int(await self.redis.get(offset_key) or 0)
 
     async def subscribe(self, channel: str) -> Subscription:
         """A live subscription, active in Redis before this returns (so no event slips by)."""
         subscription = self._fanout.add(channel)
         async with self._lock:
-            if PREFIX + channel not in self._pubsub.channels:
-                await self._pubsub.subscribe(PREFIX + channel)
+            if self._topics + channel not in self._pubsub.channels:
+                await self._pubsub.subscribe(self._topics + channel)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -161,7 +166,7 @@ class RedisBroker:
             if channel in self._fanout.subscribers:
                 return  # someone subscribed again meanwhile
             try:
-                await self._pubsub.unsubscribe(PREFIX + channel)
+                await self._pubsub.unsubscribe(self._topics + channel)
             except RedisError as error:
                 log.warning("broker: cannot unsubscribe %s: %s", channel, error)
 

@@ -48,6 +48,10 @@ class Registry:
         self.config_overrides = config_overrides or {}
         self.sweep_interval_s = sweep_interval_s
         self.actors: dict[int, RoomActor] = {}
+        # Waiting rooms with a free seat, by stake, as this process's actors last committed
+        # them: matchmaking tries these before asking the database.
+        self._free_seats: dict[int, dict[int, None]] = {}
+        self._free_seat_stakes: dict[int, int] = {}
         self.wallet_news = WalletNews(broker, self.readers, pg)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -79,6 +83,22 @@ class Registry:
                 return await ledger_pg.find_account(connection, code)
 
         return await self.accounts.find(code, find)
+
+    def seat_free(self, room_id: int, stake: int | None, free: bool) -> None:
+        """Note whether a room (last committed by this process) has a free seat at `stake`."""
+        previous = self._free_seat_stakes.pop(room_id, None)
+        if previous is not None:
+            rooms = self._free_seats[previous]
+            rooms.pop(room_id, None)
+            if not rooms:
+                del self._free_seats[previous]
+        if free and stake is not None:
+            self._free_seat_stakes[room_id] = stake
+            self._free_seats.setdefault(stake, {})[room_id] = None
+
+    def rooms_with_a_free_seat(self, stake: int) -> list[int]:
+        """Rooms this process knows to wait for a player at `stake`, oldest first."""
+        return list(self._free_seats.get(stake, ()))
 
     def actor(self, room_id: int) -> RoomActor:
         actor = self.actors.get(room_id)
@@ -124,6 +144,7 @@ class Registry:
     def forget(self, actor: RoomActor) -> None:
         if self.actors.get(actor.room_id) is actor:
             del self.actors[actor.room_id]
+            self.seat_free(actor.room_id, None, False)
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)

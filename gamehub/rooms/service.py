@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,19 +78,48 @@ class Rooms:
             )
         # No pre-check of the user's seat: taking it (a primary key) decides, in each attempt.
         async with self._matchmaking[stake]:
-            candidates = [room_id] if room_id is not None else []
-            candidates += [rid for rid in await self._candidates(stake) if rid != room_id]
-            for candidate in candidates:
-                try:
-                    applied = await self.registry.send(candidate, self._join(user, stake), login)
-                except (roulette.RoomFull, roulette.RoomClosed):
-                    continue
-                except (roulette.StakeMismatch, NotFound):
-                    if candidate == room_id:
-                        raise
-                    continue
-                return RoomView(applied.state, applied.seq)
+            async for candidate in self._candidate_rooms(stake, room_id):
+                view = await self._try_join(candidate, user, stake, login, room_id)
+                if view is not None:
+                    return view
             return await self._open(user, stake, config, login)
+
+    async def _candidate_rooms(self, stake: int, room_id: int | None) -> AsyncIterator[int]:
+        """The room asked for, then the rooms this process knows to wait at this stake (no
+        read), then, only if none of those took the player, those the database knows (other
+        instances' too)."""
+        tried: set[int] = set()
+        if room_id is not None:
+            tried.add(room_id)
+            yield room_id
+        for candidate in self.registry.rooms_with_a_free_seat(stake):
+            if candidate not in tried:
+                tried.add(candidate)
+                yield candidate
+        for candidate in await self._candidates(stake):
+            if candidate not in tried:
+                tried.add(candidate)
+                yield candidate
+
+    async def _try_join(
+        self,
+        candidate: int,
+        user: User,
+        stake: int,
+        login: AccessClaims | None,
+        asked_for: int | None,
+    ) -> RoomView | None:
+        """Join `candidate`; None if it cannot take this player: full or closed (then the next
+        candidate), another stake or no such room (told only about the room they asked for)."""
+        try:
+            applied = await self.registry.send(candidate, self._join(user, stake), login)
+        except (roulette.RoomFull, roulette.RoomClosed):
+            return None
+        except (roulette.StakeMismatch, NotFound):
+            if candidate == asked_for:
+                raise
+            return None
+        return RoomView(applied.state, applied.seq)
 
     @staticmethod
     def _join_command(user: User, stake: int, now: datetime) -> roulette.Join:

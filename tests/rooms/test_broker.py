@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -89,3 +90,36 @@ async def test_a_slow_subscriber_is_cut_off_not_waited_for(broker: Broker) -> No
 
 async def test_ping(broker: Broker) -> None:
     assert await broker.ping()
+
+
+async def test_redis_databases_on_one_server_do_not_hear_each_other() -> None:
+    """Keys live in the URL's database but pub/sub channels are server-wide: a deployment on
+    database n must not receive the events another publishes on database m."""
+    url = os.environ.get("GAMEHUB_TEST_REDIS_URL")
+    if not url:
+        unavailable("set GAMEHUB_TEST_REDIS_URL to test the Redis broker")
+        raise AssertionError("unreachable")
+    from redis.asyncio.connection import parse_url
+
+    from gamehub.rooms.redis_broker import RedisBroker, _keys
+
+    database = int(parse_url(url).get("db", 0))
+    base = url.rsplit("/", 1)[0] if url.rsplit("/", 1)[-1].isdigit() else url.rstrip("/")
+    ours, theirs = RedisBroker(url), RedisBroker(f"{base}/{(database + 1) % 16}")
+    # A channel of its own: nothing else on the neighbouring database is touched.
+    channel = f"room:isolation-{uuid.uuid4().hex}"
+    for instance in (ours, theirs):
+        await instance.start()
+    try:
+        listening = await ours.subscribe(channel)
+        await theirs.publish(channel, {"type": "elsewhere"})
+        await ours.publish(channel, {"type": "here"})
+        heard = await asyncio.wait_for(listening.next(), 5)
+        assert heard.type == "here"
+        await asyncio.sleep(0.2)
+        assert not listening.pending
+        ours.unsubscribe(listening)
+    finally:
+        for instance in (ours, theirs):
+            await instance.redis.delete(*_keys(channel))
+            await instance.close()
