@@ -135,8 +135,9 @@ class StreamHandoff:
             # Log lines written while streaming carry the request's id, as they did in Quart.
             request_id_var.set(handoff.request_id)
         opening = stream.opening
-        # From here on only this frame holds the feed; the writing is inline rather than in a
-        # coroutine of its own, one suspended frame less per listener.
+        # From here on only this frame holds the feed (Quart may still hold the slot a while);
+        # the writing is inline rather than in a coroutine of its own, one frame less per listener.
+        handoff.stream = None
         del handoff, stream
         writer = asyncio.current_task()
         assert writer is not None
@@ -178,7 +179,11 @@ class StreamHandoff:
         async def quart_send(message: ASGISendEvent) -> None:
             if message["type"] == "http.response.start" and handoff.stream is not None:
                 handoff.request_id = _request_id(message)
-                message = _shared_headers(message)
+                await send(message)
+                # The server keeps the response head for as long as the stream lives, to read
+                # its status; its headers are on the wire by now, so let their list go.
+                cast(dict[str, Any], message)["headers"] = ()
+                return
             if handoff.ready and message["type"] == "http.response.body":
                 return  # Quart's end of the (empty) body: the stream goes on in __call__
             await send(message)
@@ -189,22 +194,6 @@ class StreamHandoff:
         finally:
             current_handoff.reset(token)
         return handoff
-
-
-# The server keeps a stream's response head for as long as the stream lives; these pairs are
-# the same for every stream, so every stream can point at one copy of each.
-_STATIC_HEADERS = {
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-}
-_SHARED = {pair: pair for pair in _STATIC_HEADERS}
-
-
-def _shared_headers(message: ASGISendEvent) -> ASGISendEvent:
-    head = cast(dict[str, Any], message)
-    headers = [_SHARED.get(pair, pair) for pair in head.get("headers", ())]
-    return cast(ASGISendEvent, {**head, "headers": headers})
 
 
 def _request_id(message: ASGISendEvent) -> str | None:
@@ -224,7 +213,8 @@ class _Departure:
     Rather than a task (and its coroutine) per stream reading `receive()`, this steps the
     `receive()` awaitable by hand, which is all a task would do for it: send it None, and when
     it yields the future it waits on (the server's queue getter), resume it once that future
-    is done. While the client stays, what is kept is that awaitable and one callback."""
+    is done. While the client stays, what is kept is that awaitable and this object, which is
+    itself the callback (no bound method per wait)."""
 
     __slots__ = ("gone", "receive", "receiving", "stopped", "waiting_on", "writer")
 
@@ -240,9 +230,10 @@ class _Departure:
     def _listen(self) -> None:
         awaitable = self.receive()
         self.receiving = awaitable if isinstance(awaitable, Coroutine) else awaitable.__await__()
-        self._step()
+        self(None)
 
-    def _step(self, _done: object = None) -> None:
+    def __call__(self, _done: object) -> None:
+        """Step `receive()` once more (the future it waited on is done)."""
         self.waiting_on = None
         receiving = self.receiving
         if self.stopped or receiving is None:
@@ -263,10 +254,10 @@ class _Departure:
             if asyncio.isfuture(yielded):
                 # What a task does with a future its coroutine awaits: resume on completion.
                 yielded._asyncio_future_blocking = False
-                yielded.add_done_callback(self._step)
+                yielded.add_done_callback(self)
                 self.waiting_on = yielded
             else:
-                asyncio.get_running_loop().call_soon(self._step)  # a bare yield: step again
+                asyncio.get_running_loop().call_soon(self, None)  # a bare yield: step again
 
     def _leave(self) -> None:
         self.gone = True
@@ -275,7 +266,7 @@ class _Departure:
     def stop(self) -> None:
         self.stopped = True
         if self.waiting_on is not None:
-            self.waiting_on.remove_done_callback(self._step)
+            self.waiting_on.remove_done_callback(self)
             self.waiting_on = None
         if self.receiving is not None:
             receiving, self.receiving = self.receiving, None
