@@ -6,4 +6,7 @@ from gamehub.settings import load_settings
 
 settings = load_settings()
 configure_logging(settings.log_json)
-app = create_app(settings)
+quart_app = create_app(settings)
+# Hypercorn calls the ASGI entry point itself rather than the Quart object, whose __call__ only
+# forwards to it: one coroutine frame less for each open stream (see handoff.py).
+app = quart_app.asgi_app

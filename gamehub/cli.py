@@ -58,7 +58,9 @@ async def _serve(settings: Settings, config: Config) -> None:
     host, _, port = config.bind[0].rpartition(":")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     print(f"Game Hub is running at http://{shown_host}:{port}/  (API docs: /docs)", flush=True)
-    await serve(app, config, shutdown_trigger=stop.wait)
+    # The ASGI entry point itself rather than the Quart object, whose __call__ only forwards to
+    # it: one coroutine frame less for each open stream (see handoff.py).
+    await serve(app.asgi_app, config, shutdown_trigger=stop.wait, mode="asgi")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -2,18 +2,19 @@
 headers, logs, metrics), then the connection's own task writes the stream straight to the server.
 
 An idle stream under Quart keeps its request and app contexts, Request and Response objects,
-the request's two tasks and their frames alive for as long as the client listens; here only the
-stream's own state and one small task that notices the client leaving remain.
+the request's two tasks and their frames alive for as long as the client listens. Here an idle
+stream is the connection's task suspended in this wrapper on one future (its feed's), the
+feed's own small state, and the server's `receive()` stepped by hand to notice the client
+leaving (no task of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Protocol, cast
 
 from hypercorn.typing import (
     ASGIReceiveCallable,
@@ -25,19 +26,45 @@ from hypercorn.typing import (
 
 from gamehub.observability import request_id_var
 
-T = TypeVar("T")
 AsgiApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 
 
+class Feed(Protocol):
+    """A stream's source, pulled by its writer without a frame of its own staying suspended:
+    when nothing is ready, `waiter()` gives a future to await; `next()` then gives the bytes to
+    send (b"" when there is nothing after all) or None once the stream ends. `close()` lets go
+    of whatever the feed holds (e.g. its subscription); it is called however the stream ends."""
+
+    def waiter(self) -> asyncio.Future[None] | None: ...
+
+    async def next(self) -> bytes | None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
-class Stream(Generic[T]):
-    """What a route hands over: `opening` bytes, then `encode(item)` for each of `items`.
-    Encoding here, rather than in a generator of bytes around `items`, saves one suspended
-    generator frame per listener."""
+class Stream:
+    """What a route hands over: `opening` bytes (sent at once), then the feed's bytes."""
 
     opening: bytes
-    items: AsyncIterator[T]
-    encode: Callable[[T], bytes]
+    feed: Feed
+
+
+async def feed_bytes(opening: bytes, feed: Feed) -> AsyncIterator[bytes]:
+    """The stream as an async iterator of bytes, where nothing writes it outside Quart."""
+    try:
+        yield opening
+        while True:
+            waiter = feed.waiter()
+            if waiter is not None:
+                await waiter
+            chunk = await feed.next()
+            if chunk is None:
+                return
+            if chunk:
+                yield chunk
+    finally:
+        feed.close()
 
 
 class Handoff:
@@ -46,12 +73,12 @@ class Handoff:
     __slots__ = ("disconnected", "ready", "request_id", "stream")
 
     def __init__(self) -> None:
-        self.stream: Stream[Any] | None = None
+        self.stream: Stream | None = None
         self.request_id: str | None = None
         self.ready = False  # Quart has sent the response head and reached the end of its body
         self.disconnected = False  # the client left while Quart still handled the request
 
-    def take(self, stream: Stream[Any]) -> _Placeholder:
+    def take(self, stream: Stream) -> _Placeholder:
         """Keep `stream`; the returned body is what Quart itself sends (nothing)."""
         self.stream = stream
         return _Placeholder(self)
@@ -96,18 +123,45 @@ class StreamHandoff:
         stream = handoff.stream
         if stream is None:
             return
+        feed = stream.feed
         if not handoff.ready or handoff.disconnected:
             # Quart did not send our head (an error took its place) or the client already left:
-            # the stream never started, so closing it releases nothing but the generator.
-            await _close(stream.items)
+            # the stream never started, so closing its feed releases nothing else.
+            feed.close()
             if handoff.ready:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        handoff.stream = None  # from here on only this frame holds the stream
         if handoff.request_id is not None:
             # Log lines written while streaming carry the request's id, as they did in Quart.
             request_id_var.set(handoff.request_id)
-        await write_stream(stream, receive, send)
+        opening = stream.opening
+        # From here on only this frame holds the feed (Quart may still hold the slot a while);
+        # the writing is inline rather than in a coroutine of its own, one frame less per listener.
+        handoff.stream = None
+        del handoff, stream
+        writer = asyncio.current_task()
+        assert writer is not None
+        departure = _Departure(receive, writer)
+        try:
+            await send({"type": "http.response.body", "body": opening, "more_body": True})
+            while True:
+                waiter = feed.waiter()
+                if waiter is not None:
+                    await waiter
+                chunk = await feed.next()
+                if chunk is None:
+                    break
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                del chunk  # not kept while idle (e.g. a snapshot's frame)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not departure.gone:
+                raise  # the server is stopping
+            writer.uncancel()  # the client left: a normal end of a stream
+        finally:
+            departure.stop()
+            feed.close()
 
     async def _answer(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -125,7 +179,11 @@ class StreamHandoff:
         async def quart_send(message: ASGISendEvent) -> None:
             if message["type"] == "http.response.start" and handoff.stream is not None:
                 handoff.request_id = _request_id(message)
-                message = _shared_headers(message)
+                await send(message)
+                # The server keeps the response head for as long as the stream lives, to read
+                # its status; its headers are on the wire by now, so let their list go.
+                cast(dict[str, Any], message)["headers"] = ()
+                return
             if handoff.ready and message["type"] == "http.response.body":
                 return  # Quart's end of the (empty) body: the stream goes on in __call__
             await send(message)
@@ -138,22 +196,6 @@ class StreamHandoff:
         return handoff
 
 
-# The server keeps a stream's response head for as long as the stream lives; these pairs are
-# the same for every stream, so every stream can point at one copy of each.
-_STATIC_HEADERS = {
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-}
-_SHARED = {pair: pair for pair in _STATIC_HEADERS}
-
-
-def _shared_headers(message: ASGISendEvent) -> ASGISendEvent:
-    head = cast(dict[str, Any], message)
-    headers = [_SHARED.get(pair, pair) for pair in head.get("headers", ())]
-    return cast(ASGISendEvent, {**head, "headers": headers})
-
-
 def _request_id(message: ASGISendEvent) -> str | None:
     for name, value in cast(Any, message).get("headers", ()):
         if name.lower() == b"x-request-id":
@@ -161,62 +203,71 @@ def _request_id(message: ASGISendEvent) -> str | None:
     return None
 
 
+# What `receive()` gives once awaited by hand: a coroutine, or an awaitable's iterator.
+_Steps = Coroutine[Any, None, ASGIReceiveEvent] | Generator[Any, None, ASGIReceiveEvent]
+
+
 class _Departure:
     """Watches the client's side of the connection; when it leaves, stops the writing task.
-    One future on the server's receive queue per stream, rather than a reader coroutine."""
 
-    __slots__ = ("gone", "listening", "receive", "stopped", "writer")
+    Rather than a task (and its coroutine) per stream reading `receive()`, this steps the
+    `receive()` awaitable by hand, which is all a task would do for it: send it None, and when
+    it yields the future it waits on (the server's queue getter), resume it once that future
+    is done. While the client stays, what is kept is that awaitable and this object, which is
+    itself the callback (no bound method per wait)."""
+
+    __slots__ = ("gone", "receive", "receiving", "stopped", "waiting_on", "writer")
 
     def __init__(self, receive: ASGIReceiveCallable, writer: asyncio.Task[Any]) -> None:
         self.receive = receive
         self.writer = writer
         self.gone = False
         self.stopped = False
-        self.listening = self._listen()
+        self.receiving: _Steps | None = None
+        self.waiting_on: asyncio.Future[Any] | None = None
+        self._listen()
 
-    def _listen(self) -> asyncio.Future[ASGIReceiveEvent]:
-        listening = asyncio.ensure_future(self.receive())
-        listening.add_done_callback(self._heard)
-        return listening
+    def _listen(self) -> None:
+        awaitable = self.receive()
+        self.receiving = awaitable if isinstance(awaitable, Coroutine) else awaitable.__await__()
+        self(None)
 
-    def _heard(self, done: asyncio.Future[ASGIReceiveEvent]) -> None:
-        if self.stopped or done.cancelled():
+    def __call__(self, _done: object) -> None:
+        """Step `receive()` once more (the future it waited on is done)."""
+        self.waiting_on = None
+        receiving = self.receiving
+        if self.stopped or receiving is None:
             return
-        if done.exception() is None and done.result()["type"] != "http.disconnect":
-            self.listening = self._listen()  # a request body part: nothing to do for a GET
-            return
+        try:
+            yielded = receiving.send(None)
+        except StopIteration as finished:
+            self.receiving = None
+            message: ASGIReceiveEvent = finished.value
+            if message["type"] != "http.disconnect":
+                self._listen()  # a request body part: nothing to do for a GET
+                return
+            self._leave()
+        except Exception:
+            self.receiving = None
+            self._leave()  # the server cannot tell us more: treat it as the client leaving
+        else:
+            if asyncio.isfuture(yielded):
+                # What a task does with a future its coroutine awaits: resume on completion.
+                yielded._asyncio_future_blocking = False
+                yielded.add_done_callback(self)
+                self.waiting_on = yielded
+            else:
+                asyncio.get_running_loop().call_soon(self, None)  # a bare yield: step again
+
+    def _leave(self) -> None:
         self.gone = True
         self.writer.cancel()
 
     def stop(self) -> None:
         self.stopped = True
-        self.listening.cancel()
-
-
-async def _close(items: AsyncIterator[Any]) -> None:
-    aclose = getattr(items, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
-async def write_stream(
-    stream: Stream[Any], receive: ASGIReceiveCallable, send: ASGISendCallable
-) -> None:
-    """Send the stream until it ends or the client leaves."""
-    writer = asyncio.current_task()
-    assert writer is not None
-    departure = _Departure(receive, writer)
-    encode = stream.encode
-    try:
-        await send({"type": "http.response.body", "body": stream.opening, "more_body": True})
-        async for item in stream.items:
-            await send({"type": "http.response.body", "body": encode(item), "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except asyncio.CancelledError:
-        if not departure.gone:
-            raise  # the server is stopping
-        writer.uncancel()  # the client left: a normal end of a stream
-    finally:
-        departure.stop()
-        with contextlib.suppress(Exception):
-            await _close(stream.items)
+        if self.waiting_on is not None:
+            self.waiting_on.remove_done_callback(self)
+            self.waiting_on = None
+        if self.receiving is not None:
+            receiving, self.receiving = self.receiving, None
+            receiving.close()  # the server's receive() cleans up after itself (its getter)

@@ -12,7 +12,7 @@ from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
 from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
-from gamehub.rooms.streams import channel_events, last_event_id, sse_response
+from gamehub.rooms.streams import ChannelFeed, last_event_id, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("userstream", __name__)
@@ -67,7 +67,7 @@ async def user_events() -> Response:
         return seq, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
     return sse_response(
-        channel_events(
+        ChannelFeed(
             rt.broker,
             channel(user_id),
             since,

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -57,16 +58,20 @@ class Subscription:
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.pending: list[Event] = []
+        # A list only while something is pending: an idle subscriber holds the shared empty tuple.
+        self.pending: list[Event] | tuple[()] = ()
         self.waiter: asyncio.Future[None] | None = None
         self.lagged = False
 
     def deliver(self, event: Event) -> None:
-        if len(self.pending) >= SUBSCRIBER_QUEUE:
+        pending = self.pending
+        if not pending:
+            self.pending = [event]
+        elif len(pending) >= SUBSCRIBER_QUEUE:
             # Never block the publisher for one slow reader: cut it off; it replays on reconnect.
             self.lagged = True
         else:
-            self.pending.append(event)
+            pending.append(event)
         self.wake()
 
     def cut_off(self) -> None:
@@ -79,22 +84,28 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def arm(self) -> asyncio.Future[None]:
+        """The future `wake` completes. A stream's reader awaits it itself (and clears `waiter`
+        when it runs again), so no coroutine frame per waiting subscriber stays suspended."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiter = waiter
+        return waiter
+
     async def wait(self) -> None:
         """Until something is pending, the subscriber was cut off, or `wake` was called."""
         if self.pending or self.lagged:
             return
-        self.waiter = asyncio.get_running_loop().create_future()
         try:
-            await self.waiter
+            await self.arm()
         finally:
             self.waiter = None
 
-    def drain(self) -> list[Event]:
+    def drain(self) -> Sequence[Event]:
         """Everything pending, in order; SubscriberLagged once the subscriber was cut off."""
         if self.lagged:
             raise SubscriberLagged(self.channel)
         events = self.pending
-        self.pending = []
+        self.pending = ()
         return events
 
     async def next(self) -> Event:
@@ -105,7 +116,9 @@ class Subscription:
             await self.wait()
         if self.lagged:
             raise SubscriberLagged(self.channel)
-        return self.pending.pop(0)
+        pending = self.pending
+        assert isinstance(pending, list)
+        return pending.pop(0)
 
 
 def encode(seq: int, body: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from quart import Blueprint, Response, current_app, g
 from quart_schema import validate_querystring, validate_request, validate_response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.auth.guard import (
     current_login,
@@ -21,6 +22,7 @@ from gamehub.idempotency import idempotent
 from gamehub.models import User
 from gamehub.money import format_cents
 from gamehub.rooms import roulette, store
+from gamehub.rooms.broker import Event
 from gamehub.rooms.registry import LOBBY
 from gamehub.rooms.schemas import (
     BetOut,
@@ -35,7 +37,7 @@ from gamehub.rooms.schemas import (
     RoomsQuery,
 )
 from gamehub.rooms.service import Rooms, RoomView
-from gamehub.rooms.streams import channel_events, last_event_id, sse_response
+from gamehub.rooms.streams import ChannelFeed, last_event_id, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("rooms", __name__)
@@ -159,6 +161,20 @@ async def get_room(room_id: int) -> RoomEnvelope:
     return RoomEnvelope(room=_room(await rooms().get(room_id)))
 
 
+class _RoomHistory:
+    """A room's events from the database (a stream's Durable). Kept for the stream's life:
+    one small object, where a closure would be a function and a cell for each variable."""
+
+    __slots__ = ("readers", "room_id")
+
+    def __init__(self, readers: async_sessionmaker[AsyncSession], room_id: int) -> None:
+        self.readers = readers
+        self.room_id = room_id
+
+    async def __call__(self, since: int) -> list[Event] | None:
+        return await store.durable_history(self.readers, self.room_id, since)
+
+
 @blueprint.get("/games/rooms/<int:room_id>/events")
 async def room_events(room_id: int) -> Response:
     """SSE for one room (players and spectators), with exact Last-Event-ID replay."""
@@ -171,16 +187,13 @@ async def room_events(room_id: int) -> Response:
         view = await service.get(room_id)
         return view.seq, {"room_id": room_id, "room": view.render()}
 
-    async def durable(since: int) -> Any:
-        return await store.durable_history(rt.readers, room_id, since)
-
     return sse_response(
-        channel_events(
+        ChannelFeed(
             rt.broker,
             store.channel(room_id),
             last_event_id(),
             snapshot,
-            durable=durable,
+            durable=_RoomHistory(rt.readers, room_id),
             keepalive_s=rt.settings.sse_keepalive_s,
         )
     )
@@ -199,7 +212,7 @@ async def lobby_events() -> Response:
         return seq, {"rooms": [view.render() for view in views]}
 
     return sse_response(
-        channel_events(
+        ChannelFeed(
             rt.broker,
             LOBBY,
             last_event_id(),
