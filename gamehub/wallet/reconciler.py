@@ -116,20 +116,29 @@ class Reconciler:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the loop. A pass may be inside a library that turns a cancellation into an
+        error of its own (which the loop logs and survives): the flag ends the loop anyway,
+        and the cancellation is repeated until the task has ended."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._rt.settings.reconcile_interval_s)
             try:
                 await reconcile_once(self._rt)
