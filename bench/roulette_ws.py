@@ -91,15 +91,8 @@ class WsBot:
 class WsDriver(Driver):
     """Commands and events over one WebSocket per bot, opened once and kept across matches."""
 
-    def __init__(
-        self,
-        session: Any,
-        base: str,
-        stats: DriverStats,
-        match_timeout: float,
-        think_s: float = 0.0,
-    ) -> None:
-        super().__init__(session, base, stats, match_timeout, think_s)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.bots: dict[int, WsBot] = {}
 
     async def bot(self, pair: Pair, seat: int) -> WsBot:

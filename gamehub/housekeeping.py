@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import idempotency
+from gamehub.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,8 @@ class Housekeeping:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="housekeeping")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def run_once(self) -> int:
         removed = await idempotency.purge_expired(self.sessions)

@@ -10,7 +10,6 @@ event (the later balance), which is what a client shows anyway.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gamehub.balances import Balance, player_balances, player_balances_pg
 from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
+from gamehub.tasks import stop_task
 from gamehub.userstream import publish_wallet_balance
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,5 @@ class WalletNews:
             return await player_balances(session, users)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task, self._task = self._task, None
+        await stop_task(task)

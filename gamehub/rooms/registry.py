@@ -22,6 +22,7 @@ from gamehub.rooms.actor import Applied, Prepare, RoomActor
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.render import render_room
 from gamehub.rooms.store_pg import PgRoomTx
+from gamehub.tasks import stop_task
 from gamehub.walletnews import WalletNews
 
 log = logging.getLogger(__name__)
@@ -198,10 +199,8 @@ class Registry:
                 log.exception("rooms sweeper pass failed")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        sweeper, self._sweeper = self._sweeper, None
+        await stop_task(sweeper)
         for actor in list(self.actors.values()):
             await actor.close()
         for task in list(self._tasks):

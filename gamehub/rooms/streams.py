@@ -206,27 +206,8 @@ class ChannelFeed:
             self.broker.unsubscribe(subscription)
 
 
-async def channel_events(
-    broker: Broker,
-    channel: str,
-    since: int | None,
-    snapshot: Snapshot,
-    *,
-    durable: Durable | None = None,
-    keepalive_s: float = 15.0,
-    snapshot_type: str = "snapshot",
-) -> AsyncIterator[list[Event]]:
-    """ChannelFeed as an async iterator of batches (the WebSocket forwards it this way)."""
-    feed = ChannelFeed(
-        broker,
-        channel,
-        since,
-        snapshot,
-        durable=durable,
-        keepalive_s=keepalive_s,
-        snapshot_type=snapshot_type,
-    )
-    del snapshot
+async def channel_events(feed: ChannelFeed) -> AsyncIterator[list[Event]]:
+    """A ChannelFeed as an async iterator of batches (the WebSocket forwards it this way)."""
     try:
         opening = await feed.open()
         if opening:

@@ -28,7 +28,7 @@ from gamehub.models import User
 from gamehub.rooms import roulette, routes, store
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
-from gamehub.rooms.streams import channel_events
+from gamehub.rooms.streams import ChannelFeed, channel_events
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("ws", __name__)
@@ -168,12 +168,14 @@ def _room_batches(room_id: int, since: int | None) -> AsyncIterator[list[Event]]
         return await store.durable_history(rt.readers, room_id, after)
 
     return channel_events(
-        rt.broker,
-        store.channel(room_id),
-        since,
-        snapshot,
-        durable=durable,
-        keepalive_s=rt.settings.sse_keepalive_s,
+        ChannelFeed(
+            rt.broker,
+            store.channel(room_id),
+            since,
+            snapshot,
+            durable=durable,
+            keepalive_s=rt.settings.sse_keepalive_s,
+        )
     )
 
 

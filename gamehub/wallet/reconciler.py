@@ -10,7 +10,6 @@ Everything it then does is idempotent anyway (queries, a B2C under the same id, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -20,6 +19,7 @@ from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction
 from gamehub.mpesa.errors import DarajaError, DarajaUnavailable, TransactionInProgress
 from gamehub.runtime import Runtime
+from gamehub.tasks import stop_task
 from gamehub.wallet import settle, withdrawals
 
 log = logging.getLogger(__name__)
@@ -124,18 +124,9 @@ class Reconciler:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop the loop. A pass may be inside a library that turns a cancellation into an
-        error of its own (which the loop logs and survives): the flag ends the loop anyway,
-        and the cancellation is repeated until the task has ended."""
         task, self._task = self._task, None
-        if task is None:
-            return
         self._stopping = True
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            task.result()
+        await stop_task(task)
 
     async def _run(self) -> None:
         while not self._stopping:
