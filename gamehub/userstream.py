@@ -39,13 +39,10 @@ async def publish(broker: Broker, user_id: int, event_type: str, body: dict[str,
 
 
 async def publish_wallet(
-    broker: Broker,
-    sessions: async_sessionmaker[AsyncSession],
-    user_id: int,
-    pg: RawPool | None = None,
+    broker: Broker, sessions: async_sessionmaker[AsyncSession], user_id: int
 ) -> None:
     """Publish the wallet as it is now; call after the transaction that changed it committed."""
-    body = await wallet_body(sessions, user_id, pg)
+    body = await wallet_body(sessions, user_id)
     await publish(broker, user_id, "wallet", {"wallet": body})
 
 

@@ -176,10 +176,10 @@ class RoomActor:
         writes = store.plan(room, state, transition, now)
         try:
             moves, touched = await store.transfer_specs(
-                self.room_id, writes.postings, self._existing_account
+                self.room_id, writes.postings, self.registry.existing_account
             )
             saved_alone, live = await store_pg.write_alone(pool, writes, login, moves, tx.seat)
-        except (_NeedsTransaction, store_pg.Refused):
+        except (store.AccountNotOpen, store_pg.Refused):
             return None
         if not live:
             raise SessionRevoked()  # nothing was written
@@ -190,13 +190,6 @@ class RoomActor:
         await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
         self.arm(transition.state)
         return Applied(transition.state, saved.seq, transition)
-
-    async def _existing_account(self, code: str, _kind: str | None, _user_id: int | None) -> int:
-        """An account's id; one that is not open yet sends the command the transactional way."""
-        found = await self.registry.existing_account(code)
-        if found is None:
-            raise _NeedsTransaction()
-        return found
 
     def _remember(self, known: tuple[store.RoomRow, roulette.RoomState] | None) -> None:
         """Keep the room as last committed here; the registry's matchmaking hears whether it

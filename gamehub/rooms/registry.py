@@ -49,10 +49,9 @@ class Registry:
         self.config_overrides = config_overrides or {}
         self.sweep_interval_s = sweep_interval_s
         self.actors: dict[int, RoomActor] = {}
-        # Waiting rooms with a free seat, by stake, as this process's actors last committed
-        # them: matchmaking tries these before asking the database.
-        self._free_seats: dict[int, dict[int, None]] = {}
-        self._free_seat_stakes: dict[int, int] = {}
+        # Stakes of the waiting rooms with a free seat, as this process's actors last committed
+        # them (oldest first): matchmaking tries these before asking the database.
+        self._free_seats: dict[int, int] = {}
         self.wallet_news = WalletNews(broker, self.readers, pg)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -73,9 +72,11 @@ class Registry:
             async with transaction(self.sessions) as session:
                 yield store.SessionRoomTx(session, None if opening else self.accounts)
 
-    async def existing_account(self, code: str) -> int | None:
-        """A ledger account's id, remembered or looked up on the bare driver; None if it is not
-        open yet (a command's transaction opens it, where a rollback takes it away again)."""
+    async def existing_account(
+        self, code: str, _kind: str | None = None, _user_id: int | None = None
+    ) -> int:
+        """A ledger account's id, remembered or looked up on the bare driver (a store.Resolve
+        for one-statement writes); store.AccountNotOpen if it is not open yet."""
         pool = self.pg
         assert pool is not None
 
@@ -83,23 +84,21 @@ class Registry:
             async with pool.connection() as connection:
                 return await ledger_pg.find_account(connection, code)
 
-        return await self.accounts.find(code, find)
+        found = await self.accounts.find(code, find)
+        if found is None:
+            raise store.AccountNotOpen(code)
+        return found
 
     def seat_free(self, room_id: int, stake: int | None, free: bool) -> None:
         """Note whether a room (last committed by this process) has a free seat at `stake`."""
-        previous = self._free_seat_stakes.pop(room_id, None)
-        if previous is not None:
-            rooms = self._free_seats[previous]
-            rooms.pop(room_id, None)
-            if not rooms:
-                del self._free_seats[previous]
         if free and stake is not None:
-            self._free_seat_stakes[room_id] = stake
-            self._free_seats.setdefault(stake, {})[room_id] = None
+            self._free_seats.setdefault(room_id, stake)
+        else:
+            self._free_seats.pop(room_id, None)
 
     def rooms_with_a_free_seat(self, stake: int) -> list[int]:
         """Rooms this process knows to wait for a player at `stake`, oldest first."""
-        return list(self._free_seats.get(stake, ()))
+        return [room for room, at in self._free_seats.items() if at == stake]
 
     def actor(self, room_id: int) -> RoomActor:
         actor = self.actors.get(room_id)

@@ -179,23 +179,27 @@ class _RoomHistory:
 async def room_events(room_id: int) -> Response:
     """SSE for one room (players and spectators), with exact Last-Event-ID replay."""
     await stream_user_id()
+    await rooms().get(room_id)  # 404 before the stream starts
+    return sse_response(room_feed(room_id, last_event_id()))
+
+
+def room_feed(room_id: int, since: int | None) -> ChannelFeed:
+    """One subscriber's feed of a room (the SSE stream's and the WebSocket's): its snapshot,
+    or the exact replay after `since` from the broker or the database, then live events."""
     service = rooms()
-    await service.get(room_id)  # 404 before the stream starts
     rt = runtime()
 
     async def snapshot() -> tuple[int, dict[str, Any]]:
         view = await service.get(room_id)
         return view.seq, {"room_id": room_id, "room": view.render()}
 
-    return sse_response(
-        ChannelFeed(
-            rt.broker,
-            store.channel(room_id),
-            last_event_id(),
-            snapshot,
-            durable=_RoomHistory(rt.readers, room_id),
-            keepalive_s=rt.settings.sse_keepalive_s,
-        )
+    return ChannelFeed(
+        rt.broker,
+        store.channel(room_id),
+        since,
+        snapshot,
+        durable=_RoomHistory(rt.readers, room_id),
+        keepalive_s=rt.settings.sse_keepalive_s,
     )
 
 

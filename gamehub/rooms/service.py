@@ -32,10 +32,6 @@ class RoomView:
         return render_room(roulette.room_view(self.state), self.seq)
 
 
-class _NotOpenYet(Exception):
-    """A ledger account the one-statement opening needs is not open yet."""
-
-
 def _already_seated(room_id: int) -> Conflict:
     return Conflict(
         "You already sit in a waiting or playing room.",
@@ -200,16 +196,15 @@ class Rooms:
         writes = store.plan(room, state, transition, now)
         escrow = store.escrow_code(room_id)
 
-        async def resolve(code: str, _kind: str | None, _user_id: int | None) -> int:
+        async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
             # The escrow is opened by the statement itself: 0 stands in for its id.
-            found = 0 if code == escrow else await self.registry.existing_account(code)
-            if found is None:
-                raise _NotOpenYet()
-            return found
+            if code == escrow:
+                return 0
+            return await self.registry.existing_account(code, kind, user_id)
 
         try:
             moves, touched = await store.transfer_specs(room_id, writes.postings, resolve)
-        except _NotOpenYet:
+        except store.AccountNotOpen:
             return None
         if len(moves) != 1 or moves[0].credit != 0 or writes.match_values is not None:
             return None  # not a first join's shape: its stake from the wallet to the escrow

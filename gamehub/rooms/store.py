@@ -74,6 +74,11 @@ class AccountIds:
         self._ids[code] = account
 
 
+class AccountNotOpen(Exception):
+    """A ledger account a one-statement write needs is not open yet: the transactional way
+    opens it (where a rollback takes it away again)."""
+
+
 Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
 
 

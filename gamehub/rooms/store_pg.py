@@ -257,28 +257,14 @@ async def open_and_join(
     takes the stake from the wallet into the escrow (its credit side is the new account):
     (the escrow account's id, login live); (None, False) wrote nothing. Refused: nothing was
     written."""
-    values = writes.room_values
     params = {
-        "family_id": None if login is None else login.family_id,
-        "user_id": None if login is None else login.user_id,
-        "room": writes.room.id,
-        "game_id": writes.room.game_id,
-        "status": values["status"],
-        "stake": values["state"]["stake"],
-        "seats_taken": values["seats_taken"],
-        "seq": values["seq"],
-        "state": json.dumps(values["state"]),
-        "deadline_at": values["deadline_at"],
-        "now": writes.now,
+        **_room_params(writes, login, seat),
+        "stake": writes.room_values["state"]["stake"],
         "amount": move.amount,
         "wallet": move.debit,
         "escrow_code": store.escrow_code(writes.room.id),
         "reference": move.reference,
         "kind": move.kind,
-        "seat_user": seat,
-        "seqs": [e.seq for e in writes.events],
-        "types": [e.type for e in writes.events],
-        "datas": [e.data for e in writes.events],
     }
     async with pool.connection() as connection:
         with _refusal():
@@ -317,6 +303,25 @@ async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
         return [row[0] for row in await _CANDIDATES.fetch(connection, stake=stake)]
 
 
+def _room_params(
+    writes: store.Writes, login: AccessClaims | None, seat: int | None
+) -> dict[str, Any]:
+    """What both room statements take: the room row as the writes leave it, its events, the
+    login to check (None: none) and the seat to take (None: none)."""
+    return {
+        "family_id": None if login is None else login.family_id,
+        "user_id": None if login is None else login.user_id,
+        "game_id": writes.room.game_id,
+        "now": writes.now,
+        **writes.room_values,
+        "state": json.dumps(writes.room_values["state"]),
+        "seat_user": seat,
+        "seqs": [e.seq for e in writes.events],
+        "types": [e.type for e in writes.events],
+        "datas": [e.data for e in writes.events],
+    }
+
+
 def _save_params(
     writes: store.Writes,
     moves: list[ledger.TransferSpec],
@@ -330,18 +335,9 @@ def _save_params(
     bets = [h for h in history if isinstance(h, store.SettleBet)]
     session = writes.session_values or {}
     return {
+        **_room_params(writes, login, seat),
         "seen_seq": writes.room.seq,
-        "family_id": None if login is None else login.family_id,
-        "user_id": None if login is None else login.user_id,
-        "game_id": writes.room.game_id,
-        "now": writes.now,
-        **writes.room_values,
-        "state": json.dumps(writes.room_values["state"]),
         **ledger_pg.batch_params(moves),
-        "seat_user": seat,
-        "seqs": [e.seq for e in writes.events],
-        "types": [e.type for e in writes.events],
-        "datas": [e.data for e in writes.events],
         "open_users": [h.user_id for h in opened],
         "open_amounts": [h.amount for h in opened],
         "settle_users": [h.user_id for h in settled],

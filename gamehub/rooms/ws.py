@@ -25,10 +25,10 @@ from gamehub.auth import tickets
 from gamehub.auth.tokens import AccessClaims, decode_access_token
 from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.models import User
-from gamehub.rooms import roulette, routes, store
+from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
-from gamehub.rooms.streams import ChannelFeed, channel_events
+from gamehub.rooms.streams import channel_events
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("ws", __name__)
@@ -130,7 +130,7 @@ async def _handle(
             # is one.
             if since is not None:
                 await routes.rooms().get(room.room_id)
-            batches = _room_batches(room.room_id, since)
+            batches = channel_events(routes.room_feed(room.room_id, since))
             first = await anext(batches)
             old = subscriptions.pop(room.room_id, None)
             if old is not None:
@@ -154,29 +154,6 @@ async def _handle(
         await send(json.dumps({"op": "reply", "ref": ref, "ok": True, "result": result}))
     except (ApiError, roulette.RuleError, ValidationError, ValueError) as error:
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
-
-
-def _room_batches(room_id: int, since: int | None) -> AsyncIterator[list[Event]]:
-    rt = runtime()
-    service = routes.rooms()
-
-    async def snapshot() -> tuple[int, dict[str, Any]]:
-        view = await service.get(room_id)
-        return view.seq, {"room_id": room_id, "room": view.render()}
-
-    async def durable(after: int) -> Any:
-        return await store.durable_history(rt.readers, room_id, after)
-
-    return channel_events(
-        ChannelFeed(
-            rt.broker,
-            store.channel(room_id),
-            since,
-            snapshot,
-            durable=durable,
-            keepalive_s=rt.settings.sse_keepalive_s,
-        )
-    )
 
 
 async def _forward(

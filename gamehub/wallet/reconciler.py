@@ -125,6 +125,8 @@ class Reconciler:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        # The flag ends the loop at its next turn even if a pass swallowed the cancellation
+        # (its passes call Daraja and the database, and may be long next to its interval).
         self._stopping = True
         await stop_task(task)
 
