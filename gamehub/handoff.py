@@ -51,7 +51,9 @@ class Stream:
 
 
 async def feed_bytes(opening: bytes, feed: Feed) -> AsyncIterator[bytes]:
-    """The stream as an async iterator of bytes, where nothing writes it outside Quart."""
+    """The stream as an async iterator of bytes, where nothing writes it outside Quart.
+    StreamHandoff runs the same loop inline instead of calling this: a generator would stay
+    suspended, one more frame, for every idle listener."""
     try:
         yield opening
         while True:
