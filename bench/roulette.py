@@ -731,7 +731,13 @@ def main(argv: list[str] | None = None) -> int:
         default="on",
         help="on = as shipped (gamehub.access at INFO); off = silenced",
     )
-    parser.add_argument("--match-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--match-timeout",
+        type=float,
+        default=None,
+        help="seconds a pair waits for its match before leaving (default: 60 s plus six "
+        "pulls at the longest think time)",
+    )
     parser.add_argument(
         "--count-sql",
         action="store_true",
@@ -750,6 +756,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: --py-spy needs py-spy (`pip install py-spy`)", file=sys.stderr)
         return 2
     drivers = args.drivers or max(1, math.ceil(args.matches / 500))
+    if args.match_timeout is None:
+        # A match has at most six pulls, each after up to 1.5x the think time: a slow match
+        # is not a stuck one.
+        args.match_timeout = 60.0 + 6 * 1.5 * args.think_ms / 1000
     common.raise_open_files_limit()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -864,7 +874,10 @@ def main(argv: list[str] | None = None) -> int:
                 "match_timeout": args.match_timeout,
                 "transport": args.transport,
                 "think_ms": args.think_ms,
-                "ramp_s": min(args.warmup, 3.0),
+                # First joins spread over up to a second per hundred matches (at least 3 s):
+                # a thousand pairs joining inside 3 s queue for seconds, and the measured
+                # window would see that herd drain instead of the steady state.
+                "ramp_s": min(args.warmup, max(3.0, args.matches / 100)),
             }
             for i in range(drivers)
         ]

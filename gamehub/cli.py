@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import signal
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from hypercorn.config import Config
 
+from gamehub import collector
 from gamehub.settings import PREFIX, Settings, SettingsError, load_settings, read_dotenv
 
 HYPERCORN_TOML = Path("hypercorn.toml")
@@ -46,11 +46,7 @@ async def _serve(settings: Settings, config: Config) -> None:
     from gamehub.app import create_app
 
     app = create_app(settings)
-    # Everything built so far (modules, the app, its routes and schemas) lives as long as the
-    # process: keep it out of the collector's full passes, which otherwise walk it all and stall
-    # every stream and game for tens of milliseconds each time.
-    gc.collect()
-    gc.freeze()
+    collector.tune_for_serving()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
