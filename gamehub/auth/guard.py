@@ -63,7 +63,7 @@ async def stream_user_id() -> int:
     ticket = request.args.get("ticket")
     rt = runtime()
     if ticket:
-        return await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
+        return (await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)).user_id
     found = await service.authenticate(rt, bearer_token())
     return found.user.id
 

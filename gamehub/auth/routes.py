@@ -16,6 +16,7 @@ from gamehub.auth.schemas import (
     TokensOut,
     UserOut,
 )
+from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, player_balance
 from gamehub.db import iso_utc
 from gamehub.models import User
@@ -105,9 +106,8 @@ async def logout() -> Response:
 async def stream_ticket() -> StreamTicketOut:
     """A single-use ticket (≤ 60 s) for `?ticket=` on a stream URL (EventSource has no headers)."""
     rt = runtime()
-    ticket = tickets.issue(
-        rt.settings.jwt_secret, current_user().id, rt.settings.stream_ticket_ttl_s
-    )
+    login = AccessClaims(current_user().id, current_family())
+    ticket = tickets.issue(rt.settings.jwt_secret, login, rt.settings.stream_ticket_ttl_s)
     return StreamTicketOut(ticket=ticket, expires_in=rt.settings.stream_ticket_ttl_s)
 
 

@@ -257,14 +257,6 @@ def _with_user(record: Record) -> tuple[Any, ...]:
     return (user, *record[width:])
 
 
-async def user_by_id(readers: async_sessionmaker[AsyncSession], user_id: int) -> User:
-    async with readers() as session:
-        user = await session.get(User, user_id)
-    if user is None:
-        raise Unauthorized("This account no longer exists.")
-    return user
-
-
 async def update_profile(
     sessions: async_sessionmaker[AsyncSession], user_id: int, patch: ProfilePatch
 ) -> User:

@@ -1,10 +1,12 @@
 """Stream tickets: signed, short-lived, single-use credentials for `?ticket=` on stream URLs
 (EventSource cannot send headers, and access tokens never go in URLs).
 
-A ticket is `<user id>.<expiry unix s>.<nonce>.<signature>`, signed with HMAC-SHA256 under the
-JWT secret. Opening a stream checks the signature and expiry without touching the database and
-claims the nonce in the broker (Redis `SET NX EX` across instances, memory in one process), so
-each ticket opens one stream, once.
+A ticket is `<user id>.<login family id>.<expiry unix s>.<nonce>.<signature>`, signed with
+HMAC-SHA256 under the JWT secret. Opening a stream checks the signature and expiry without
+touching the database and claims the nonce in the broker (Redis `SET NX EX` across instances,
+memory in one process), so each ticket opens one stream, once. The ticket names the login it
+was issued to, as an access token does, so that what it opens can check that login is still
+live: a WebSocket does so in every room command, as one opened with a bearer token does.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hmac
 import secrets
 import time
 
+from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import Unauthorized
 from gamehub.rooms.broker import Broker
 
@@ -26,9 +29,9 @@ def _sign(secret: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def issue(secret: str, user_id: int, ttl_s: int, now: float | None = None) -> str:
+def issue(secret: str, login: AccessClaims, ttl_s: int, now: float | None = None) -> str:
     expires = int((time.time() if now is None else now) + ttl_s)
-    payload = f"{user_id}.{expires}.{secrets.token_urlsafe(12)}"
+    payload = f"{login.user_id}.{login.family_id}.{expires}.{secrets.token_urlsafe(12)}"
     return f"{payload}.{_sign(secret, payload)}"
 
 
@@ -38,16 +41,18 @@ def _invalid() -> Unauthorized:
     )
 
 
-async def redeem(secret: str, broker: Broker, ticket: str, now: float | None = None) -> int:
-    """The user a valid, unexpired, unused ticket was issued to; marks it used."""
+async def redeem(
+    secret: str, broker: Broker, ticket: str, now: float | None = None
+) -> AccessClaims:
+    """The login a valid, unexpired, unused ticket was issued to; marks it used."""
     payload, _, signature = ticket.rpartition(".")
     parts = payload.split(".")
-    if len(parts) != 3 or not hmac.compare_digest(signature, _sign(secret, payload)):
+    if len(parts) != 4 or not hmac.compare_digest(signature, _sign(secret, payload)):
         raise _invalid()
-    user_id, expires, nonce = parts
+    user_id, family_id, expires, nonce = parts
     remaining = int(expires) - int(time.time() if now is None else now)
-    if remaining <= 0 or not user_id.isdigit():
+    if remaining <= 0 or not user_id.isdigit() or not family_id:
         raise _invalid()
     if not await broker.claim(PREFIX + nonce, remaining + 1):
         raise _invalid()
-    return int(user_id)
+    return AccessClaims(int(user_id), family_id)

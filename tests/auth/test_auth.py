@@ -265,6 +265,7 @@ async def test_patch_profile_email_taken_is_409(client: TestClientProtocol) -> N
 
 async def test_stream_ticket_is_single_use(client: TestClientProtocol) -> None:
     from gamehub.auth import tickets
+    from gamehub.auth.tokens import decode_access_token
     from gamehub.errors import Unauthorized
     from gamehub.runtime import EXTENSION
 
@@ -274,15 +275,15 @@ async def test_stream_ticket_is_single_use(client: TestClientProtocol) -> None:
     ticket = await response.get_json()
     assert ticket["expires_in"] <= 60
     rt = client.app.extensions[EXTENSION]
-    assert (
-        await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket["ticket"])
-        == data["user"]["id"]
-    )
+    redeemed = await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket["ticket"])
+    # The ticket names the login it was issued to (its family), as the access token does.
+    assert redeemed == decode_access_token(rt.settings, data["access_token"])
+    assert redeemed.user_id == data["user"]["id"]
     with pytest.raises(Unauthorized):
         await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket["ticket"])
     forged = ticket["ticket"].rsplit(".", 1)[0] + ".AAAA"
     with pytest.raises(Unauthorized):
         await tickets.redeem(rt.settings.jwt_secret, rt.broker, forged)
-    expired = tickets.issue(rt.settings.jwt_secret, data["user"]["id"], 60, now=0)
+    expired = tickets.issue(rt.settings.jwt_secret, redeemed, 60, now=0)
     with pytest.raises(Unauthorized):
         await tickets.redeem(rt.settings.jwt_secret, rt.broker, expired)

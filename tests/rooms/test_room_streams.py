@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 from quart import Quart
 
@@ -318,12 +319,19 @@ async def test_websocket_subscribe_and_commands(app: Quart) -> None:
     assert await books_balance(app.extensions[EXTENSION]) == []
 
 
-async def test_a_websocket_does_not_outlive_its_login(app: Quart) -> None:
-    """A socket opened with a bearer token checks, in each room command's own statements, that
-    its login is still live: after a logout its commands are refused and change nothing."""
+@pytest.mark.parametrize("opened_with", ["bearer", "ticket"])
+async def test_a_websocket_does_not_outlive_its_login(app: Quart, opened_with: str) -> None:
+    """A socket opened with a bearer token, or with a ticket (a browser's way; the ticket names
+    its login), checks in each room command's own statements that its login is still live:
+    after a logout its commands are refused and change nothing."""
     alice, bob = await _players(app, 2)
     client = app.test_client()
-    async with client.websocket("/ws", headers=bearer(alice["access_token"])) as ws:
+    if opened_with == "bearer":
+        socket = client.websocket("/ws", headers=bearer(alice["access_token"]))
+    else:
+        issued = await client.post("/auth/stream-ticket", headers=bearer(alice["access_token"]))
+        socket = client.websocket(f"/ws?ticket={(await issued.get_json())['ticket']}")
+    async with socket as ws:
         await ws.send(json.dumps({"op": "join", "stake": 12, "ref": "j1"}))
         reply = json.loads(await ws.receive())
         assert reply["ok"] is True, reply
