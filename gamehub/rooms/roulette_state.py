@@ -4,13 +4,13 @@ until the contract allows them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, cast
 
 from gamehub.rooms.odds import CHAMBERS, BetType
 from gamehub.rooms.roulette_errors import StakeLimits
-from gamehub.rooms.roulette_types import RouletteConfig, Status, as_utc
+from gamehub.rooms.roulette_types import RouletteConfig, Status, as_utc, flat_dict
 
 STATE_VERSION = 1
 
@@ -162,9 +162,9 @@ def to_dict(state: RoomState) -> dict[str, Any]:
         "version": STATE_VERSION,
         "room_id": state.room_id,
         "stake": state.stake,
-        "config": asdict(state.config),
+        "config": flat_dict(state.config),
         "status": state.status,
-        "players": [asdict(player) for player in state.players],
+        "players": [flat_dict(player) for player in state.players],
         "waiting_deadline": _iso(state.waiting_deadline),
         "server_seed": state.server_seed,
         "server_seed_hash": state.server_seed_hash,
@@ -175,7 +175,7 @@ def to_dict(state: RoomState) -> dict[str, Any]:
         "pull_number": state.pull_number,
         "turn_deadline": _iso(state.turn_deadline),
         "winner_seat": state.winner_seat,
-        "pending_bets": [asdict(bet) for bet in state.pending_bets],
+        "pending_bets": [flat_dict(bet) for bet in state.pending_bets],
         "escrow": state.escrow,
     }
 

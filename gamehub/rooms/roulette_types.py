@@ -10,6 +10,26 @@ from typing import Any, ClassVar, Literal
 from gamehub.rooms.odds import BetType
 
 Status = Literal["waiting", "playing", "finished", "cancelled"]
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class: every room command renders its
+    state and events, and dataclasses.fields / asdict (which deep-copies every value) were
+    half of planning a command's writes."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(item.name for item in fields(cls))
+    return names
+
+
+def flat_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass whose fields are plain values, as a dict (asdict without its copies)."""
+    return {name: getattr(obj, name) for name in field_names(type(obj))}
+
+
 Outcome = Literal["click", "bang"]
 BetOutcome = Literal["won", "lost", "refunded"]
 
@@ -116,11 +136,11 @@ class RoomEvent:
 
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type}
-        for item in fields(self):
-            value = getattr(self, item.name)
+        for name in field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, tuple):
                 value = [bet.payload() for bet in value]
-            body[item.name] = value
+            body[name] = value
         return body
 
 
@@ -184,7 +204,7 @@ class SettledBet:
     outcome: BetOutcome
 
     def payload(self) -> dict[str, Any]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
+        return flat_dict(self)
 
 
 @dataclass(frozen=True)
