@@ -145,10 +145,7 @@ class RoomActor:
                 return Applied(transition.state, room.seq, transition)
             writes = store.plan(room, state, transition, now)
             saved = await tx.write(writes)
-        self._remember((writes.room_after(), transition.state))
-        await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
-        self.arm(transition.state)
-        return Applied(transition.state, saved.seq, transition)
+        return await self._committed(writes, transition, saved)
 
     async def _apply_alone(
         self,
@@ -185,8 +182,15 @@ class RoomActor:
             raise SessionRevoked()  # nothing was written
         if not saved_alone:
             return None
+        return await self._committed(
+            writes, transition, store.Saved(writes.events, touched, writes.seq)
+        )
+
+    async def _committed(
+        self, writes: store.Writes, transition: roulette.Transition, saved: store.Saved
+    ) -> Applied:
+        """After either path committed a command: remember the room, publish, re-arm."""
         self._remember((writes.room_after(), transition.state))
-        saved = store.Saved(writes.events, touched, writes.seq)
         await self.registry.after_commit(self.room_id, transition, saved, saved.seq)
         self.arm(transition.state)
         return Applied(transition.state, saved.seq, transition)

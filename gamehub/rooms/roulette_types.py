@@ -10,7 +10,8 @@ from typing import Any, ClassVar, Literal
 from gamehub.rooms.odds import BetType
 
 Status = Literal["waiting", "playing", "finished", "cancelled"]
-
+Outcome = Literal["click", "bang"]
+BetOutcome = Literal["won", "lost", "refunded"]
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -28,10 +29,6 @@ def field_names(cls: type) -> tuple[str, ...]:
 def flat_dict(obj: Any) -> dict[str, Any]:
     """A dataclass whose fields are plain values, as a dict (asdict without its copies)."""
     return {name: getattr(obj, name) for name in field_names(type(obj))}
-
-
-Outcome = Literal["click", "bang"]
-BetOutcome = Literal["won", "lost", "refunded"]
 
 
 @dataclass(frozen=True)

@@ -172,9 +172,7 @@ class Rooms:
             transition = roulette.apply(state, self._join_command(user, stake, now))
             writes = store.plan(room, state, transition, now)
             saved = await tx.write(writes)
-        await self.registry.after_commit(room.id, transition, saved, saved.seq)
-        self.registry.actor(room.id).opened(writes.room_after(), transition.state)
-        return RoomView(transition.state, saved.seq)
+        return await self._opened(writes, transition, saved)
 
     async def _open_alone(
         self,
@@ -216,7 +214,15 @@ class Rooms:
             raise SessionRevoked()  # nothing was written
         assert escrow_id is not None
         self.registry.accounts.remember(escrow, escrow_id)  # committed: it exists
-        saved = store.Saved(writes.events, touched, writes.seq)
+        return await self._opened(
+            writes, transition, store.Saved(writes.events, touched, writes.seq)
+        )
+
+    async def _opened(
+        self, writes: store.Writes, transition: roulette.Transition, saved: store.Saved
+    ) -> RoomView:
+        """After either way of opening committed: publish, and hand the room to its actor."""
+        room_id = writes.room.id
         await self.registry.after_commit(room_id, transition, saved, saved.seq)
         self.registry.actor(room_id).opened(writes.room_after(), transition.state)
         return RoomView(transition.state, saved.seq)

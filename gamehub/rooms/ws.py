@@ -33,9 +33,9 @@ from gamehub.runtime import runtime
 
 blueprint = Blueprint("ws", __name__)
 
-# A command's handler: (the socket's user, the validated body, the socket's login if it was
-# opened with a bearer token: each room command then checks, in its own statements, that this
-# login is still live, so a socket outlives neither a logout nor a revoked session).
+# A command's handler: (the socket's user, the validated body, the socket's login, from its
+# bearer token or its ticket: each room command checks, in its own statements, that this login
+# is still live, so a socket outlives neither a logout nor a revoked session).
 Handler = Callable[[User, Any, AccessClaims | None], Awaitable[BaseModel]]
 COMMANDS: dict[str, tuple[type[BaseModel], Handler]] = {
     "join": (JoinIn, routes.do_join),
@@ -108,7 +108,7 @@ async def ws() -> None:
 
 async def _handle(
     user: User,
-    login: AccessClaims | None,
+    login: AccessClaims,
     raw: str | bytes,
     subscriptions: dict[int, asyncio.Task[None]],
     send: Callable[[str], Awaitable[None]],
