@@ -14,7 +14,7 @@ from quart import Quart
 
 from gamehub.app import create_app
 from gamehub.rooms.broker import Subscription
-from gamehub.rooms.heartbeat import Heartbeat
+from gamehub.rooms.heartbeat import SLICES, Heartbeat
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
 from gamehub.userstream import channel, publish_wallet
@@ -110,6 +110,33 @@ async def test_idle_streams_get_keep_alives(settings: Settings, backend: Backend
                 seen.append(await anext(lines))
             assert time.monotonic() - began < 5
             assert any(line.startswith("event: snapshot") for line in seen)
+
+
+async def test_heartbeat_wakes_each_stream_one_interval_after_it_began_waiting() -> None:
+    # Not all at once: streams that began waiting at different times are woken at different
+    # ticks (one beat for everyone was a burst of thousands of writes in one loop pass).
+    loop = asyncio.get_running_loop()
+    beat = Heartbeat(0.8, loop)
+    began: dict[str, float] = {}
+    woken: dict[str, float] = {}
+
+    async def idle(name: str) -> None:
+        subscription = Subscription(name)
+        began[name] = loop.time()
+        beat.join(subscription)
+        await subscription.wait()
+        woken[name] = loop.time()
+        beat.leave(subscription)
+
+    first = asyncio.create_task(idle("first"))
+    await asyncio.sleep(0.4)
+    second = asyncio.create_task(idle("second"))
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
+    for name in began:
+        silent = woken[name] - began[name]
+        assert 0.8 * (SLICES - 1) / SLICES - 0.02 <= silent <= 0.8 + 0.3, (name, silent)
+    assert woken["second"] - woken["first"] >= 0.2
+    assert beat.waiting == 0
 
 
 async def test_heartbeat_wakes_only_waiting_subscriptions() -> None:
