@@ -6,6 +6,7 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from gamehub import errors, health, observability, userstream
+from gamehub.asgi_http import InlineHTTPConnection
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     app.request_class = ApiRequest
+    # Each request is handled in the server's task for it, not in two more (see asgi_http.py).
+    app.asgi_http_class = InlineHTTPConnection
     # Streams are written outside Quart once it has answered (see handoff.py): the documented
     # way to wrap a Quart app in ASGI middleware.
     app.asgi_app = StreamHandoff(app.asgi_app)  # type: ignore[method-assign]
