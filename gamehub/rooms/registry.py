@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub import ledger_pg
+from gamehub import ledger_pg, userstream
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import iso_utc, transaction, utcnow
 from gamehub.pg import RawPool
@@ -158,15 +158,30 @@ class Registry:
             await self.broker.publish_event(event)
         types = {event.type for event in saved.events}
         if types & LOBBY_EVENTS:
-            await self.publish_lobby(transition.state, seq, opened=_opened(saved))
+            room = render_room(roulette.room_view(transition.state), seq)
+            await self.publish_lobby(transition.state, room, opened=_opened(saved))
+            await self._tell_players(transition, room)
         self.wallet_news.note(saved.wallets_touched)
 
-    async def publish_lobby(self, state: roulette.RoomState, seq: int, *, opened: bool) -> None:
+    async def publish_lobby(
+        self, state: roulette.RoomState, room: dict[str, Any], *, opened: bool
+    ) -> None:
         kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")
-        room = render_room(roulette.room_view(state), seq)
         await self.broker.publish(
             LOBBY, {"type": kind, "room_id": state.room_id, "room": room, "at": iso_utc(utcnow())}
         )
+
+    async def _tell_players(self, transition: roulette.Transition, room: dict[str, Any]) -> None:
+        """Each player's own stream (`/events`) hears when their room's seats or status change
+        (seated, match started, ended, left, cancelled), the player who left included: a client
+        learns of its rooms there without listening to the lobby."""
+        players = {player.user_id for player in transition.state.players}
+        players.update(
+            event.user_id for event in transition.events if isinstance(event, roulette.PlayerLeft)
+        )
+        body = {"room_id": transition.state.room_id, "room": room}
+        for user_id in sorted(players):
+            await userstream.publish(self.broker, user_id, "room", body)
 
     async def start(self) -> None:
         """Resume every unfinished room: republish what the broker lost, re-arm its timer."""

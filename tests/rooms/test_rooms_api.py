@@ -247,3 +247,50 @@ async def test_the_players_streams_are_told_their_wallets_after_a_join(
             "available": "975.00",
             "currency": "KES",
         }
+
+
+async def test_the_players_streams_hear_of_their_rooms(
+    client: TestClientProtocol, runtime: Runtime
+) -> None:
+    """`/events` carries a `room` event whenever a room the user sits in changes its seats or
+    status, to the player who left too; a bet or a click is not such a change."""
+    from gamehub.userstream import channel
+
+    alice, bob, carol = [await _player(client, runtime) for _ in range(3)]
+    # Carol opens a room at her own stake and leaves it while it waits: cancelled.
+    lonely = await client.post(
+        "/games/join", json={"stake": "30.00"}, headers=bearer(carol["access_token"])
+    )
+    lonely_id = (await lonely.get_json())["room"]["id"]
+    left = await client.post(
+        "/games/leave", json={"room_id": lonely_id}, headers=bearer(carol["access_token"])
+    )
+    assert left.status_code == 200
+    # Alice and Bob meet; Alice forfeits by leaving the match.
+    for player in (alice, bob):
+        joined = await client.post(
+            "/games/join", json={"stake": "25.00"}, headers=bearer(player["access_token"])
+        )
+        assert joined.status_code == 200
+    room_id = (await joined.get_json())["room"]["id"]
+    forfeit = await client.post(
+        "/games/leave", json={"room_id": room_id}, headers=bearer(alice["access_token"])
+    )
+    assert forfeit.status_code == 200
+
+    async def rooms_heard(player: dict[str, Any], count: int) -> list[tuple[int, str]]:
+        async with asyncio.timeout(5):
+            while True:
+                events = await runtime.broker.history(channel(player["user"]["id"]), 0) or []
+                heard = [json.loads(e.data) for e in events if e.type == "room"]
+                if len(heard) >= count:
+                    return [(body["room_id"], body["room"]["status"]) for body in heard]
+                await asyncio.sleep(0.02)
+
+    assert await rooms_heard(carol, 2) == [(lonely_id, "waiting"), (lonely_id, "cancelled")]
+    assert await rooms_heard(alice, 3) == [
+        (room_id, "waiting"),
+        (room_id, "playing"),
+        (room_id, "finished"),
+    ]
+    assert await rooms_heard(bob, 2) == [(room_id, "playing"), (room_id, "finished")]
