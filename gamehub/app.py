@@ -19,6 +19,7 @@ from gamehub.rooms.registry import Registry
 from gamehub.rooms.routes import blueprint as rooms_blueprint
 from gamehub.rooms.service import Rooms
 from gamehub.rooms.ws import blueprint as ws_blueprint
+from gamehub.routing import RememberingQuart
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings, ensure_secrets, load_settings
 from gamehub.wallet.gateway import build_gateway
@@ -34,7 +35,7 @@ API_DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
-    app = Quart("gamehub")
+    app = RememberingQuart("gamehub")  # Quart, with URL matches remembered (routing.py)
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     app.request_class = ApiRequest
