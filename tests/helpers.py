@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from typing import Any
 
 from quart.typing import TestClientProtocol
@@ -41,3 +43,12 @@ async def error_of(response: Any) -> dict[str, Any]:
     assert set(body["error"]) == {"code", "message", "details"}, body
     error: dict[str, Any] = body["error"]
     return error
+
+
+def printed_by_fresh_python(*lines: str) -> str:
+    """What a script prints in a Python process of its own (for process-wide settings)."""
+    script = "".join(f"{line}\n" for line in lines)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from tests.helpers import printed_by_fresh_python
 
 
 def test_serving_freezes_start_up_and_spaces_out_collections() -> None:
     # In a process of its own: freezing and thresholds are process-wide.
-    script = (
-        "import gc\n"
-        "from gamehub import collector\n"
-        "assert gc.get_freeze_count() == 0\n"
-        "collector.tune_for_serving()\n"
-        "print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+    printed = printed_by_fresh_python(
+        "import gc",
+        "from gamehub import collector",
+        "assert gc.get_freeze_count() == 0",
+        "collector.tune_for_serving()",
+        "print(gc.get_threshold(), gc.get_freeze_count() > 0)",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "(5000, 10, 100) True"
+    assert printed == "(5000, 10, 100) True"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from typing import Any
 
 from hypercorn.asyncio.worker_context import EventWrapper
 
 from gamehub.worker_events import SetEvent
+from tests.helpers import printed_by_fresh_python
 
 
 async def test_set_wakes_every_waiter_and_later_waits_return_at_once() -> None:
@@ -73,14 +72,11 @@ async def test_leaving_costs_the_same_however_many_connections_wait() -> None:
 
 def test_serving_installs_it_for_hypercorns_worker_events() -> None:
     # In a process of its own: the class attribute is process-wide.
-    script = (
-        "from hypercorn.asyncio.worker_context import WorkerContext\n"
-        "from gamehub import worker_events\n"
-        "worker_events.install()\n"
-        "context = WorkerContext(None)\n"
-        "print(type(context.terminated).__name__, type(context.terminate).__name__)\n"
+    printed = printed_by_fresh_python(
+        "from hypercorn.asyncio.worker_context import WorkerContext",
+        "from gamehub import worker_events",
+        "worker_events.install()",
+        "context = WorkerContext(None)",
+        "print(type(context.terminated).__name__, type(context.terminate).__name__)",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "SetEvent SetEvent"
+    assert printed == "SetEvent SetEvent"
