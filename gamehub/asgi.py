@@ -1,6 +1,6 @@
 """The ASGI application for Hypercorn workers (`hypercorn gamehub.asgi:app`)."""
 
-from gamehub import collector, worker_events
+from gamehub import serving
 from gamehub.app import create_app
 from gamehub.observability import configure_logging
 from gamehub.settings import load_settings
@@ -8,8 +8,7 @@ from gamehub.settings import load_settings
 settings = load_settings()
 configure_logging(settings.log_json)
 quart_app = create_app(settings)
-collector.tune_for_serving()
-worker_events.install()
+serving.prepare_process()
 # Hypercorn calls the ASGI entry point itself rather than the Quart object, whose __call__ only
 # forwards to it: one coroutine frame less for each open stream (see handoff.py).
 app = quart_app.asgi_app

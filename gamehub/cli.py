@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypercorn.config import Config
 
-from gamehub import collector, worker_events
+from gamehub import serving
 from gamehub.settings import PREFIX, Settings, SettingsError, load_settings, read_dotenv
 
 HYPERCORN_TOML = Path("hypercorn.toml")
@@ -46,8 +46,7 @@ async def _serve(settings: Settings, config: Config) -> None:
     from gamehub.app import create_app
 
     app = create_app(settings)
-    collector.tune_for_serving()
-    worker_events.install()
+    serving.prepare_process()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

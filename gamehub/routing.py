@@ -57,8 +57,7 @@ class RememberingMap(QuartMap):
         matcher = RememberingMatcher(self.merge_slashes)
         for rule in self._rules:  # rules given to the constructor, if any
             matcher.add(rule)
-        self._matcher = matcher
-        self._remap = True
+        self._matcher = matcher  # sorted at the first match: the map is marked to remap
 
 
 class RememberingQuart(Quart):
