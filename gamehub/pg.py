@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from gamehub.db import is_loopback
+from gamehub.fair_gate import FairGate, GateTimeout
 
 # A `:name` outside quotes (quoted text and `::type` casts are left alone).
 if TYPE_CHECKING:
@@ -114,6 +115,10 @@ class RawPool:
         self._local = is_loopback(database_url)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        # The pool's own queue lets newcomers take a connection ahead of those waiting
+        # (gamehub.fair_gate): borrowers wait here instead, in order, and only as many as the
+        # pool has connections ever ask it, so its queue never makes anyone wait.
+        self._gate = FairGate(size)
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
@@ -132,13 +137,19 @@ class RawPool:
     async def connection(self) -> AsyncIterator[Connection]:
         pool = self._pool or await self._open()
         try:
-            connection = await pool.acquire(timeout=ACQUIRE_TIMEOUT_S)
-        except TimeoutError:
+            await self._gate.enter(ACQUIRE_TIMEOUT_S)
+        except GateTimeout:
             raise PoolExhausted(f"no raw connection within {ACQUIRE_TIMEOUT_S} s") from None
         try:
-            yield connection
+            # No timeout here: asyncpg would wrap the acquire in a task of its own, and the
+            # gate has already made sure a connection is free (or being connected).
+            connection = await pool.acquire()
+            try:
+                yield connection
+            finally:
+                await pool.release(connection)
         finally:
-            await pool.release(connection)
+            self._gate.leave()
 
     async def fetchrow(self, sql: Sql, params: dict[str, Any]) -> Record | None:
         async with self.connection() as connection:
