@@ -14,4 +14,4 @@ def test_serving_freezes_start_up_and_spaces_out_collections() -> None:
         "collector.tune_for_serving()",
         "print(gc.get_threshold(), gc.get_freeze_count() > 0)",
     )
-    assert printed == "(5000, 10, 100) True"
+    assert printed == "(5000, 1, 1000) True"
