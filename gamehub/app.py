@@ -14,6 +14,7 @@ from gamehub.handoff import StreamHandoff
 from gamehub.housekeeping import Housekeeping
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
+from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.routes import blueprint as rooms_blueprint
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.register_blueprint(ws_blueprint)
     app.register_blueprint(userstream.blueprint)
     app.register_blueprint(wallet_blueprint)
+    app.register_blueprint(responsible_blueprint)
     app.register_blueprint(web_blueprint())  # the browser client at /
     for blueprint, prefix in gateway_blueprints:  # the built-in Daraja sandbox, if in use
         app.register_blueprint(blueprint, url_prefix=prefix)

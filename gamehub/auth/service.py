@@ -71,7 +71,7 @@ async def _mint(session: AsyncSession, settings: Settings, user: User, family_id
     await session.flush()
     return Session(
         user=user,
-        access_token=tokens.issue_access_token(settings, user.id, family_id),
+        access_token=tokens.issue_access_token(settings, user.id, family_id, user.paused_until),
         refresh_token=refresh,
         expires_in=settings.access_token_ttl_s,
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 
@@ -22,11 +23,17 @@ ACCESS = "access"
 class AccessClaims:
     user_id: int
     family_id: str
+    # The end of the user's responsible-play pause when the token was issued (Unix seconds).
+    # A pause ends every login that existed before it, so a live token always knows of it;
+    # endpoints that check only the token (a spin) need no read to refuse play.
+    paused_until: float | None = None
 
 
-def issue_access_token(settings: Settings, user_id: int, family_id: str) -> str:
+def issue_access_token(
+    settings: Settings, user_id: int, family_id: str, paused_until: datetime | None = None
+) -> str:
     now = utcnow()
-    claims = {
+    claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "sub": str(user_id),
@@ -37,6 +44,8 @@ def issue_access_token(settings: Settings, user_id: int, family_id: str) -> str:
         "exp": now + timedelta(seconds=settings.access_token_ttl_s),
         "jti": secrets.token_hex(8),
     }
+    if paused_until is not None and paused_until > now:
+        claims["pau"] = math.ceil(paused_until.timestamp())  # rounded up: never ends early
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
@@ -82,7 +91,12 @@ def _verify(settings: Settings, token: str) -> tuple[AccessClaims, float]:
         raise Unauthorized("The access token is not valid.", code="invalid_token") from None
     if claims.get("typ") != ACCESS or not str(claims["sub"]).isdigit():
         raise Unauthorized("The access token is not valid.", code="invalid_token")
-    verified = AccessClaims(user_id=int(claims["sub"]), family_id=str(claims["sid"]))
+    paused = claims.get("pau")
+    verified = AccessClaims(
+        user_id=int(claims["sub"]),
+        family_id=str(claims["sid"]),
+        paused_until=float(paused) if isinstance(paused, int | float) else None,
+    )
     return verified, float(claims["exp"])
 
 

@@ -29,6 +29,7 @@ from gamehub.games.schemas import (
 from gamehub.games.wheel import decimal_text
 from gamehub.idempotency import idempotency_scope, idempotent
 from gamehub.money import format_cents
+from gamehub.responsible.pauses import ensure_may_play
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("games", __name__)
@@ -63,8 +64,10 @@ async def list_games() -> GamesOut:
 @validate_response(PlayOut)
 async def play_spin_and_win(data: PlayIn) -> PlayOut:
     """Spin the wheel once; honours `Idempotency-Key`. 422 `bet_out_of_limits`, 409
-    `insufficient_funds`."""
-    result = await spin.play(runtime(), current_login(), data.bet_amount, idempotency_scope())
+    `insufficient_funds`, 403 `play_paused` during a cool-off or self-exclusion."""
+    login = current_login()
+    ensure_may_play(login.paused_until)  # the token knows the pause: no read
+    result = await spin.play(runtime(), login, data.bet_amount, idempotency_scope())
     return PlayOut(
         bet_id=result.bet_id,
         segment=result.segment,

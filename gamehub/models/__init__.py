@@ -13,12 +13,14 @@ from gamehub.models.games import (
 from gamehub.models.idempotency import IdempotencyRecord
 from gamehub.models.ledger import Account, Hold, Transfer
 from gamehub.models.payments import Transaction
+from gamehub.models.responsible import DepositLimit
 from gamehub.models.rooms import ActiveSeat, RoomEvent
 
 __all__ = [
     "Account",
     "ActiveSeat",
     "BetHistory",
+    "DepositLimit",
     "Game",
     "GameSession",
     "Hold",

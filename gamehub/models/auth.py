@@ -23,6 +23,10 @@ class User(Base):
     client_seed: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Responsible play (gamehub/responsible): no deposits, spins, joins or bets before this
+    # time; a pause is never shortened. Permanent self-exclusion is the year 9999.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pause_kind: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         CheckConstraint("length(username) BETWEEN 3 AND 32", name="username_length"),

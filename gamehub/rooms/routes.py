@@ -21,6 +21,7 @@ from gamehub.errors import error_response
 from gamehub.idempotency import idempotent
 from gamehub.models import User
 from gamehub.money import format_cents
+from gamehub.responsible.pauses import ensure_may_play
 from gamehub.rooms import roulette, store
 from gamehub.rooms.broker import Event
 from gamehub.rooms.registry import LOBBY
@@ -72,6 +73,9 @@ async def join(data: JoinIn) -> RoomEnvelope:
 
 
 async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -> RoomEnvelope:
+    # `user` was read when the request (or the WebSocket) authenticated, after any pause:
+    # a pause ends every login that was live before it.
+    ensure_may_play(user.paused_until)
     view = await rooms().join(user, data.stake, data.room_id, login)
     return RoomEnvelope(room=_room(view))
 
@@ -87,6 +91,7 @@ async def place_bet(data: PlaceBetIn) -> BetOut:
 
 
 async def do_place_bet(user: User, data: PlaceBetIn, login: AccessClaims | None = None) -> BetOut:
+    ensure_may_play(user.paused_until)
     applied, balance = await rooms().place_bet(
         user, data.room_id, data.bet_type, data.bet_amount, login
     )

@@ -18,6 +18,7 @@ from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction, User
 from gamehub.money import CENTS, format_cents
 from gamehub.mpesa.errors import DarajaError, DarajaUnavailable
+from gamehub.responsible import deposit_limits
 from gamehub.runtime import Runtime
 from gamehub.wallet import settle
 from gamehub.wallet.errors import DailyDepositLimit, MpesaRefused, MpesaUnavailable
@@ -61,6 +62,7 @@ async def _record(rt: Runtime, user_id: int, amount: int, phone: str) -> Transac
                     "remaining": format_cents(max(cap - used, 0)),
                 }
             )
+        await deposit_limits.check_deposit(session, user_id, amount)  # the player's own
         row = Transaction(
             user_id=user_id, type="deposit", status="pending", amount=amount, phone=phone
         )

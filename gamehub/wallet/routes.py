@@ -13,6 +13,7 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 from gamehub.auth.guard import current_user, login_required
 from gamehub.errors import Forbidden, NotFound
 from gamehub.idempotency import idempotent
+from gamehub.responsible.pauses import ensure_may_play
 from gamehub.runtime import Runtime, runtime
 from gamehub.wallet import callbacks, deposits, queries, withdrawals
 from gamehub.wallet.render import transaction_out, wallet_out
@@ -47,9 +48,12 @@ async def get_wallet() -> WalletOut:
 @validate_response(TransactionEnvelope, 202)
 async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
     """Send an M-Pesa payment prompt (STK push) to `phone`; the balance changes only when M-Pesa
-    confirms. 409 `daily_deposit_limit` over 500000 KES in 24 h; 502 `mpesa_refused` / 503
+    confirms. 409 `daily_deposit_limit` over 500000 KES in 24 h; 403 `play_paused` during a
+    cool-off or self-exclusion; 502 `mpesa_refused` / 503
     `mpesa_unavailable` when Daraja refuses or cannot be reached (nothing was charged)."""
-    row = await deposits.deposit(runtime(), current_user().id, data.amount, data.phone)
+    user = current_user()
+    ensure_may_play(user.paused_until)
+    row = await deposits.deposit(runtime(), user.id, data.amount, data.phone)
     return TransactionEnvelope(transaction=transaction_out(row)), 202
 
 

@@ -1,0 +1,30 @@
+"""A player's own deposit limits (responsible play)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gamehub.db import Base, BigIntPK, UTCDateTime
+
+
+class DepositLimit(Base):
+    """One decision about one period's limit, in force from `effective_from`: the limit of a
+    period is its latest decision in force. A lower limit is in force at once, a higher one
+    (or none: `amount` null) a day later; a new decision drops the ones not yet in force."""
+
+    __tablename__ = "deposit_limits"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("period IN ('day', 'week', 'month')", name="period_known"),
+        CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
+        Index("ix_deposit_limits_user_period", "user_id", "period", "effective_from"),
+    )

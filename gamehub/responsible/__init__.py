@@ -1,0 +1,1 @@
+"""Responsible play: a player pauses their own play (cool-off or self-exclusion)."""

@@ -1,0 +1,139 @@
+"""A player's own deposit limits per day, week and month (RULES.md, responsible play).
+
+A lower limit is in force at once; a higher one, or none, only a day later, so that a limit
+cannot be raised in the heat of a session. Each decision is a row (models.DepositLimit); a new
+one drops the decisions of that period not yet in force, so the latest decision wins. A
+deposit counts against a limit while it is pending or completed, like the daily cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub.db import transaction, utcnow
+from gamehub.errors import ApiError
+from gamehub.models import DepositLimit, Transaction, User
+from gamehub.money import format_cents
+
+Period = Literal["day", "week", "month"]
+WINDOWS: dict[Period, timedelta] = {
+    "day": timedelta(hours=24),
+    "week": timedelta(days=7),
+    "month": timedelta(days=30),
+}
+RAISE_DELAY = timedelta(hours=24)
+
+
+class PersonalDepositLimit(ApiError):
+    status, code = 409, "deposit_limit"
+    message = "This deposit would go over a deposit limit you set."
+
+
+@dataclass(frozen=True)
+class PeriodLimit:
+    period: Period
+    amount: int | None  # in force now; None: no limit
+    next_amount: int | None = None  # a decision not yet in force
+    next_from: datetime | None = None
+
+
+async def limits(session: AsyncSession, user_id: int, now: datetime) -> dict[Period, PeriodLimit]:
+    """Each period's limit in force, and the decision waiting to come into force, if any."""
+    rows = (
+        await session.scalars(
+            select(DepositLimit)
+            .where(DepositLimit.user_id == user_id)
+            .order_by(DepositLimit.effective_from, DepositLimit.id)
+        )
+    ).all()
+    found: dict[Period, PeriodLimit] = {}
+    for period in WINDOWS:
+        mine = [row for row in rows if row.period == period]
+        in_force = [row for row in mine if row.effective_from <= now]
+        waiting = [row for row in mine if row.effective_from > now]
+        current = in_force[-1].amount if in_force else None
+        if waiting:
+            found[period] = PeriodLimit(
+                period, current, waiting[-1].amount, waiting[-1].effective_from
+            )
+        else:
+            found[period] = PeriodLimit(period, current)
+    return found
+
+
+async def current(
+    readers: async_sessionmaker[AsyncSession], user_id: int
+) -> dict[Period, PeriodLimit]:
+    async with readers() as session:
+        return await limits(session, user_id, utcnow())
+
+
+async def decide(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, changes: dict[Period, int | None]
+) -> dict[Period, PeriodLimit]:
+    """Record the player's decisions (None: no limit)."""
+    async with transaction(sessions) as session:
+        # A player's decisions and deposits queue on their row (deposits._record takes it too).
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        return await _set_limits(session, user_id, changes)
+
+
+async def _set_limits(
+    session: AsyncSession, user_id: int, changes: dict[Period, int | None]
+) -> dict[Period, PeriodLimit]:
+    now = utcnow()
+    current = await limits(session, user_id, now)
+    for period, amount in changes.items():
+        in_force = current[period].amount
+        lower = amount is not None and (in_force is None or amount <= in_force)
+        await session.execute(
+            delete(DepositLimit).where(
+                DepositLimit.user_id == user_id,
+                DepositLimit.period == period,
+                DepositLimit.effective_from > now,
+            )
+        )
+        session.add(
+            DepositLimit(
+                user_id=user_id,
+                period=period,
+                amount=amount,
+                effective_from=now if lower else now + RAISE_DELAY,
+            )
+        )
+    await session.flush()
+    return await limits(session, user_id, now)
+
+
+async def check_deposit(session: AsyncSession, user_id: int, amount: int) -> None:
+    """Refuse (409 `deposit_limit`) a deposit over a limit in force; the caller holds the
+    user's row lock, so two deposits at once cannot both fit."""
+    now = utcnow()
+    for period, limit in (await limits(session, user_id, now)).items():
+        if limit.amount is None:
+            continue
+        used = int(
+            await session.scalar(
+                select(func.coalesce(func.sum(Transaction.amount), 0)).where(
+                    Transaction.user_id == user_id,
+                    Transaction.type == "deposit",
+                    Transaction.status.in_(("pending", "completed")),
+                    Transaction.created_at >= now - WINDOWS[period],
+                )
+            )
+            or 0
+        )
+        if used + amount > limit.amount:
+            raise PersonalDepositLimit(
+                details={
+                    "period": period,
+                    "limit": format_cents(limit.amount),
+                    "used": format_cents(used),
+                    "remaining": format_cents(max(limit.amount - used, 0)),
+                }
+            )

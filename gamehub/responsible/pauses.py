@@ -1,0 +1,99 @@
+"""Cool-off and self-exclusion (RULES.md, responsible play).
+
+A pause stops deposits, spins, room joins and side bets until it ends; it cannot be lifted or
+shortened, only lengthened. Everything else stays open: the balance, history, withdrawals,
+leaving a room (a refund while waiting), and a match already in play, which the player may
+finish (its stake was taken before the pause).
+
+Taking a pause ends every login of the player. A token carries the pause it was issued under
+(tokens.AccessClaims.paused_until), so an endpoint that checks only the token refuses play
+without reading the database, and no token issued before the pause stays live to play with.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub.db import iso_utc, transaction, utcnow
+from gamehub.errors import ApiError, Forbidden
+from gamehub.models import TokenFamily, User
+
+PauseKind = Literal["cool_off", "self_exclusion"]
+
+# 24 hours to 6 weeks; 6 months to 5 years, or permanent.
+COOL_OFF_DAYS = (1, 42)
+SELF_EXCLUSION_DAYS = (183, 5 * 365)
+PERMANENT = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class PlayPaused(Forbidden):
+    code, message = "play_paused", "Play is paused on this account until the pause ends."
+
+
+def ensure_may_play(paused_until: datetime | float | None, now: datetime | None = None) -> None:
+    """Refuse (403 `play_paused`) a deposit, spin, join or bet during the player's pause."""
+    if paused_until is None:
+        return
+    until = (
+        paused_until
+        if isinstance(paused_until, datetime)
+        else datetime.fromtimestamp(paused_until, UTC)
+    )
+    if until > (now or utcnow()):
+        raise PlayPaused(details={"paused_until": iso_utc(until)})
+
+
+def pause_end(kind: PauseKind, days: int | None, now: datetime) -> datetime:
+    """When a pause of `kind` for `days` (None: permanent self-exclusion) taken now ends."""
+    if kind == "self_exclusion" and days is None:
+        return PERMANENT
+    low, high = COOL_OFF_DAYS if kind == "cool_off" else SELF_EXCLUSION_DAYS
+    if days is None or not low <= days <= high:
+        raise ApiError(
+            f"A {kind.replace('_', '-')} lasts {low} to {high} days"
+            + (" (or permanent: days null)." if kind == "self_exclusion" else "."),
+            status=422,
+            code="validation_error",
+            details={"days": {"min": low, "max": high}},
+        )
+    # Whole seconds, rounded up: the end a token carries (tokens.AccessClaims) is the same.
+    return now.replace(microsecond=0) + timedelta(days=days, seconds=1 if now.microsecond else 0)
+
+
+async def take_pause(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, kind: PauseKind, days: int | None
+) -> User:
+    """Pause the player's play and end all their logins; 409 `pause_cannot_shorten` when a
+    pause already runs longer."""
+    now = utcnow()
+    until = pause_end(kind, days, now)
+    async with transaction(sessions) as session:
+        user = await session.get(User, user_id, with_for_update=True)
+        assert user is not None
+        if user.paused_until is not None and user.paused_until > until:
+            raise ApiError(
+                "A pause already runs longer; a pause can be lengthened, never shortened.",
+                status=409,
+                code="pause_cannot_shorten",
+                details={"paused_until": iso_utc(user.paused_until)},
+            )
+        user.paused_until = until
+        user.pause_kind = kind
+        await session.execute(
+            update(TokenFamily)
+            .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason="play_paused")
+        )
+        await session.flush()
+        return user
+
+
+def current_pause(user: User, now: datetime | None = None) -> tuple[datetime, str] | None:
+    """The pause in force (end, kind), if any."""
+    if user.paused_until is None or user.paused_until <= (now or utcnow()):
+        return None
+    return user.paused_until, user.pause_kind or "cool_off"

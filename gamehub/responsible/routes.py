@@ -1,0 +1,127 @@
+"""`GET /responsible-play`, `POST /responsible-play/pause` and `PUT
+/responsible-play/deposit-limits` (not in the seed's contract; the rules ask for them: see
+README, Accounts and security)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from quart import Blueprint
+from quart_schema import validate_request, validate_response
+
+from gamehub.auth.guard import current_user, login_required
+from gamehub.db import iso_utc
+from gamehub.models import User
+from gamehub.money import Cents, format_cents
+from gamehub.responsible import deposit_limits, pauses
+from gamehub.runtime import runtime
+
+blueprint = Blueprint("responsible", __name__)
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["cool_off", "self_exclusion"]
+    # cool_off: 1-42 days; self_exclusion: 183-1825 days, or null for permanent.
+    days: int | None = Field(default=None)
+
+
+class DepositLimitsIn(BaseModel):
+    """Only the periods given change; null removes that period's limit (a day later)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: Cents | None = None
+    week: Cents | None = None
+    month: Cents | None = None
+
+
+class LimitOut(BaseModel):
+    limit: str | None  # in force now; null: none
+    next_limit: str | None  # a higher limit (or none) waiting for its day
+    next_from: str | None
+
+
+class PauseOut(BaseModel):
+    paused: bool
+    pause_kind: str | None
+    paused_until: str | None
+    permanent: bool
+    logged_out: bool = False
+
+
+class ResponsiblePlayOut(PauseOut):
+    deposit_limits: dict[str, LimitOut]
+
+
+def _limits_out(
+    found: dict[deposit_limits.Period, deposit_limits.PeriodLimit],
+) -> dict[str, LimitOut]:
+    def amount(cents: int | None) -> str | None:
+        return None if cents is None else format_cents(cents)
+
+    return {
+        period: LimitOut(
+            limit=amount(limit.amount),
+            next_limit=amount(limit.next_amount),
+            next_from=None if limit.next_from is None else iso_utc(limit.next_from),
+        )
+        for period, limit in found.items()
+    }
+
+
+def _pause_out(user: User, logged_out: bool = False) -> PauseOut:
+    found = pauses.current_pause(user)
+    if found is None:
+        return PauseOut(paused=False, pause_kind=None, paused_until=None, permanent=False)
+    until, kind = found
+    return PauseOut(
+        paused=True,
+        pause_kind=kind,
+        paused_until=iso_utc(until),
+        permanent=until >= pauses.PERMANENT,
+        logged_out=logged_out,
+    )
+
+
+@blueprint.get("/responsible-play")
+@login_required
+@validate_response(ResponsiblePlayOut)
+async def show() -> ResponsiblePlayOut:
+    """The player's pause in force, if any, and their deposit limits."""
+    user = current_user()
+    found = await deposit_limits.current(runtime().readers, user.id)
+    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+
+
+@blueprint.put("/responsible-play/deposit-limits")
+@login_required
+@validate_request(DepositLimitsIn)
+@validate_response(ResponsiblePlayOut)
+async def set_deposit_limits(data: DepositLimitsIn) -> ResponsiblePlayOut:
+    """Set deposit limits per 24 h (`day`), 7 days (`week`) and 30 days (`month`): a lower one
+    is in force at once, a higher one or none (`null`) after 24 h. A deposit over a limit gets
+    409 `deposit_limit`."""
+    user = current_user()
+    changes: dict[deposit_limits.Period, int | None] = {
+        period: getattr(data, period)
+        for period in deposit_limits.WINDOWS
+        if period in data.model_fields_set
+    }
+    found = await deposit_limits.decide(runtime().sessions, user.id, changes)
+    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+
+
+@blueprint.post("/responsible-play/pause")
+@login_required
+@validate_request(PauseIn)
+@validate_response(PauseOut)
+async def take_pause(data: PauseIn) -> PauseOut:
+    """Cool-off (1-42 days) or self-exclusion (183-1825 days, or `days: null` for permanent):
+    no deposits, spins, joins or bets until it ends. It cannot be lifted or shortened (409
+    `pause_cannot_shorten`), only lengthened. Every login of the player ends: log in again to
+    see the balance or withdraw."""
+    user = await pauses.take_pause(runtime().sessions, current_user().id, data.kind, data.days)
+    return _pause_out(user, logged_out=True)
