@@ -91,6 +91,7 @@ async def _set_limits(
     for period, amount in changes.items():
         in_force = current[period].amount
         lower = amount is not None and (in_force is None or amount <= in_force)
+        # Keeping the limit in force (or none) adds no decision; it only drops a waiting one.
         await session.execute(
             delete(DepositLimit).where(
                 DepositLimit.user_id == user_id,
@@ -98,6 +99,8 @@ async def _set_limits(
                 DepositLimit.effective_from > now,
             )
         )
+        if amount == in_force:
+            continue
         session.add(
             DepositLimit(
                 user_id=user_id,

@@ -65,7 +65,11 @@ async def test_a_higher_limit_or_none_waits_a_day_and_the_latest_decision_wins(
     assert removed["limit"] == "1000.00" and removed["next_limit"] is None
     assert removed["next_from"] is not None  # "no limit", a day from now
 
-    # Lowering drops the waiting decision: 800 at once, nothing waiting.
+    # Keeping the limit in force drops the waiting decision and adds none.
+    kept = (await _decide(live, player, week="1000")).json()["deposit_limits"]["week"]
+    assert kept == {"limit": "1000.00", "next_limit": None, "next_from": None}
+    assert (await _decide(live, player, week=None)).status_code == 200
+    # Lowering drops the waiting decision too: 800 at once, nothing waiting.
     lowered = (await _decide(live, player, week="800")).json()["deposit_limits"]["week"]
     assert lowered == {"limit": "800.00", "next_limit": None, "next_from": None}
     assert (await _deposit(live, player, 801)).status_code == 409
@@ -83,6 +87,9 @@ async def test_a_higher_limit_or_none_waits_a_day_and_the_latest_decision_wins(
         "next_from": None,
     }
     assert (await _deposit(live, player, 1500)).status_code == 202
+    # No limit, and none asked for: nothing changes, nothing waits.
+    month = (await _decide(live, player, month=None)).json()["deposit_limits"]["month"]
+    assert month == {"limit": None, "next_limit": None, "next_from": None}
 
 
 async def test_bad_limits_are_422_and_change_nothing(live: Live) -> None:

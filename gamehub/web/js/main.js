@@ -12,6 +12,7 @@ import { hideTable, initTable, showTable } from "./table.js";
 import { session } from "./tokens.js";
 import { $, notify } from "./ui.js";
 import { initVerify, showVerify } from "./verify.js";
+import { initLimits, showLimits } from "./limits.js";
 import { initWallet, onTransaction, showWallet } from "./wallet.js";
 
 const VIEWS = ["auth", "spin", "lobby", "table", "wallet", "history", "verify"];
@@ -57,6 +58,7 @@ function route() {
     case "wallet":
       show("wallet");
       showWallet();
+      showLimits();
       break;
     case "history":
       show("history");
@@ -111,6 +113,7 @@ function leave() {
 async function start() {
   initAuth();
   initWallet();
+  initLimits();
   initSpin();
   initLobby();
   initTable();
