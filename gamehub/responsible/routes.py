@@ -86,14 +86,19 @@ def _pause_out(user: User, logged_out: bool = False) -> PauseOut:
     )
 
 
+def _state_out(
+    user: User, found: dict[deposit_limits.Period, deposit_limits.PeriodLimit]
+) -> ResponsiblePlayOut:
+    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+
+
 @blueprint.get("/responsible-play")
 @login_required
 @validate_response(ResponsiblePlayOut)
 async def show() -> ResponsiblePlayOut:
     """The player's pause in force, if any, and their deposit limits."""
     user = current_user()
-    found = await deposit_limits.current(runtime().readers, user.id)
-    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+    return _state_out(user, await deposit_limits.current(runtime().readers, user.id))
 
 
 @blueprint.put("/responsible-play/deposit-limits")
@@ -110,8 +115,7 @@ async def set_deposit_limits(data: DepositLimitsIn) -> ResponsiblePlayOut:
         for period in deposit_limits.WINDOWS
         if period in data.model_fields_set
     }
-    found = await deposit_limits.decide(runtime().sessions, user.id, changes)
-    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+    return _state_out(user, await deposit_limits.decide(runtime().sessions, user.id, changes))
 
 
 @blueprint.post("/responsible-play/pause")
