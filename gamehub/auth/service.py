@@ -180,6 +180,15 @@ async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> 
     )
 
 
+async def end_all_logins(session: AsyncSession, user_id: int, reason: str) -> None:
+    """Revoke every live login of the user (their access tokens stop working at once)."""
+    await session.execute(
+        update(TokenFamily)
+        .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
 async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> None:
     async with transaction(sessions) as session:
         await _revoke_family(session, family_id, "logout")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.db import transaction, utcnow
@@ -113,30 +113,41 @@ async def _set_limits(
     return await limits(session, user_id, now)
 
 
-async def check_deposit(session: AsyncSession, user_id: int, amount: int) -> None:
-    """Refuse (409 `deposit_limit`) a deposit over a limit in force; the caller holds the
-    user's row lock, so two deposits at once cannot both fit."""
-    now = utcnow()
-    for period, limit in (await limits(session, user_id, now)).items():
-        if limit.amount is None:
-            continue
-        used = int(
-            await session.scalar(
-                select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-                    Transaction.user_id == user_id,
-                    Transaction.type == "deposit",
-                    Transaction.status.in_(("pending", "completed")),
-                    Transaction.created_at >= now - WINDOWS[period],
-                )
-            )
-            or 0
+async def deposited(session: AsyncSession, user_id: int, now: datetime) -> dict[Period, int]:
+    """What the user deposited (pending or completed) in each period's window up to `now`,
+    in one statement: the daily cap and the player's own limits all count from it."""
+
+    def since(window: timedelta) -> Any:
+        return func.coalesce(
+            func.sum(case((Transaction.created_at >= now - window, Transaction.amount))), 0
         )
-        if used + amount > limit.amount:
+
+    row = (
+        await session.execute(
+            select(*(since(window) for window in WINDOWS.values())).where(
+                Transaction.user_id == user_id,
+                Transaction.type == "deposit",
+                Transaction.status.in_(("pending", "completed")),
+                Transaction.created_at >= now - max(WINDOWS.values()),
+            )
+        )
+    ).one()
+    return {period: int(used or 0) for period, used in zip(WINDOWS, row, strict=True)}
+
+
+async def check_deposit(
+    session: AsyncSession, user_id: int, amount: int, used: dict[Period, int], now: datetime
+) -> None:
+    """Refuse (409 `deposit_limit`) a deposit over a limit in force, given what was deposited
+    in each window (`deposited`); the caller holds the user's row lock, so two deposits at
+    once cannot both fit."""
+    for period, limit in (await limits(session, user_id, now)).items():
+        if limit.amount is not None and used[period] + amount > limit.amount:
             raise PersonalDepositLimit(
                 details={
                     "period": period,
                     "limit": format_cents(limit.amount),
-                    "used": format_cents(used),
-                    "remaining": format_cents(max(limit.amount - used, 0)),
+                    "used": format_cents(used[period]),
+                    "remaining": format_cents(max(limit.amount - used[period], 0)),
                 }
             )

@@ -15,12 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gamehub.auth import service as auth
 from gamehub.db import iso_utc, transaction, utcnow
 from gamehub.errors import ApiError, Forbidden
-from gamehub.models import TokenFamily, User
+from gamehub.models import User
 
 PauseKind = Literal["cool_off", "self_exclusion"]
 
@@ -83,11 +83,7 @@ async def take_pause(
             )
         user.paused_until = until
         user.pause_kind = kind
-        await session.execute(
-            update(TokenFamily)
-            .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason="play_paused")
-        )
+        await auth.end_all_logins(session, user_id, "play_paused")
         await session.flush()
         return user
 

@@ -10,9 +10,8 @@ reconciler settles whatever the callbacks did not.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction, User
@@ -26,8 +25,6 @@ from gamehub.wallet.limits import check_range
 from gamehub.wallet.render import announce, transaction_out
 
 log = logging.getLogger(__name__)
-
-CAP_WINDOW = timedelta(hours=24)
 
 
 async def deposit(rt: Runtime, user_id: int, amount: int, phone: str) -> Transaction:
@@ -45,15 +42,9 @@ async def _record(rt: Runtime, user_id: int, amount: int, phone: str) -> Transac
         # One user's deposits queue here so that two at once cannot both fit under the cap
         # (a row lock on PostgreSQL; SQLite's write transaction already serialises writers).
         await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-        used = await session.scalar(
-            select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-                Transaction.user_id == user_id,
-                Transaction.type == "deposit",
-                Transaction.status.in_(("pending", "completed")),
-                Transaction.created_at >= utcnow() - CAP_WINDOW,
-            )
-        )
-        used = int(used or 0)
+        now = utcnow()
+        recent = await deposit_limits.deposited(session, user_id, now)
+        used = recent["day"]  # the daily cap counts the last 24 h
         if used + amount > cap:
             raise DailyDepositLimit(
                 details={
@@ -62,7 +53,7 @@ async def _record(rt: Runtime, user_id: int, amount: int, phone: str) -> Transac
                     "remaining": format_cents(max(cap - used, 0)),
                 }
             )
-        await deposit_limits.check_deposit(session, user_id, amount)  # the player's own
+        await deposit_limits.check_deposit(session, user_id, amount, recent, now)  # their own
         row = Transaction(
             user_id=user_id, type="deposit", status="pending", amount=amount, phone=phone
         )
