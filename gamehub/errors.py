@@ -22,6 +22,15 @@ class ApiError(Exception):
     status = 400
     code = "bad_request"
     message = "The request could not be processed."
+    # A 5xx that still ends a keyed request for good: nothing more can come of it, so a retry
+    # with the same Idempotency-Key is answered with it (see wallet.errors).
+    ends_request = False
+
+    @property
+    def final(self) -> bool:
+        """Whether a retry with the same Idempotency-Key gets this answer replayed."""
+        # A 401 is not: the login had ended, and a retry after logging in again must run.
+        return (self.status < 500 and self.status != 401) or self.ends_request
 
     def __init__(
         self,

@@ -30,8 +30,6 @@ from gamehub.runtime import runtime
 P = ParamSpec("P")
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
-# A request still "in progress" after this long died with its process; its key may be retried.
-ABANDONED_AFTER = timedelta(minutes=2)
 
 
 class KeyReused(ApiError):
@@ -59,7 +57,11 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 async def _claim(
-    sessions: async_sessionmaker[AsyncSession], user_id: int, key: str, print_: str
+    sessions: async_sessionmaker[AsyncSession],
+    user_id: int,
+    key: str,
+    print_: str,
+    abandoned_after: timedelta,
 ) -> tuple[int, Response | None]:
     """Record the key as in progress, or answer from the earlier request that holds it."""
     async with transaction(sessions) as session:
@@ -88,10 +90,10 @@ async def _claim(
             )
             replay.headers["Idempotent-Replayed"] = "true"
             return existing.id, replay
-        if existing.created_at > utcnow() - ABANDONED_AFTER:
+        if existing.created_at > utcnow() - abandoned_after:
             raise InProgress()
-        # Taken over from a request that died; services key their money moves on the record id,
-        # so the retry finds what the dead request did instead of doing it again.
+        # Taken over from a request that died; services name their effects after the key's
+        # scope, so the retry finds what the dead request did instead of doing it again.
         await session.execute(
             update(IdempotencyRecord)
             .where(IdempotencyRecord.id == existing.id)
@@ -104,9 +106,10 @@ async def _finish(
     sessions: async_sessionmaker[AsyncSession], record_id: int, response: Response | None
 ) -> None:
     async with transaction(sessions) as session:
-        if response is None or response.status_code >= 500 or response.status_code == 401:
-            # Nothing was promised (or the login had ended, which a retry after logging in
-            # again must not be answered with): let the client retry with the same key.
+        if response is None:
+            # No final answer (a 5xx, or the login had ended, which a retry after logging in
+            # again must not be answered with): let the client retry with the same key. Money
+            # that did move is named after the key's scope, so the retry finds it.
             await session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
             )
@@ -122,10 +125,19 @@ async def _finish(
         )
 
 
+def scope_of(user_id: int, key: str, print_: str) -> str:
+    """The name a keyed request gives its effects (ledger and hold references, rows, provider
+    ids). It derives from the user, the key and the request itself, not from the record: a
+    record is forgotten after a 5xx or taken over after a crash, and the retry must still find
+    what the earlier attempt did."""
+    digest = hashlib.sha256(f"{user_id}\n{key}\n{print_}".encode()).hexdigest()
+    return f"idem:{digest[:40]}"
+
+
 def idempotency_scope() -> str | None:
     """A stable name for this request across retries with the same key (None without a key)."""
-    record_id = getattr(g, "idempotency_record_id", None)
-    return None if record_id is None else f"idem:{record_id}"
+    scope: str | None = getattr(g, "idempotency_scope", None)
+    return scope
 
 
 def idempotent(func: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Response]]:
@@ -136,28 +148,33 @@ def idempotent(func: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Respo
             return cast(Response, await current_app.make_response(await func(*args, **kwargs)))
         if not 1 <= len(key) <= 255 or not key.isprintable():
             raise InvalidKey()
-        sessions = runtime().sessions
+        rt = runtime()
+        sessions = rt.sessions
         body = await request.get_data(as_text=False)
         print_ = fingerprint(
             request.method, request.path, body if isinstance(body, bytes) else body.encode()
         )
-        record_id, replay = await _claim(sessions, g.user_id, key, print_)
+        abandoned_after = timedelta(seconds=rt.settings.idempotency_abandoned_after_s)
+        record_id, replay = await _claim(sessions, g.user_id, key, print_, abandoned_after)
         if replay is not None:
             return replay
-        g.idempotency_record_id = record_id
+        g.idempotency_scope = scope_of(g.user_id, key, print_)
         response: Response | None = None
+        keep = False
         try:
             try:
                 response = cast(
                     Response, await current_app.make_response(await func(*args, **kwargs))
                 )
+                keep = response.status_code < 500
             except ApiError as error:
                 # A refused request (e.g. 409 insufficient funds) is an answer too: replay it.
                 response = error_response(
                     error.status, error.code, error.message, error.details, error.headers
                 )
+                keep = error.final
         finally:
-            await _finish(sessions, record_id, response)
+            await _finish(sessions, record_id, response if keep else None)
         assert response is not None
         return response
 

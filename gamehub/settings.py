@@ -101,6 +101,8 @@ class Settings:
     log_json: bool = True
     # Load-benchmark-only endpoints (bench/); refused in production.
     bench_endpoints: bool = False
+    # Crash points that failure tests switch on (gamehub.faults); refused in production.
+    faults: frozenset[str] = frozenset()
     mpesa_base_url: str | None = None
     mpesa_consumer_key: str = "sandbox-key"
     mpesa_consumer_secret: str = "sandbox-secret"
@@ -119,6 +121,9 @@ class Settings:
     # The reconciler looks at payments pending longer than reconcile_after_s, every interval.
     reconcile_interval_s: float = 30.0
     reconcile_after_s: float = 120.0
+    # A keyed request still "in progress" after this long died with its process: a retry with
+    # its Idempotency-Key takes it over (and finds what it did, see idempotency.scope_of).
+    idempotency_abandoned_after_s: float = 120.0
     deposit_min_kes: int = 1
     deposit_max_kes: int = 250_000
     withdraw_min_kes: int = 10
@@ -212,6 +217,8 @@ def load_settings(
             kwargs[name.lower()] = value.rstrip("/") if name.endswith("_URL") else value
     if (value := get("MPESA_CERTIFICATE")) is not None:
         kwargs["mpesa_certificate"] = Path(value)
+    if (value := get("FAULTS")) is not None:
+        kwargs["faults"] = frozenset(name.strip() for name in value.split(",") if name.strip())
     if (value := get("MPESA_CALLBACK_ALLOWLIST")) is not None:
         kwargs["mpesa_callback_allowlist"] = tuple(
             ip.strip() for ip in value.split(",") if ip.strip()
@@ -220,6 +227,7 @@ def load_settings(
         ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
         ("RECONCILE_INTERVAL_S", 0.05),
         ("RECONCILE_AFTER_S", 0.0),
+        ("IDEMPOTENCY_ABANDONED_AFTER_S", 1.0),
     ):
         if (value := get(name)) is not None:
             kwargs[name.lower()] = _float(value, name, minimum)
@@ -264,6 +272,8 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"refusing to start in production: {PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"
         )
+    if settings.is_production and settings.faults:
+        raise SettingsError(f"refusing to start in production: {PREFIX}FAULTS crashes the process")
     if not settings.is_production:
         return
     if len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:

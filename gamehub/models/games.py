@@ -146,6 +146,9 @@ class BetHistory(Base):
     bet_amount: Mapped[int] = mapped_column(BigInteger)
     win_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # The Idempotency-Key scope of the join or bet that made it: a retry finds this stake or
+    # side bet instead of taking the money again.
+    request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -23,6 +23,9 @@ class Transaction(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     receipt: Mapped[str | None] = mapped_column(String(32), unique=True)
     failure_reason: Mapped[str | None] = mapped_column(String(255))
+    # The Idempotency-Key scope of the request that made it: a retry finds this transaction
+    # instead of holding, paying or prompting again.
+    request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -74,7 +74,13 @@ class _InMemory:
         raise _NeedsTransaction()
 
     async def new_side_bet(
-        self, room: store.RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+        self,
+        room: store.RoomRow,
+        user_id: int,
+        bet_type: str,
+        amount: int,
+        now: datetime,
+        request_ref: str | None,
     ) -> int:
         raise _NeedsTransaction()
 
@@ -87,7 +93,7 @@ class RoomActor:
         self.room_id = room_id
         self.registry = registry
         self.mailbox: asyncio.Queue[
-            tuple[Prepare, AccessClaims | None, asyncio.Future[Applied]]
+            tuple[Prepare, AccessClaims | None, str | None, asyncio.Future[Applied]]
         ] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
         # The room as this actor last wrote it (for the one-statement path); None: read it.
@@ -96,21 +102,26 @@ class RoomActor:
         self.closed = False
 
     def post(
-        self, prepare: Prepare, login: AccessClaims | None = None
+        self,
+        prepare: Prepare,
+        login: AccessClaims | None = None,
+        request_ref: str | None = None,
     ) -> asyncio.Future[Applied] | None:
         """Queue a command; its future resolves to the outcome (or raises its RuleError /
-        ApiError). None once this actor has stopped: the registry then starts a fresh one."""
+        ApiError). None once this actor has stopped: the registry then starts a fresh one.
+        `request_ref` is the scope of the keyed request that sent it (see store.plan)."""
         if self.closed:
             return None
         future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
-        self.mailbox.put_nowait((prepare, login, future))  # no await between check and put
+        # No await between the check and the put.
+        self.mailbox.put_nowait((prepare, login, request_ref, future))
         return future
 
     async def _run(self) -> None:
         while not (self.closed and self.mailbox.empty()):
-            prepare, login, future = await self.mailbox.get()
+            prepare, login, request_ref, future = await self.mailbox.get()
             try:
-                applied = await self._apply(prepare, login)
+                applied = await self._apply(prepare, login, request_ref)
             except Exception as error:
                 if not future.done():
                     future.set_exception(error)
@@ -121,13 +132,15 @@ class RoomActor:
                 # Commands already queued still run (the rules answer them: the room is closed).
                 self._stop()
 
-    async def _apply(self, prepare: Prepare, login: AccessClaims | None) -> Applied:
+    async def _apply(
+        self, prepare: Prepare, login: AccessClaims | None, request_ref: str | None
+    ) -> Applied:
         """Apply one command; with `login` (a request that checked only its token) the command
         also checks, in its own statements, that the login is still live."""
         now = utcnow()
         pool = self.registry.pg
         if self._known is not None and pool is not None:
-            applied = await self._apply_alone(prepare, self._known, now, pool, login)
+            applied = await self._apply_alone(prepare, self._known, now, pool, login, request_ref)
             if applied is not None:
                 return applied
         self._remember(None)
@@ -143,7 +156,7 @@ class RoomActor:
             if not transition.events and not transition.postings:
                 self.arm(transition.state)
                 return Applied(transition.state, room.seq, transition)
-            writes = store.plan(room, state, transition, now)
+            writes = store.plan(room, state, transition, now, request_ref)
             saved = await tx.write(writes)
         return await self._committed(writes, transition, saved)
 
@@ -154,6 +167,7 @@ class RoomActor:
         now: datetime,
         pool: RawPool,
         login: AccessClaims | None,
+        request_ref: str | None,
     ) -> Applied | None:
         """The one-statement path (PostgreSQL): a command judged against the room as this actor
         last wrote it is saved by one statement, guarded by the room's seq, that writes all of
@@ -170,7 +184,7 @@ class RoomActor:
             return None
         if not transition.events:
             return None
-        writes = store.plan(room, state, transition, now)
+        writes = store.plan(room, state, transition, now, request_ref)
         try:
             moves, touched = await store.transfer_specs(
                 self.room_id, writes.postings, self.registry.existing_account

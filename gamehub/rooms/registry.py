@@ -117,12 +117,16 @@ class Registry:
         return known
 
     async def send(
-        self, room_id: int, prepare: Prepare, login: AccessClaims | None = None
+        self,
+        room_id: int,
+        prepare: Prepare,
+        login: AccessClaims | None = None,
+        request_ref: str | None = None,
     ) -> Applied:
         """Run one command in the room's actor and return its outcome (see RoomActor._apply
-        for `login`)."""
+        for `login`, store.plan for `request_ref`)."""
         while True:
-            future = self.actor(room_id).post(prepare, login)
+            future = self.actor(room_id).post(prepare, login, request_ref)
             if future is not None:
                 return await future
 

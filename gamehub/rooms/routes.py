@@ -18,7 +18,7 @@ from gamehub.auth.guard import (
 )
 from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import error_response
-from gamehub.idempotency import idempotent
+from gamehub.idempotency import idempotency_scope, idempotent
 from gamehub.models import User
 from gamehub.money import format_cents
 from gamehub.responsible.pauses import ensure_may_play
@@ -76,7 +76,7 @@ async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -
     # `user` was read when the request (or the WebSocket) authenticated, after any pause:
     # a pause ends every login that was live before it.
     ensure_may_play(user.paused_until)
-    view = await rooms().join(user, data.stake, data.room_id, login)
+    view = await rooms().join(user, data.stake, data.room_id, login, idempotency_scope())
     return RoomEnvelope(room=_room(view))
 
 
@@ -92,10 +92,9 @@ async def place_bet(data: PlaceBetIn) -> BetOut:
 
 async def do_place_bet(user: User, data: PlaceBetIn, login: AccessClaims | None = None) -> BetOut:
     ensure_may_play(user.paused_until)
-    applied, balance = await rooms().place_bet(
-        user, data.room_id, data.bet_type, data.bet_amount, login
+    placed, balance = await rooms().place_bet(
+        user, data.room_id, data.bet_type, data.bet_amount, login, idempotency_scope()
     )
-    placed = _event(applied, roulette.BetPlaced)
     return BetOut(
         bet_id=placed.bet_id,
         bet_type=placed.bet_type,

@@ -17,10 +17,21 @@ from gamehub.db import utcnow
 from gamehub.errors import Conflict, NotFound
 from gamehub.models import User
 from gamehub.pg import RawPool
-from gamehub.rooms import roulette, store, store_pg
+from gamehub.rooms import odds, roulette, store, store_pg
 from gamehub.rooms.actor import Applied
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.render import render_room
+
+
+@dataclass(frozen=True)
+class PlacedBet:
+    """A side bet as its bettor is told of it (potential_payout in cents)."""
+
+    bet_id: int
+    bet_type: str
+    pull_number: int
+    odds: str
+    potential_payout: int
 
 
 @dataclass(frozen=True)
@@ -61,10 +72,22 @@ class Rooms:
         return self._config
 
     async def join(
-        self, user: User, stake: int, room_id: int | None, login: AccessClaims | None = None
+        self,
+        user: User,
+        stake: int,
+        room_id: int | None,
+        login: AccessClaims | None = None,
+        scope: str | None = None,
     ) -> RoomView:
         """Sit `user` down. With `login` (a WebSocket, which checked its login once, when it
-        opened) the command's own statements also check that the login is still live."""
+        opened) the command's own statements also check that the login is still live.
+        `scope` names a keyed request across its retries: a retry finds the room whose stake
+        an earlier attempt took and answers with it, however that room has gone on since."""
+        if scope is not None:
+            async with self.registry.readers() as session:
+                joined = await store.room_joined_by(session, user.id, scope)
+            if joined is not None:
+                return await self.get(joined)
         config = await self.config()
         if not config.min_stake <= stake <= config.max_stake:
             raise roulette.StakeLimits(
@@ -75,10 +98,10 @@ class Rooms:
         # No pre-check of the user's seat: taking it (a primary key) decides, in each attempt.
         async with self._matchmaking[stake]:
             async for candidate in self._candidate_rooms(stake, room_id):
-                view = await self._try_join(candidate, user, stake, login, room_id)
+                view = await self._try_join(candidate, user, stake, login, room_id, scope)
                 if view is not None:
                     return view
-            return await self._open(user, stake, config, login)
+            return await self._open(user, stake, config, login, scope)
 
     async def _candidate_rooms(self, stake: int, room_id: int | None) -> AsyncIterator[int]:
         """The room asked for, then the rooms this process knows to wait at this stake (no
@@ -104,11 +127,12 @@ class Rooms:
         stake: int,
         login: AccessClaims | None,
         asked_for: int | None,
+        scope: str | None,
     ) -> RoomView | None:
         """Join `candidate`; None if it cannot take this player: full or closed (then the next
         candidate), another stake or no such room (told only about the room they asked for)."""
         try:
-            applied = await self.registry.send(candidate, self._join(user, stake), login)
+            applied = await self.registry.send(candidate, self._join(user, stake), login, scope)
         except (roulette.RoomFull, roulette.RoomClosed):
             return None
         except (roulette.StakeMismatch, NotFound):
@@ -157,9 +181,10 @@ class Rooms:
         stake: int,
         config: roulette.RouletteConfig,
         login: AccessClaims | None,
+        scope: str | None,
     ) -> RoomView:
         if self.registry.pg is not None:
-            opened = await self._open_alone(self.registry.pg, user, stake, config, login)
+            opened = await self._open_alone(self.registry.pg, user, stake, config, login, scope)
             if opened is not None:
                 return opened
         now = utcnow()
@@ -170,7 +195,7 @@ class Rooms:
             if not await tx.take_seat(room.id, user.id, now):
                 raise _already_seated(await tx.seated_room(user.id) or 0)
             transition = roulette.apply(state, self._join_command(user, stake, now))
-            writes = store.plan(room, state, transition, now)
+            writes = store.plan(room, state, transition, now, scope)
             saved = await tx.write(writes)
         return await self._opened(writes, transition, saved)
 
@@ -181,6 +206,7 @@ class Rooms:
         stake: int,
         config: roulette.RouletteConfig,
         login: AccessClaims | None,
+        scope: str | None,
     ) -> RoomView | None:
         """PostgreSQL: the room opened and `user` seated by one statement
         (store_pg.open_and_join). None: it was refused (the wallet cannot pay, or the player
@@ -191,7 +217,7 @@ class Rooms:
         state = roulette.new_room(room_id, stake, now, config)
         room = store.RoomRow(room_id, self._game_id, 0, None, None)
         transition = roulette.apply(state, self._join_command(user, stake, now))
-        writes = store.plan(room, state, transition, now)
+        writes = store.plan(room, state, transition, now, scope)
         escrow = store.escrow_code(room_id)
 
         async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
@@ -234,24 +260,58 @@ class Rooms:
         bet_type: str,
         amount: int,
         login: AccessClaims | None = None,
-    ) -> tuple[Applied, Balance]:
-        """The bet's outcome, and the bettor's balance after it."""
+        scope: str | None = None,
+    ) -> tuple[PlacedBet, Balance]:
+        """The bet as placed, and the bettor's balance after it. `scope` names a keyed request
+        across its retries: a retry finds the bet an earlier attempt placed and answers with
+        it instead of betting again."""
+        placed = None if scope is None else await self._bet_made_by(user.id, scope)
+        if placed is None:
+            placed = await self._place(user.id, room_id, bet_type, amount, login, scope)
+        async with self.registry.readers() as session:
+            return placed, await player_balance(session, user.id)
 
+    async def _place(
+        self,
+        user_id: int,
+        room_id: int,
+        bet_type: str,
+        amount: int,
+        login: AccessClaims | None,
+        scope: str | None,
+    ) -> PlacedBet:
         async def prepare(
             tx: store.RoomTx, room: store.RoomRow, _state: roulette.RoomState
         ) -> roulette.Command:
-            bet_id = await tx.new_side_bet(room, user.id, bet_type, amount, utcnow())
+            bet_id = await tx.new_side_bet(room, user_id, bet_type, amount, utcnow(), scope)
             return roulette.PlaceBet(
                 bet_id=bet_id,
-                user_id=user.id,
+                user_id=user_id,
                 bet_type=bet_type,  # type: ignore[arg-type]  # validated by the request schema
                 amount=amount,
                 now=utcnow(),
             )
 
         applied = await self.registry.send(room_id, prepare, login)
+        bet = next(e for e in applied.transition.events if isinstance(e, roulette.BetPlaced))
+        return PlacedBet(bet.bet_id, bet.bet_type, bet.pull_number, bet.odds, bet.potential_payout)
+
+    async def _bet_made_by(self, user_id: int, scope: str) -> PlacedBet | None:
+        """The side bet an earlier attempt of this keyed request placed, priced as it was."""
         async with self.registry.readers() as session:
-            return applied, await player_balance(session, user.id)
+            row = await store.side_bet_made_by(session, user_id, scope)
+        if row is None:
+            return None
+        bet_id, bet_type, amount, pull_number = row
+        chambers_left = odds.chambers_left_before(pull_number)
+        edge = (await self.config()).side_bet_edge_percent
+        return PlacedBet(
+            bet_id,
+            bet_type,
+            pull_number,
+            odds.odds(bet_type, chambers_left, edge),
+            odds.payout(amount, bet_type, chambers_left, edge),
+        )
 
     async def pull(
         self, user_id: int, room_id: int, sent_at: datetime, login: AccessClaims | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,7 @@ from gamehub.models import (
 )
 from gamehub.rooms import roulette
 from gamehub.rooms.broker import Event, encode
+from gamehub.rooms.odds import BET_TYPES, BetType
 from gamehub.rooms.render import render
 
 GAME_SLUG = "russian-roulette"
@@ -231,6 +232,7 @@ def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, 
 class OpenStake:
     user_id: int
     amount: int
+    request_ref: str | None = None  # the keyed join's scope (idempotency.scope_of)
 
 
 @dataclass(frozen=True)
@@ -288,10 +290,15 @@ class Writes:
 
 
 def plan(
-    room: RoomRow, before: roulette.RoomState, transition: roulette.Transition, now: datetime
+    room: RoomRow,
+    before: roulette.RoomState,
+    transition: roulette.Transition,
+    now: datetime,
+    request_ref: str | None = None,
 ) -> Writes:
     """What a transition writes: events numbered from the room's seq, bet history, seats, the
-    room row and the match's rows (postings are resolved to accounts by the writer)."""
+    room row and the match's rows (postings are resolved to accounts by the writer).
+    `request_ref` names the stake a keyed join opens, so that its retry finds it."""
     state = transition.state
     events: list[Event] = []
     seq = room.seq
@@ -316,7 +323,7 @@ def plan(
         now=now,
         postings=transition.postings,
         events=events,
-        history=_history_writes(transition),
+        history=_history_writes(transition, request_ref),
         seats_kept=_seats_kept(before, state),
         room_values=room_values,
         match_values=match_values,
@@ -324,7 +331,7 @@ def plan(
     )
 
 
-def _history_writes(transition: roulette.Transition) -> list[HistoryWrite]:
+def _history_writes(transition: roulette.Transition, request_ref: str | None) -> list[HistoryWrite]:
     writes: list[HistoryWrite] = [
         SettleStake(posting.user_id, "refunded", posting.amount)
         for posting in transition.postings
@@ -332,7 +339,7 @@ def _history_writes(transition: roulette.Transition) -> list[HistoryWrite]:
     ]
     for event in transition.events:
         if isinstance(event, roulette.PlayerJoined):
-            writes.append(OpenStake(event.user_id, event.stake))
+            writes.append(OpenStake(event.user_id, event.stake, request_ref))
         elif isinstance(event, roulette.MatchEnded):
             writes.append(SettleStake(event.winner, "won", event.payout))
             writes.append(SettleStake(event.loser, "lost", 0))
@@ -457,6 +464,7 @@ def _history_statement(writes: Writes, item: HistoryWrite) -> tuple[Any, dict[st
             "bet_amount": item.amount,
             "win_amount": 0,
             "status": "pending",
+            "request_ref": item.request_ref,
             "created_at": now,
         }
     if isinstance(item, SettleStake):
@@ -521,9 +529,16 @@ class RoomTx(Protocol):
         ...
 
     async def new_side_bet(
-        self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+        self,
+        room: RoomRow,
+        user_id: int,
+        bet_type: str,
+        amount: int,
+        now: datetime,
+        request_ref: str | None,
     ) -> int:
-        """A pending side bet's bet_history row; its id."""
+        """A pending side bet's bet_history row, named after its request's key if it has one;
+        its id."""
         ...
 
     async def write(self, writes: Writes) -> Saved: ...
@@ -554,7 +569,13 @@ class SessionRoomTx:
         return bool(await self.session.scalar(select(live_login(user_id, family_id))))
 
     async def new_side_bet(
-        self, room: RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+        self,
+        room: RoomRow,
+        user_id: int,
+        bet_type: str,
+        amount: int,
+        now: datetime,
+        request_ref: str | None,
     ) -> int:
         bet = BetHistory(
             user_id=user_id,
@@ -564,6 +585,7 @@ class SessionRoomTx:
             bet_amount=amount,
             win_amount=0,
             status="pending",
+            request_ref=request_ref,
             created_at=now,
         )
         self.session.add(bet)
@@ -572,6 +594,38 @@ class SessionRoomTx:
 
     async def write(self, writes: Writes) -> Saved:
         return await write(self.session, writes, self.accounts)
+
+
+async def room_joined_by(session: AsyncSession, user_id: int, request_ref: str) -> int | None:
+    """The room whose stake a keyed join took, if it took one."""
+    found = await session.scalar(
+        select(BetHistory.room_id).where(
+            BetHistory.request_ref == request_ref,
+            BetHistory.user_id == user_id,
+            BetHistory.bet_type == "stake",
+        )
+    )
+    return None if found is None else int(found)
+
+
+async def side_bet_made_by(
+    session: AsyncSession, user_id: int, request_ref: str
+) -> tuple[int, BetType, int, int] | None:
+    """(bet id, type, amount, pull number) of the side bet a keyed request placed, if any."""
+    row = (
+        await session.execute(
+            select(
+                BetHistory.id, BetHistory.bet_type, BetHistory.bet_amount, BetHistory.pull_number
+            ).where(
+                BetHistory.request_ref == request_ref,
+                BetHistory.user_id == user_id,
+                BetHistory.bet_type.in_(BET_TYPES),
+            )
+        )
+    ).one_or_none()
+    if row is None or row.pull_number is None:
+        return None
+    return row.id, cast(BetType, row.bet_type), row.bet_amount, row.pull_number
 
 
 async def durable_history(

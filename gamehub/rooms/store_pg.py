@@ -36,8 +36,9 @@ _SEATED_ROOM = Sql("SELECT room_id FROM active_seats WHERE user_id = :user_id")
 _NEW_BET = Sql(
     """
     INSERT INTO bet_history
-        (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, created_at)
-    VALUES (:user_id, :game_id, :room_id, :bet_type, :amount, 0, 'pending', :now)
+        (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, request_ref,
+         created_at)
+    VALUES (:user_id, :game_id, :room_id, :bet_type, :amount, 0, 'pending', :request_ref, :now)
     RETURNING id
     """
 )
@@ -132,9 +133,12 @@ _SAVE_PARTS: dict[str, str] = {
     "stakes_opened": """
     stakes_opened AS (
         INSERT INTO bet_history
-            (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, created_at)
-        SELECT o.user_id, :game_id, :room, 'stake', o.amount, 0, 'pending', :now::timestamptz
-        FROM unnest(:open_users::bigint[], :open_amounts::bigint[]) AS o(user_id, amount)
+            (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, request_ref,
+             created_at)
+        SELECT o.user_id, :game_id, :room, 'stake', o.amount, 0, 'pending', o.request_ref,
+               :now::timestamptz
+        FROM unnest(:open_users::bigint[], :open_amounts::bigint[], :open_refs::text[])
+            AS o(user_id, amount, request_ref)
         WHERE EXISTS (SELECT FROM room)
     )""",
     "stakes_settled": """
@@ -253,8 +257,10 @@ _OPEN_AND_JOIN = Sql(
         RETURNING user_id
     ), stake AS (
         INSERT INTO bet_history
-            (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, created_at)
-        SELECT :seat_user, :game_id, room.id, 'stake', :amount, 0, 'pending', :now FROM room
+            (user_id, game_id, room_id, bet_type, bet_amount, win_amount, status, request_ref,
+             created_at)
+        SELECT :seat_user, :game_id, room.id, 'stake', :amount, 0, 'pending', :request_ref, :now
+        FROM room
     ), events AS (
         INSERT INTO room_events (room_id, seq, type, data, created_at)
         SELECT room.id, e.*, :now::timestamptz
@@ -310,6 +316,9 @@ async def open_and_join(
         "escrow_code": store.escrow_code(writes.room.id),
         "reference": move.reference,
         "kind": move.kind,
+        "request_ref": next(
+            h.request_ref for h in writes.history if isinstance(h, store.OpenStake)
+        ),
     }
     async with pool.connection() as connection:
         with _refusal():
@@ -385,6 +394,7 @@ def _save_params(
         **ledger_pg.batch_params(moves),
         "open_users": [h.user_id for h in opened],
         "open_amounts": [h.amount for h in opened],
+        "open_refs": [h.request_ref for h in opened],
         "settle_users": [h.user_id for h in settled],
         "settle_statuses": [h.status for h in settled],
         "settle_wins": [h.win for h in settled],
@@ -504,7 +514,13 @@ class PgRoomTx:
         )
 
     async def new_side_bet(
-        self, room: store.RoomRow, user_id: int, bet_type: str, amount: int, now: datetime
+        self,
+        room: store.RoomRow,
+        user_id: int,
+        bet_type: str,
+        amount: int,
+        now: datetime,
+        request_ref: str | None,
     ) -> int:
         return int(
             await _NEW_BET.fetchval(
@@ -514,6 +530,7 @@ class PgRoomTx:
                 room_id=room.id,
                 bet_type=bet_type,
                 amount=amount,
+                request_ref=request_ref,
                 now=now,
             )
         )

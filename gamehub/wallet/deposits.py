@@ -5,6 +5,10 @@ ever arrive for a deposit we do not know; the push happens outside any database 
 (a slow Daraja never holds a write lock); the CheckoutRequestID is stored as soon as Daraja
 gives it. A callback that beats it by milliseconds is retried briefly (see callbacks.py), and the
 reconciler settles whatever the callbacks did not.
+
+A request under an Idempotency-Key names its deposit after the key's scope: a retry after a 5xx
+or a crash finds that deposit and answers with it, and never prompts the phone a second time
+(a deposit whose prompt may not have left is ended by the reconciler; a new key starts anew).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction, User
@@ -19,7 +24,7 @@ from gamehub.money import CENTS, format_cents
 from gamehub.mpesa.errors import DarajaError, DarajaUnavailable
 from gamehub.responsible import deposit_limits
 from gamehub.runtime import Runtime
-from gamehub.wallet import settle
+from gamehub.wallet import queries, settle
 from gamehub.wallet.errors import DailyDepositLimit, MpesaRefused, MpesaUnavailable
 from gamehub.wallet.limits import check_range
 from gamehub.wallet.render import announce, transaction_out
@@ -27,16 +32,31 @@ from gamehub.wallet.render import announce, transaction_out
 log = logging.getLogger(__name__)
 
 
-async def deposit(rt: Runtime, user_id: int, amount: int, phone: str) -> Transaction:
-    """Ask `phone` to pay `amount` cents; the wallet is credited when M-Pesa confirms."""
+async def deposit(
+    rt: Runtime, user_id: int, amount: int, phone: str, scope: str | None = None
+) -> Transaction:
+    """Ask `phone` to pay `amount` cents; the wallet is credited when M-Pesa confirms.
+    `scope` names a keyed request across its retries (see the module's docstring)."""
     settings = rt.settings
     check_range(amount, settings.deposit_min_kes, settings.deposit_max_kes, "deposit")
-    row = await _record(rt, user_id, amount, phone)
+    earlier = await queries.made_by(rt, user_id, scope)
+    if earlier is not None:
+        return earlier
+    try:
+        row = await _record(rt, user_id, amount, phone, scope)
+    except IntegrityError:
+        # Another attempt under the same key (a takeover racing the original) recorded first.
+        earlier = await queries.made_by(rt, user_id, scope)
+        if earlier is None:
+            raise
+        return earlier
     await announce(rt, row, wallet=False)
     return await _push(rt, row)
 
 
-async def _record(rt: Runtime, user_id: int, amount: int, phone: str) -> Transaction:
+async def _record(
+    rt: Runtime, user_id: int, amount: int, phone: str, scope: str | None
+) -> Transaction:
     cap = rt.settings.daily_deposit_cap_kes * CENTS
     async with transaction(rt.sessions) as session:
         # One user's deposits queue here so that two at once cannot both fit under the cap
@@ -55,7 +75,12 @@ async def _record(rt: Runtime, user_id: int, amount: int, phone: str) -> Transac
             )
         await deposit_limits.check_deposit(session, user_id, amount, recent, now)  # their own
         row = Transaction(
-            user_id=user_id, type="deposit", status="pending", amount=amount, phone=phone
+            user_id=user_id,
+            type="deposit",
+            status="pending",
+            amount=amount,
+            phone=phone,
+            request_ref=scope,
         )
         session.add(row)
         await session.flush()

@@ -22,9 +22,11 @@ class MpesaRefused(ApiError):
     """Daraja answered the request with a refusal: nothing happened, the transaction failed."""
 
     status, code, message = 502, "mpesa_refused", "M-Pesa refused the payment request."
+    ends_request = True  # the transaction is failed for good; a new attempt takes a new key
 
 
 class MpesaUnavailable(ApiError):
     """Daraja could not be reached and the request never left: nothing happened."""
 
     status, code, message = 503, "mpesa_unavailable", "M-Pesa cannot be reached; try again later."
+    ends_request = True  # the transaction is failed for good; a new attempt takes a new key

@@ -42,3 +42,17 @@ async def one(rt: Runtime, user_id: int, transaction_id: int) -> Transaction:
     if row is None:
         raise NotFound("No such transaction.")
     return row
+
+
+async def made_by(rt: Runtime, user_id: int, scope: str | None) -> Transaction | None:
+    """The transaction an earlier attempt of this keyed request made (None without a key or
+    if it made none): a retry answers from it instead of holding, paying or prompting again."""
+    if scope is None:
+        return None
+    async with rt.sessions() as session:
+        row: Transaction | None = await session.scalar(
+            select(Transaction).where(
+                Transaction.request_ref == scope, Transaction.user_id == user_id
+            )
+        )
+    return row

@@ -12,7 +12,7 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 
 from gamehub.auth.guard import current_user, login_required
 from gamehub.errors import Forbidden, NotFound
-from gamehub.idempotency import idempotent
+from gamehub.idempotency import idempotency_scope, idempotent
 from gamehub.responsible.pauses import ensure_may_play
 from gamehub.runtime import Runtime, runtime
 from gamehub.wallet import callbacks, deposits, queries, withdrawals
@@ -53,7 +53,7 @@ async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
     `mpesa_unavailable` when Daraja refuses or cannot be reached (nothing was charged)."""
     user = current_user()
     ensure_may_play(user.paused_until)
-    row = await deposits.deposit(runtime(), user.id, data.amount, data.phone)
+    row = await deposits.deposit(runtime(), user.id, data.amount, data.phone, idempotency_scope())
     return TransactionEnvelope(transaction=transaction_out(row)), 202
 
 
@@ -65,7 +65,9 @@ async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
 async def withdraw(data: WithdrawIn) -> tuple[TransactionEnvelope, int]:
     """Hold the amount at once and pay it to `phone` (default: the profile's) by B2C; released
     if the payout fails. 409 `insufficient_funds`; 422 `phone_required`."""
-    row = await withdrawals.withdraw(runtime(), current_user().id, data.amount, data.phone)
+    row = await withdrawals.withdraw(
+        runtime(), current_user().id, data.amount, data.phone, idempotency_scope()
+    )
     return TransactionEnvelope(transaction=transaction_out(row)), 202
 
 

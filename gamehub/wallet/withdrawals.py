@@ -1,6 +1,11 @@
 """Withdrawals: hold the amount and record the pending payout in one write transaction, then
 pay it by B2C under an OriginatorConversationID we chose, so that sending it again (after a
-timeout, a crash or from the reconciler) is the same payment and never a second one."""
+timeout, a crash or from the reconciler) is the same payment and never a second one.
+
+A request under an Idempotency-Key names the transaction, its hold and its
+OriginatorConversationID after the key's scope: a retry after a 5xx or a crash finds that
+withdrawal and answers with it; it never holds or sends a payment again (a payment that the
+dead attempt did not send is sent by the reconciler, under the same id)."""
 
 from __future__ import annotations
 
@@ -8,15 +13,16 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from gamehub import ledger
+from gamehub import faults, ledger
 from gamehub.db import transaction
 from gamehub.models import Transaction, User
 from gamehub.money import CENTS
 from gamehub.mpesa.errors import DarajaError, DarajaUnavailable
 from gamehub.phone import normalise_phone
 from gamehub.runtime import Runtime
-from gamehub.wallet import settle
+from gamehub.wallet import queries, settle
 from gamehub.wallet.errors import MpesaRefused, PhoneRequired
 from gamehub.wallet.limits import check_range
 from gamehub.wallet.render import announce, transaction_out
@@ -27,11 +33,29 @@ log = logging.getLogger(__name__)
 DUPLICATE = "500.002.1001"
 
 
-async def withdraw(rt: Runtime, user_id: int, amount: int, phone: str | None) -> Transaction:
-    """Hold `amount` cents at once (409 insufficient_funds if not available), then pay it out."""
+# OriginatorConversationIDs of keyed withdrawals: uuid5 of the key's scope in this namespace.
+_OCID_NAMESPACE = uuid.UUID("6f1d1c52-52c7-4c1e-9a53-3f0d4d0a7e21")
+
+
+async def withdraw(
+    rt: Runtime, user_id: int, amount: int, phone: str | None, scope: str | None = None
+) -> Transaction:
+    """Hold `amount` cents at once (409 insufficient_funds if not available), then pay it out.
+    `scope` names a keyed request across its retries (see the module's docstring)."""
     settings = rt.settings
     check_range(amount, settings.withdraw_min_kes, settings.withdraw_max_kes, "withdrawal")
-    row = await _hold(rt, user_id, amount, phone)
+    earlier = await queries.made_by(rt, user_id, scope)
+    if earlier is not None:
+        return earlier
+    try:
+        row = await _hold(rt, user_id, amount, phone, scope)
+    except IntegrityError:
+        # Another attempt under the same key (a takeover racing the original) held first.
+        earlier = await queries.made_by(rt, user_id, scope)
+        if earlier is None:
+            raise
+        return earlier
+    faults.crash_point(settings, faults.WITHDRAWAL_HELD)
     await announce(rt, row, wallet=True)
     if await send_payment(rt, row) == "refused":
         failed = await settle.fail_withdrawal(
@@ -46,7 +70,13 @@ def _ref(row: Transaction) -> str:
     return row.provider_ref
 
 
-async def _hold(rt: Runtime, user_id: int, amount: int, phone: str | None) -> Transaction:
+def _originator_conversation_id(scope: str | None) -> str:
+    return str(uuid.uuid4() if scope is None else uuid.uuid5(_OCID_NAMESPACE, scope))
+
+
+async def _hold(
+    rt: Runtime, user_id: int, amount: int, phone: str | None, scope: str | None
+) -> Transaction:
     async with transaction(rt.sessions) as session:
         if phone is None:
             profile_phone = await session.scalar(select(User.phone).where(User.id == user_id))
@@ -59,7 +89,8 @@ async def _hold(rt: Runtime, user_id: int, amount: int, phone: str | None) -> Tr
             status="pending",
             amount=amount,
             phone=phone,
-            provider_ref=str(uuid.uuid4()),
+            provider_ref=_originator_conversation_id(scope),
+            request_ref=scope,
         )
         session.add(row)
         await session.flush()
@@ -68,7 +99,7 @@ async def _hold(rt: Runtime, user_id: int, amount: int, phone: str | None) -> Tr
         # Raises InsufficientFunds (409) and rolls the transaction row back with it.
         held = await ledger.hold(
             session,
-            reference=f"withdrawal:{row.id}",
+            reference=f"withdrawal:{scope or row.id}",
             kind="withdrawal",
             debit=wallet,
             credit=clearing,

@@ -208,3 +208,98 @@ async def _books_balance(database_url: str) -> None:
             assert withdrawals == 1
     finally:
         await engine.dispose()
+
+
+async def test_sigkill_after_a_keyed_withdrawal_is_held_then_retry_pays_once(
+    backend: Backend, database_url: str, tmp_path: Path
+) -> None:
+    """The process dies right after the hold commits, before the B2C is sent (a crash point);
+    restarted, the client's retry with the same Idempotency-Key answers with that withdrawal
+    once the dead attempt is taken over, and the payment is sent once (by the reconciler)."""
+    sandbox = DarajaSandbox(SandboxConfig(timings=TIMINGS))
+    certificate = tmp_path / "daraja-cert.pem"
+    certificate.write_bytes(sandbox.keys.certificate_pem)
+    async with serving(create_sandbox_app(sandbox=sandbox)) as daraja_url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEHUB_")}
+        env.update(
+            GAMEHUB_DATABASE_URL=database_url,
+            GAMEHUB_DATA_DIR=str(tmp_path / "data"),
+            GAMEHUB_JWT_SECRET=TEST_JWT_SECRET,
+            GAMEHUB_BCRYPT_ROUNDS="4",
+            GAMEHUB_LOG_JSON="false",
+            GAMEHUB_MPESA_BASE_URL=daraja_url,
+            GAMEHUB_MPESA_CERTIFICATE=str(certificate),
+            GAMEHUB_MPESA_CALLBACK_SECRET=SECRET,
+            GAMEHUB_RECONCILE_AFTER_S="1",
+            GAMEHUB_RECONCILE_INTERVAL_S="0.3",
+            GAMEHUB_IDEMPOTENCY_ABANDONED_AFTER_S="1",
+        )
+        if backend.redis_url is not None:
+            env["GAMEHUB_REDIS_URL"] = backend.redis_url
+        port = free_port()
+        doomed = App({**env, "GAMEHUB_FAULTS": "withdrawal_held"}, tmp_path, port)
+        app = App(env, tmp_path, port)
+        try:
+            await _kill_after_hold_and_retry(doomed, app, sandbox)
+        finally:
+            doomed.stop()
+            app.stop()
+    await _books_balance(database_url)
+
+
+async def _kill_after_hold_and_retry(doomed: App, app: App, sandbox: DarajaSandbox) -> None:
+    await doomed.start()
+    async with httpx.AsyncClient(base_url=doomed.base, timeout=30) as http:
+        registered = await http.post(
+            "/register",
+            json={
+                "username": "keyedcrash",
+                "email": "keyedcrash@example.com",
+                "password": "long enough password",
+                "date_of_birth": "1990-01-01",
+            },
+        )
+        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+        deposit = await http.post(
+            "/deposit", json={"amount": 1000, "phone": "254712345600"}, headers=headers
+        )
+        assert deposit.status_code == 202, deposit.text
+
+        async def funded() -> bool:
+            wallet = (await http.get("/wallet", headers=headers)).json()
+            return bool(wallet["balance"] == "1000.00")
+
+        await until(funded, 15, "the deposit")
+        keyed = {**headers, "Idempotency-Key": "withdraw-once"}
+        body = {"amount": 300, "phone": "254712345600"}
+        with pytest.raises(httpx.TransportError):
+            await http.post("/withdraw", json=body, headers=keyed)
+    assert doomed.process is not None and doomed.process.wait(10) == -signal.SIGKILL
+    assert sandbox.state.payments == {}, "the process died before sending the payment"
+
+    await app.start()
+    async with httpx.AsyncClient(base_url=app.base, timeout=30) as http:
+        answers: list[int] = []
+
+        async def answered() -> bool:
+            retry = await http.post("/withdraw", json=body, headers=keyed)
+            answers.append(retry.status_code)
+            return retry.status_code == 202
+
+        await until(answered, 15, "the retry to take the dead attempt over")
+        assert set(answers) <= {409, 202}  # in progress until it was abandoned
+        withdrawal = (await http.post("/withdraw", json=body, headers=keyed)).json()["transaction"]
+
+        async def completed() -> bool:
+            found = await http.get(f"/transactions/{withdrawal['id']}", headers=headers)
+            return bool(found.json()["status"] == "completed")
+
+        await until(completed, 30, "the reconciler to pay the withdrawal")
+        await asyncio.sleep(1.0)  # more reconcile passes and retries must not pay it again
+        again = await http.post("/withdraw", json=body, headers=keyed)
+        assert again.json()["transaction"]["id"] == withdrawal["id"]
+        wallet = (await http.get("/wallet", headers=headers)).json()
+        assert (wallet["balance"], wallet["held"]) == ("700.00", "0.00")
+        listed = (await http.get("/transactions", headers=headers)).json()["transactions"]
+        assert [row["type"] for row in listed] == ["withdrawal", "deposit"]
+    assert list(sandbox.state.payments) == [withdrawal["provider_ref"]]  # one B2C payment
