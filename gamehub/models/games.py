@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -148,7 +149,7 @@ class BetHistory(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # The Idempotency-Key scope of the join or bet that made it: a retry finds this stake or
     # side bet instead of taking the money again.
-    request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_ref: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -162,4 +163,12 @@ class BetHistory(Base):
         # What a player has in escrow (pending stakes and bets) is read on every request.
         Index("ix_bet_history_user_id_status", "user_id", "status"),
         Index("ix_bet_history_room_pull", "room_id", "pull_number"),
+        # Partial: most bets come without a key and cost this index nothing.
+        Index(
+            "uq_bet_history_request_ref",
+            "request_ref",
+            unique=True,
+            postgresql_where=text("request_ref IS NOT NULL"),
+            sqlite_where=text("request_ref IS NOT NULL"),
+        ),
     )

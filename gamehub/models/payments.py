@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -25,7 +25,7 @@ class Transaction(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(255))
     # The Idempotency-Key scope of the request that made it: a retry finds this transaction
     # instead of holding, paying or prompting again.
-    request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_ref: Mapped[str | None] = mapped_column(String(128))
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -36,4 +36,11 @@ class Transaction(Base):
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="known_status"),
         Index("ix_transactions_user_id_id", "user_id", "id"),
         Index("ix_transactions_status_created", "status", "created_at"),
+        Index(
+            "uq_transactions_request_ref",
+            "request_ref",
+            unique=True,
+            postgresql_where=text("request_ref IS NOT NULL"),
+            sqlite_where=text("request_ref IS NOT NULL"),
+        ),
     )

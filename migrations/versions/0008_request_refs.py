@@ -16,17 +16,25 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = ("transactions", "bet_history")
+KEYED = sa.text("request_ref IS NOT NULL")
 
 
 def upgrade() -> None:
     for table in TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("request_ref", sa.String(length=128), nullable=True))
-            batch.create_unique_constraint(op.f(f"uq_{table}_request_ref"), ["request_ref"])
+        op.add_column(table, sa.Column("request_ref", sa.String(length=128), nullable=True))
+        # Partial: rows made without a key cost the index nothing.
+        op.create_index(
+            f"uq_{table}_request_ref",
+            table,
+            ["request_ref"],
+            unique=True,
+            postgresql_where=KEYED,
+            sqlite_where=KEYED,
+        )
 
 
 def downgrade() -> None:
     for table in TABLES:
+        op.drop_index(f"uq_{table}_request_ref", table_name=table)
         with op.batch_alter_table(table) as batch:
-            batch.drop_constraint(op.f(f"uq_{table}_request_ref"), type_="unique")
             batch.drop_column("request_ref")
