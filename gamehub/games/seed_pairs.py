@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import fairness
 from gamehub.db import dialect_insert, transaction, utcnow
 from gamehub.models import SeedPair, User
-from gamehub.models.fairness import ACTIVE, REVEALED
+from gamehub.models.fairness import ACTIVE, ACTIVE_PAIR_PREDICATE, REVEALED
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ async def _lock_user(session: AsyncSession, user_id: int) -> str:
 
 async def _open(session: AsyncSession, user_id: int, client_seed: str) -> PairView | None:
     """Open an active pair unless the user has one (then None); the partial unique index
-    decides races."""
+    decides races. Its predicate is spelled as literal SQL (see ACTIVE_PAIR_PREDICATE)."""
     server_seed = fairness.new_server_seed()
     row = (
         await session.execute(
@@ -80,7 +80,7 @@ async def _open(session: AsyncSession, user_id: int, client_seed: str) -> PairVi
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(
-                index_elements=["user_id"], index_where=SeedPair.status == ACTIVE
+                index_elements=["user_id"], index_where=text(ACTIVE_PAIR_PREDICATE)
             )
             .returning(SeedPair.server_seed_hash, SeedPair.client_seed, SeedPair.next_nonce)
         )

@@ -11,6 +11,11 @@ from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
 
 ACTIVE = "active"
 REVEALED = "revealed"
+# The predicate of the one-active-pair-per-user index, as SQL text. An INSERT … ON CONFLICT that
+# names this index must repeat it literally: PostgreSQL infers a partial index only from a
+# predicate it can prove, and a bound parameter ($n) proves nothing once the prepared statement
+# runs on its generic plan (from its sixth run on a connection).
+ACTIVE_PAIR_PREDICATE = f"status = '{ACTIVE}'"
 
 
 class SeedPair(Base):
@@ -42,8 +47,8 @@ class SeedPair(Base):
             "uq_fairness_seed_pairs_active_user",
             "user_id",
             unique=True,
-            postgresql_where=text("status = 'active'"),
-            sqlite_where=text("status = 'active'"),
+            postgresql_where=text(ACTIVE_PAIR_PREDICATE),
+            sqlite_where=text(ACTIVE_PAIR_PREDICATE),
         ),
         Index("ix_fairness_seed_pairs_user_id_id", "user_id", "id"),
     )

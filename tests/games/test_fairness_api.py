@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from quart.typing import TestClientProtocol
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gamehub.db import transaction, utcnow
+from gamehub.games import seed_pairs
 from gamehub.models import SeedPair
+from gamehub.models.fairness import ACTIVE
 from gamehub.runtime import Runtime
 from tests.games.conftest import Player, new_player
 from tests.helpers import error_of
@@ -79,6 +81,22 @@ async def test_the_database_allows_one_active_pair_per_user(
                     created_at=utcnow(),
                 )
             )
+
+
+async def test_pairs_open_on_one_connection_however_often_it_is_done(
+    runtime: Runtime, client: TestClientProtocol
+) -> None:
+    """PostgreSQL runs a prepared statement on its generic plan from the sixth run on a
+    connection; the ON CONFLICT that opens a pair must still find the partial index then."""
+    players = [await new_player(client) for _ in range(12)]
+    async with transaction(runtime.sessions) as session:  # one session: one connection
+        for fresh in players:
+            await seed_pairs.ensure_active(session, fresh.id)
+            await seed_pairs.ensure_active(session, fresh.id)  # has one: opens none
+        opened = await session.scalar(
+            select(func.count()).select_from(SeedPair).where(SeedPair.status == ACTIVE)
+        )
+    assert opened == len(players)
 
 
 async def test_rotate_reveals_a_seed_that_reproduces_every_spin(
