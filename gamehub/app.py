@@ -6,11 +6,9 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from gamehub import errors, health, observability, userstream
-from gamehub.asgi_http import InlineHTTPConnection
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
-from gamehub.handoff import StreamHandoff
 from gamehub.housekeeping import Housekeeping
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
@@ -20,13 +18,16 @@ from gamehub.rooms.registry import Registry
 from gamehub.rooms.routes import blueprint as rooms_blueprint
 from gamehub.rooms.service import Rooms
 from gamehub.rooms.ws import blueprint as ws_blueprint
-from gamehub.routing import RememberingQuart
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings, ensure_secrets, load_settings
 from gamehub.wallet.gateway import build_gateway
 from gamehub.wallet.reconciler import Reconciler
 from gamehub.wallet.routes import blueprint as wallet_blueprint
 from gamehub.webapp import web_blueprint
+from gamehub.workarounds import check_versions
+from gamehub.workarounds.asgi_http import InlineHTTPConnection
+from gamehub.workarounds.handoff import StreamHandoff
+from gamehub.workarounds.routing import RememberingQuart
 
 API_DESCRIPTION = (
     "Real-money Spin and Win and Russian Roulette paid through M-Pesa. Amounts are KES strings "
@@ -36,6 +37,7 @@ API_DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
+    check_versions()  # refuse to serve with a work-around outside its fence
     app = RememberingQuart("gamehub")  # Quart, with URL matches remembered (routing.py)
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)

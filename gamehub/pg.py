@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from gamehub.db import is_loopback
-from gamehub.fair_gate import FairGate, GateTimeout
+from gamehub.workarounds.fair_gate import FairGate, GateTimeout
 
 # A `:name` outside quotes (quoted text and `::type` casts are left alone).
 if TYPE_CHECKING:
@@ -116,8 +116,8 @@ class RawPool:
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
         # The pool's own queue lets newcomers take a connection ahead of those waiting
-        # (gamehub.fair_gate): borrowers wait here instead, in order, and only as many as the
-        # pool has connections ever ask it, so its queue never makes anyone wait.
+        # (workarounds/fair_gate.py): borrowers wait here instead, in order, and only as many
+        # as the pool has connections ever ask it, so its queue never makes anyone wait.
         self._gate = FairGate(size)
 
     async def _open(self) -> asyncpg.Pool:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from gamehub import collector, worker_events
+from gamehub.workarounds import collector, worker_events
 
 
 def prepare_process() -> None:

@@ -15,9 +15,9 @@ from quart import Response, request
 
 from gamehub.db import iso_utc, utcnow
 from gamehub.errors import ApiError
-from gamehub.handoff import Stream, current_handoff, feed_bytes
 from gamehub.rooms.broker import Broker, Event, SubscriberLagged, Subscription
 from gamehub.rooms.heartbeat import heartbeat
+from gamehub.workarounds.handoff import Stream, current_handoff, feed_bytes
 
 log = logging.getLogger(__name__)
 

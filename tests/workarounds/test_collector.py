@@ -9,7 +9,7 @@ def test_serving_freezes_start_up_and_spaces_out_collections() -> None:
     # In a process of its own: freezing and thresholds are process-wide.
     printed = printed_by_fresh_python(
         "import gc",
-        "from gamehub import collector",
+        "from gamehub.workarounds import collector",
         "assert gc.get_freeze_count() == 0",
         "collector.tune_for_serving()",
         "print(gc.get_threshold(), gc.get_freeze_count() > 0)",

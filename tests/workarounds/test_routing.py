@@ -6,8 +6,8 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect, Rule
 
-from gamehub import routing
-from gamehub.routing import RememberingMap
+from gamehub.workarounds import routing
+from gamehub.workarounds.routing import RememberingMap
 
 
 def _map() -> RememberingMap:

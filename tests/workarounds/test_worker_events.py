@@ -8,7 +8,7 @@ from typing import Any
 
 from hypercorn.asyncio.worker_context import EventWrapper
 
-from gamehub.worker_events import SetEvent
+from gamehub.workarounds.worker_events import SetEvent
 from tests.helpers import printed_by_fresh_python
 
 
@@ -74,7 +74,7 @@ def test_serving_installs_it_for_hypercorns_worker_events() -> None:
     # In a process of its own: the class attribute is process-wide.
     printed = printed_by_fresh_python(
         "from hypercorn.asyncio.worker_context import WorkerContext",
-        "from gamehub import worker_events",
+        "from gamehub.workarounds import worker_events",
         "worker_events.install()",
         "context = WorkerContext(None)",
         "print(type(context.terminated).__name__, type(context.terminate).__name__)",

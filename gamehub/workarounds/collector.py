@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import gc
 
+from gamehub.workarounds import collector_tuning_applies
+
 # Young collections after 5 000 net new objects instead of 700: a request's objects are
 # usually freed by reference counting before one runs. A middle pass once more than one young
 # pass has run since the last (every second one), so that each walks little. A full pass once
@@ -41,4 +43,7 @@ def tune_for_serving() -> None:
     # process: keep it out of the full passes, which would otherwise walk it every time.
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*THRESHOLDS)
+    if collector_tuning_applies():
+        gc.set_threshold(*THRESHOLDS)
+    # On CPython 3.14 and later (an incremental collector) the thresholds mean something else:
+    # Python's own are kept there until they are measured anew.

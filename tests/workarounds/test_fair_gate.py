@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from gamehub.fair_gate import FairGate, GateTimeout
 from gamehub.runtime import EXTENSION, Runtime
+from gamehub.workarounds.fair_gate import FairGate, GateTimeout
 
 
 async def _borrow(gate: FairGate, order: list[str], name: str) -> None:

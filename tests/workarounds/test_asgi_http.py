@@ -9,8 +9,8 @@ from typing import Any
 
 from quart import Quart, request
 
-from gamehub.asgi_http import InlineHTTPConnection
 from gamehub.errors import register_error_handlers
+from gamehub.workarounds.asgi_http import InlineHTTPConnection
 
 
 def _app(body_timeout: float = 5.0, max_body: int = 1000) -> tuple[Quart, list[Any]]:
