@@ -2,10 +2,13 @@
 
 from gamehub import serving
 from gamehub.app import create_app
+from gamehub.migrate import ensure_database
 from gamehub.observability import configure_logging
 from gamehub.settings import load_settings
 
-settings = load_settings()
+# Production names its database (the embedded one is refused there); in development each worker
+# finds the data folder's server running, or the first starts it.
+settings = ensure_database(load_settings())
 configure_logging(settings.log_json)
 quart_app = create_app(settings)
 serving.prepare_process()

@@ -73,18 +73,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
             mpesa_callback_base_url=f"http://{shown_host}:{args.port}"
         )
     if settings.is_sqlite:
-        # The embedded default builds and upgrades its own database on start.
         from gamehub.migrate import upgrade
 
         upgrade(settings.database_url)
+    # The embedded default starts its own PostgreSQL here, before serving (and stops it at exit).
+    from gamehub.migrate import ensure_database
+
+    settings = ensure_database(settings)
     _install_event_loop()
     asyncio.run(_serve(settings, _hypercorn_config(args.host, args.port)))
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
-    from gamehub.migrate import upgrade
+    from gamehub.migrate import ensure_database, upgrade
 
-    settings = _settings_or_exit()
+    settings = ensure_database(_settings_or_exit())
     upgrade(settings.database_url)
     print("gamehub: database is at the latest revision", flush=True)
 

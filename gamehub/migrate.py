@@ -1,4 +1,5 @@
-"""Run alembic migrations programmatically (`gamehub migrate`, first start, tests)."""
+"""Run alembic migrations programmatically (`gamehub migrate`, first start, tests), and give
+the embedded default its database."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+
+from gamehub import embedded_pg
+from gamehub.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,3 +24,13 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """`alembic upgrade head` on the given database; call it outside a running event loop."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def ensure_database(settings: Settings) -> Settings:
+    """The settings with a database to use: with none configured, the embedded default's own
+    PostgreSQL under the data folder, started (created on first start) and migrated."""
+    if not settings.uses_embedded_database:
+        return settings
+    url = embedded_pg.start(settings.embedded_database_dir, database="gamehub")
+    upgrade(url)
+    return settings.with_overrides(database_url=url)

@@ -146,6 +146,15 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def uses_embedded_database(self) -> bool:
+        """No database configured: the process runs a PostgreSQL of its own under data_dir."""
+        return not self.database_url
+
+    @property
+    def embedded_database_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
     def uses_mpesa_sandbox(self) -> bool:
         return self.mpesa_base_url is None
 
@@ -173,11 +182,8 @@ def load_settings(
             f"{PREFIX}ENV must be development, test or production, got {env['ENV']!r}"
         )
     database_url = get("DATABASE_URL")
-    kwargs["database_url"] = (
-        normalise_database_url(database_url)
-        if database_url
-        else f"sqlite+aiosqlite:///{data_dir / 'gamehub.sqlite3'}"
-    )
+    # Unset: the embedded default's own PostgreSQL (migrate.ensure_database starts it).
+    kwargs["database_url"] = normalise_database_url(database_url) if database_url else ""
     kwargs["redis_url"] = get("REDIS_URL")
     kwargs["jwt_secret"] = get("JWT_SECRET") or ""
     for name in (
@@ -249,7 +255,9 @@ def validate(settings: Settings) -> None:
     """Refuse unsafe or inconsistent settings with a one-line reason."""
     if settings.bcrypt_rounds < 4 or settings.bcrypt_rounds > 16:
         raise SettingsError(f"{PREFIX}BCRYPT_ROUNDS must be between 4 and 16")
-    if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+    if settings.database_url and not settings.database_url.startswith(
+        ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+    ):
         raise SettingsError(
             f"{PREFIX}DATABASE_URL must be a postgresql:// or sqlite:// URL, "
             f"got {settings.database_url.split('://')[0]}://…"
@@ -280,6 +288,11 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"refusing to start in production: {PREFIX}JWT_SECRET must be set to at least "
             f"{MIN_JWT_SECRET_LENGTH} random characters"
+        )
+    if settings.uses_embedded_database:
+        raise SettingsError(
+            f"refusing to start in production: the embedded database is for development; "
+            f"set {PREFIX}DATABASE_URL to PostgreSQL"
         )
     if settings.is_sqlite:
         raise SettingsError(

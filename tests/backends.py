@@ -1,17 +1,18 @@
-"""The two backends every app-level test runs on: embedded (SQLite + in-process broker) and
-services (PostgreSQL + Redis from GAMEHUB_TEST_DATABASE_URL / GAMEHUB_TEST_REDIS_URL)."""
+"""The two backends every app-level test runs on: embedded (the embedded default's own
+PostgreSQL, started by the tests, + the in-process broker) and services (PostgreSQL + Redis from
+GAMEHUB_TEST_DATABASE_URL / GAMEHUB_TEST_REDIS_URL)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from gamehub import embedded_pg
 from gamehub.db import create_engine
 from gamehub.migrate import upgrade
 from gamehub.settings import normalise_database_url
@@ -21,19 +22,15 @@ SEEDED_TABLES = frozenset({"alembic_version", "games"})
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+# The tests' embedded server trades durability for speed: a crash loses nothing worth keeping.
+FAST_AND_LOOSE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
     database_url: str
     redis_url: str | None
-    template: Path | None = None  # migrated SQLite file that each test copies
-
-    def fresh_database_url(self, folder: Path) -> str:
-        if self.template is None:
-            return self.database_url
-        target = folder / "gamehub.sqlite3"
-        shutil.copyfile(self.template, target)
-        return f"sqlite+aiosqlite:///{target}"
 
 
 def unavailable(reason: str) -> None:
@@ -44,9 +41,11 @@ def unavailable(reason: str) -> None:
 
 
 def embedded_backend(folder: Path) -> Backend:
-    template = folder / "template.sqlite3"
-    upgrade(f"sqlite+aiosqlite:///{template}")
-    return Backend("embedded", "", None, template)
+    """A PostgreSQL of the tests' own, as `gamehub serve` starts one (stopped at exit)."""
+    url = embedded_pg.start(folder / "postgres", database="test", settings=FAST_AND_LOOSE)
+    asyncio.run(_reset_postgres(url))
+    upgrade(url)
+    return Backend("embedded", url, None)
 
 
 def services_backend() -> Backend:
@@ -86,7 +85,7 @@ async def _ping_redis(url: str) -> None:
         await client.aclose()
 
 
-async def clean_services(database_url: str, redis_url: str) -> None:
+async def clean_services(database_url: str, redis_url: str | None) -> None:
     """Empty every table but the seeded ones, and the Redis database, before a test."""
     from redis.asyncio import Redis
 
@@ -104,6 +103,8 @@ async def clean_services(database_url: str, redis_url: str) -> None:
                 await connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
+    if redis_url is None:
+        return
     client = Redis.from_url(redis_url)
     try:
         await client.flushdb()

@@ -21,7 +21,7 @@ TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-0123456789"
 @pytest.fixture(scope="session", params=["embedded", "services"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
     if request.param == "embedded":
-        return embedded_backend(tmp_path_factory.mktemp("sqlite-template"))
+        return embedded_backend(tmp_path_factory.mktemp("embedded"))
     return services_backend()
 
 
@@ -30,7 +30,7 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         data_dir=tmp_path,
-        database_url=backend.fresh_database_url(tmp_path),
+        database_url=backend.database_url,
         redis_url=backend.redis_url,
         jwt_secret=TEST_JWT_SECRET,
         bcrypt_rounds=4,  # production refuses < 12; one test checks the default is 12
@@ -42,9 +42,7 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings, backend: Backend) -> AsyncIterator[Quart]:
-    if backend.name == "services":
-        assert backend.redis_url is not None
-        await clean_services(settings.database_url, backend.redis_url)
+    await clean_services(settings.database_url, backend.redis_url)
     application = create_app(settings)
     async with application.test_app():
         yield application

@@ -1,4 +1,5 @@
-"""`gamehub serve` with no configuration: migrates its own SQLite file, answers over real HTTP."""
+"""`gamehub serve` with no configuration: starts and migrates its own PostgreSQL under data/,
+answers over real HTTP, and stops that server when it stops."""
 
 from __future__ import annotations
 
@@ -55,7 +56,10 @@ def served(tmp_path: Path) -> Iterator[str]:
             process.kill()
             output = process.communicate()[0]
         assert f"Game Hub is running at {base}/" in output
-    assert (tmp_path / "data" / "gamehub.sqlite3").is_file()
+    server = tmp_path / "data" / "postgres"
+    assert (server / "PG_VERSION").is_file()
+    # A clean shutdown removes postmaster.pid: the server stopped with the process.
+    assert not (server / "postmaster.pid").exists(), (server / "postgres.log").read_text()
 
 
 def test_embedded_default_round_trip(served: str) -> None:

@@ -27,7 +27,8 @@ SAFE_PRODUCTION = {
 def test_defaults_are_the_embedded_default(tmp_path: Path) -> None:
     settings = load_settings({}, dotenv_path=tmp_path / "none")
     assert settings.env == "development"
-    assert settings.database_url == "sqlite+aiosqlite:///data/gamehub.sqlite3"
+    assert settings.uses_embedded_database
+    assert settings.embedded_database_dir == Path("data") / "postgres"
     assert settings.redis_url is None
     assert settings.uses_mpesa_sandbox
     assert settings.bcrypt_rounds == 12
@@ -63,7 +64,7 @@ def test_a_safe_production_configuration_starts(tmp_path: Path) -> None:
     [
         ({"GAMEHUB_JWT_SECRET": ""}, "JWT_SECRET"),
         ({"GAMEHUB_JWT_SECRET": "short-secret"}, "JWT_SECRET"),
-        ({"GAMEHUB_DATABASE_URL": ""}, "SQLite"),
+        ({"GAMEHUB_DATABASE_URL": ""}, "embedded database"),
         ({"GAMEHUB_DATABASE_URL": "sqlite:///prod.db"}, "SQLite"),
         ({"GAMEHUB_MPESA_BASE_URL": ""}, "sandbox"),
         ({"GAMEHUB_MPESA_CONSUMER_KEY": ""}, "MPESA_CONSUMER_KEY"),

@@ -1,7 +1,7 @@
 """A crash between paying out and hearing the result: `gamehub serve` is SIGKILLed after its B2C
 was accepted and before the result callback; restarted, its reconciler finishes the withdrawal
-exactly once. The app runs as a real subprocess on a file database (SQLite, or PostgreSQL on the
-services backend); the Daraja sandbox runs in this test process, so it outlives the app."""
+exactly once. The app runs as a real subprocess on the backend's PostgreSQL; the Daraja sandbox
+runs in this test process, so it outlives the app."""
 
 from __future__ import annotations
 
@@ -93,13 +93,9 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str)
 
 
 @pytest.fixture
-async def database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
-    if backend.name == "services":
-        assert backend.redis_url is not None
-        await clean_services(backend.database_url, backend.redis_url)
-        yield backend.database_url
-        return
-    yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'gamehub.sqlite3'}"  # serve migrates it
+async def database_url(backend: Backend) -> AsyncIterator[str]:
+    await clean_services(backend.database_url, backend.redis_url)
+    yield backend.database_url
 
 
 async def test_sigkill_after_b2c_then_restart_completes_exactly_once(
@@ -174,7 +170,9 @@ async def _crash_and_recover(app: App, sandbox: DarajaSandbox) -> None:
     app.kill()
 
     async def result_lost() -> bool:
-        return bool(payment.status == "completed" and len(payment.callbacks) == 1)
+        # The attempt is logged before it is sent: wait until it has failed.
+        attempts = payment.callbacks
+        return payment.status == "completed" and len(attempts) == 1 and bool(attempts[0].error)
 
     await until(result_lost, 15, "the B2C result to be sent to the dead app")
     assert payment.callbacks[0].error is not None  # nobody was listening
