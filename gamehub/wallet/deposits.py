@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction, User
@@ -39,17 +38,11 @@ async def deposit(
     `scope` names a keyed request across its retries (see the module's docstring)."""
     settings = rt.settings
     check_range(amount, settings.deposit_min_kes, settings.deposit_max_kes, "deposit")
-    earlier = await queries.made_by(rt, user_id, scope)
-    if earlier is not None:
-        return earlier
-    try:
-        row = await _record(rt, user_id, amount, phone, scope)
-    except IntegrityError:
-        # Another attempt under the same key (a takeover racing the original) recorded first.
-        earlier = await queries.made_by(rt, user_id, scope)
-        if earlier is None:
-            raise
-        return earlier
+    row, new = await queries.make_once(
+        rt, user_id, scope, lambda: _record(rt, user_id, amount, phone, scope)
+    )
+    if not new:
+        return row
     await announce(rt, row, wallet=False)
     return await _push(rt, row)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gamehub.errors import NotFound
 from gamehub.models import Transaction
@@ -46,7 +48,7 @@ async def one(rt: Runtime, user_id: int, transaction_id: int) -> Transaction:
 
 async def made_by(rt: Runtime, user_id: int, scope: str | None) -> Transaction | None:
     """The transaction an earlier attempt of this keyed request made (None without a key or
-    if it made none): a retry answers from it instead of holding, paying or prompting again."""
+    if it made none)."""
     if scope is None:
         return None
     async with rt.sessions() as session:
@@ -56,3 +58,22 @@ async def made_by(rt: Runtime, user_id: int, scope: str | None) -> Transaction |
             )
         )
     return row
+
+
+async def make_once(
+    rt: Runtime, user_id: int, scope: str | None, make: Callable[[], Awaitable[Transaction]]
+) -> tuple[Transaction, bool]:
+    """(the transaction, whether this call made it): the one an earlier attempt of this keyed
+    request made, which a retry answers from instead of holding, paying or prompting again,
+    or the one `make` records (under `scope`, unique)."""
+    earlier = await made_by(rt, user_id, scope)
+    if earlier is not None:
+        return earlier, False
+    try:
+        return await make(), True
+    except IntegrityError:
+        # Another attempt under the same key (a takeover racing the original) made it first.
+        earlier = await made_by(rt, user_id, scope)
+        if earlier is None:
+            raise
+        return earlier, False

@@ -13,7 +13,6 @@ import logging
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from gamehub import faults, ledger
 from gamehub.db import transaction
@@ -44,17 +43,11 @@ async def withdraw(
     `scope` names a keyed request across its retries (see the module's docstring)."""
     settings = rt.settings
     check_range(amount, settings.withdraw_min_kes, settings.withdraw_max_kes, "withdrawal")
-    earlier = await queries.made_by(rt, user_id, scope)
-    if earlier is not None:
-        return earlier
-    try:
-        row = await _hold(rt, user_id, amount, phone, scope)
-    except IntegrityError:
-        # Another attempt under the same key (a takeover racing the original) held first.
-        earlier = await queries.made_by(rt, user_id, scope)
-        if earlier is None:
-            raise
-        return earlier
+    row, new = await queries.make_once(
+        rt, user_id, scope, lambda: _hold(rt, user_id, amount, phone, scope)
+    )
+    if not new:
+        return row
     faults.crash_point(settings, faults.WITHDRAWAL_HELD)
     await announce(rt, row, wallet=True)
     if await send_payment(rt, row) == "refused":

@@ -98,33 +98,52 @@ async def database_url(backend: Backend) -> AsyncIterator[str]:
     yield backend.database_url
 
 
-async def test_sigkill_after_b2c_then_restart_completes_exactly_once(
-    backend: Backend, database_url: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def daraja(tmp_path: Path) -> AsyncIterator[tuple[DarajaSandbox, str]]:
+    """The Daraja sandbox served by this test process (it outlives the app), and its URL."""
     sandbox = DarajaSandbox(SandboxConfig(timings=TIMINGS))
+    async with serving(create_sandbox_app(sandbox=sandbox)) as daraja_url:
+        yield sandbox, daraja_url
+
+
+def app_env(
+    backend: Backend, database_url: str, tmp_path: Path, daraja: tuple[DarajaSandbox, str]
+) -> dict[str, str]:
+    """The environment of `gamehub serve` against the backend and the test's sandbox, with a
+    reconciler quick enough for a test."""
+    sandbox, daraja_url = daraja
     certificate = tmp_path / "daraja-cert.pem"
     certificate.write_bytes(sandbox.keys.certificate_pem)
-    async with serving(create_sandbox_app(sandbox=sandbox)) as daraja_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEHUB_")}
-        env.update(
-            GAMEHUB_DATABASE_URL=database_url,
-            GAMEHUB_DATA_DIR=str(tmp_path / "data"),
-            GAMEHUB_JWT_SECRET=TEST_JWT_SECRET,
-            GAMEHUB_BCRYPT_ROUNDS="4",
-            GAMEHUB_LOG_JSON="false",
-            GAMEHUB_MPESA_BASE_URL=daraja_url,
-            GAMEHUB_MPESA_CERTIFICATE=str(certificate),
-            GAMEHUB_MPESA_CALLBACK_SECRET=SECRET,
-            GAMEHUB_RECONCILE_AFTER_S="1",
-            GAMEHUB_RECONCILE_INTERVAL_S="0.3",
-        )
-        if backend.redis_url is not None:
-            env["GAMEHUB_REDIS_URL"] = backend.redis_url
-        app = App(env, tmp_path, free_port())
-        try:
-            await _crash_and_recover(app, sandbox)
-        finally:
-            app.stop()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEHUB_")}
+    env.update(
+        GAMEHUB_DATABASE_URL=database_url,
+        GAMEHUB_DATA_DIR=str(tmp_path / "data"),
+        GAMEHUB_JWT_SECRET=TEST_JWT_SECRET,
+        GAMEHUB_BCRYPT_ROUNDS="4",
+        GAMEHUB_LOG_JSON="false",
+        GAMEHUB_MPESA_BASE_URL=daraja_url,
+        GAMEHUB_MPESA_CERTIFICATE=str(certificate),
+        GAMEHUB_MPESA_CALLBACK_SECRET=SECRET,
+        GAMEHUB_RECONCILE_AFTER_S="1",
+        GAMEHUB_RECONCILE_INTERVAL_S="0.3",
+        GAMEHUB_IDEMPOTENCY_ABANDONED_AFTER_S="1",
+    )
+    if backend.redis_url is not None:
+        env["GAMEHUB_REDIS_URL"] = backend.redis_url
+    return env
+
+
+async def test_sigkill_after_b2c_then_restart_completes_exactly_once(
+    backend: Backend,
+    database_url: str,
+    tmp_path: Path,
+    daraja: tuple[DarajaSandbox, str],
+) -> None:
+    app = App(app_env(backend, database_url, tmp_path, daraja), tmp_path, free_port())
+    try:
+        await _crash_and_recover(app, daraja[0])
+    finally:
+        app.stop()
     await _books_balance(database_url)
 
 
@@ -209,39 +228,23 @@ async def _books_balance(database_url: str) -> None:
 
 
 async def test_sigkill_after_a_keyed_withdrawal_is_held_then_retry_pays_once(
-    backend: Backend, database_url: str, tmp_path: Path
+    backend: Backend,
+    database_url: str,
+    tmp_path: Path,
+    daraja: tuple[DarajaSandbox, str],
 ) -> None:
     """The process dies right after the hold commits, before the B2C is sent (a crash point);
     restarted, the client's retry with the same Idempotency-Key answers with that withdrawal
     once the dead attempt is taken over, and the payment is sent once (by the reconciler)."""
-    sandbox = DarajaSandbox(SandboxConfig(timings=TIMINGS))
-    certificate = tmp_path / "daraja-cert.pem"
-    certificate.write_bytes(sandbox.keys.certificate_pem)
-    async with serving(create_sandbox_app(sandbox=sandbox)) as daraja_url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEHUB_")}
-        env.update(
-            GAMEHUB_DATABASE_URL=database_url,
-            GAMEHUB_DATA_DIR=str(tmp_path / "data"),
-            GAMEHUB_JWT_SECRET=TEST_JWT_SECRET,
-            GAMEHUB_BCRYPT_ROUNDS="4",
-            GAMEHUB_LOG_JSON="false",
-            GAMEHUB_MPESA_BASE_URL=daraja_url,
-            GAMEHUB_MPESA_CERTIFICATE=str(certificate),
-            GAMEHUB_MPESA_CALLBACK_SECRET=SECRET,
-            GAMEHUB_RECONCILE_AFTER_S="1",
-            GAMEHUB_RECONCILE_INTERVAL_S="0.3",
-            GAMEHUB_IDEMPOTENCY_ABANDONED_AFTER_S="1",
-        )
-        if backend.redis_url is not None:
-            env["GAMEHUB_REDIS_URL"] = backend.redis_url
-        port = free_port()
-        doomed = App({**env, "GAMEHUB_FAULTS": "withdrawal_held"}, tmp_path, port)
-        app = App(env, tmp_path, port)
-        try:
-            await _kill_after_hold_and_retry(doomed, app, sandbox)
-        finally:
-            doomed.stop()
-            app.stop()
+    env = app_env(backend, database_url, tmp_path, daraja)
+    port = free_port()
+    doomed = App({**env, "GAMEHUB_FAULTS": "withdrawal_held"}, tmp_path, port)
+    app = App(env, tmp_path, port)
+    try:
+        await _kill_after_hold_and_retry(doomed, app, daraja[0])
+    finally:
+        doomed.stop()
+        app.stop()
     await _books_balance(database_url)
 
 
