@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         sweep_interval_s=settings.rooms_sweep_interval_s,
         readers=runtime.readers,
         pg=runtime.pg,
+        faults=settings.faults,
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)
     housekeeping = Housekeeping(runtime.sessions)

@@ -1,13 +1,21 @@
-"""A real Hypercorn server on a loopback port for tests that need real HTTP (SSE, callbacks)."""
+"""Real servers on loopback ports for tests that need real HTTP (SSE, callbacks): the test's
+own app under Hypercorn, or `gamehub serve` as a process that can be killed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
-from collections.abc import AsyncIterator
-from typing import Any
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any
 
+import httpx
+import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
@@ -66,3 +74,60 @@ async def serve_at(app: Quart, port: int) -> AsyncIterator[str]:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, 5)
+
+
+class App:
+    """`gamehub serve` as a subprocess that can be started, killed and started again."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
+        self.env, self.cwd, self.port = env, cwd, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None
+
+    async def start(self) -> None:
+        self.log = (self.cwd / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gamehub.cli", "serve", "--port", str(self.port)],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=1) as http:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.output()
+                try:
+                    if (await http.get(f"{self.base}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        pytest.fail(f"gamehub serve did not start: {self.output()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self.log is not None:
+            self.log.close()
+
+    def output(self) -> str:
+        return (self.cwd / "serve.log").read_text(errors="replace")[-3000:]
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)

@@ -106,6 +106,8 @@ class Multiplayer(Base):
             "status IN ('waiting', 'playing', 'finished', 'cancelled')", name="known_status"
         ),
         Index("ix_multiplayer_status_stake", "status", "stake"),
+        # Rooms that ended lately: the sweeper checks their last events reached the broker.
+        Index("ix_multiplayer_ended_at", "ended_at"),
     )
 
 

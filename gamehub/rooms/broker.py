@@ -145,6 +145,10 @@ class Broker(Protocol):
 
     async def last_seq(self, channel: str) -> int: ...
 
+    async def last_seqs(self, channels: list[str]) -> list[int]:
+        """last_seq of each channel, in one round trip."""
+        ...
+
     async def subscribe(self, channel: str) -> Subscription:
         """A live subscription; events published after this returns are delivered to it."""
         ...
@@ -240,6 +244,9 @@ class MemoryBroker:
 
     async def last_seq(self, channel: str) -> int:
         return self._offsets.get(channel, 0)
+
+    async def last_seqs(self, channels: list[str]) -> list[int]:
+        return [self._offsets.get(channel, 0) for channel in channels]
 
     async def subscribe(self, channel: str) -> Subscription:
         return self._fanout.add(channel)

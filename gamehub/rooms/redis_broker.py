@@ -147,6 +147,12 @@ class RedisBroker:
         offset_key, _ = _keys(channel)
         return int(await self.redis.get(offset_key) or 0)
 
+    async def last_seqs(self, channels: list[str]) -> list[int]:
+        if not channels:
+            return []
+        offsets = await self.redis.mget([_keys(channel)[0] for channel in channels])
+        return [int(offset or 0) for offset in offsets]
+
     async def subscribe(self, channel: str) -> Subscription:
         """A live subscription, active in Redis before this returns (so no event slips by)."""
         subscription = self._fanout.add(channel)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gamehub import ledger_pg, userstream
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import iso_utc, transaction, utcnow
+from gamehub.faults import ROOM_COMMITTED, crash_point
 from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store
 from gamehub.rooms.actor import Applied, Prepare, RoomActor
@@ -40,8 +41,10 @@ class Registry:
         sweep_interval_s: float = 2.0,
         readers: async_sessionmaker[AsyncSession] | None = None,
         pg: RawPool | None = None,
+        faults: frozenset[str] = frozenset(),
     ) -> None:
         self.pg = pg
+        self.faults = faults  # crash points switched on by failure tests (gamehub.faults)
         self.sessions = sessions
         self.readers = readers or sessions
         self.broker = broker
@@ -55,6 +58,8 @@ class Registry:
         self.wallet_news = WalletNews(broker, self.readers, pg)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        # Rooms whose broker seq was behind the database at the last sweep: room -> that seq.
+        self._behind: dict[int, int] = {}
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, opening: bool = False) -> AsyncIterator[store.RoomTx]:
@@ -158,6 +163,7 @@ class Registry:
         self, room_id: int, transition: roulette.Transition, saved: store.Saved, seq: int
     ) -> None:
         """Publish a committed command's events (room, lobby) and the wallets it changed."""
+        crash_point(self.faults, ROOM_COMMITTED)
         for event in saved.events:
             await self.broker.publish_event(event)
         types = {event.type for event in saved.events}
@@ -213,8 +219,31 @@ class Registry:
                     overdue = await store.overdue_room_ids(session, utcnow() - timedelta(seconds=1))
                 for room_id in overdue:
                     self.keep(asyncio.create_task(self.timeout(room_id)))
+                await self.republish_lost()
             except Exception:
                 log.exception("rooms sweeper pass failed")
+
+    async def republish_lost(self) -> None:
+        """Events committed but missing from the broker (their instance died between commit
+        and publish) are published from the database: an open room, or one that ended in
+        the last minute, whose broker seq was behind its database seq at the previous pass
+        too (one pass apart, a command that is merely being published is not taken for lost).
+        Publishing is by seq and skips what the broker has, so a race is harmless anyway."""
+        async with self.sessions() as session:
+            rooms = await store.live_room_seqs(session, utcnow() - RECENTLY_ENDED)
+        published = await self.broker.last_seqs([store.channel(room_id) for room_id, _ in rooms])
+        behind = {
+            room_id: last
+            for (room_id, seq), last in zip(rooms, published, strict=True)
+            if last < seq
+        }
+        for room_id, last in behind.items():
+            if room_id in self._behind and self._behind[room_id] >= last:
+                log.warning(
+                    "room %s: events after %s were never published; republishing", room_id, last
+                )
+                await self._republish(room_id)
+        self._behind = behind
 
     async def stop(self) -> None:
         sweeper, self._sweeper = self._sweeper, None
@@ -225,6 +254,10 @@ class Registry:
             task.cancel()
         self.actors.clear()
         await self.wallet_news.stop()
+
+
+# How long after a room ends the sweeper still checks that its last events were published.
+RECENTLY_ENDED = timedelta(minutes=1)
 
 
 def _opened(saved: store.Saved) -> bool:

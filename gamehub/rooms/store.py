@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
@@ -690,6 +690,20 @@ async def list_rooms(
 
 async def open_room_ids(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(Multiplayer.id).where(Multiplayer.status.in_(OPEN))))
+
+
+async def live_room_seqs(session: AsyncSession, ended_since: datetime) -> list[tuple[int, int]]:
+    """(room id, seq) of every open room and every room that ended since `ended_since`."""
+    columns = (Multiplayer.id, Multiplayer.seq)
+    rows = await session.execute(
+        union_all(
+            select(*columns).where(Multiplayer.status.in_(OPEN)),
+            select(*columns).where(
+                Multiplayer.status.not_in(OPEN), Multiplayer.ended_at >= ended_since
+            ),
+        )
+    )
+    return [(int(room_id), int(seq)) for room_id, seq in rows]
 
 
 async def overdue_room_ids(session: AsyncSession, before: datetime) -> list[int]:

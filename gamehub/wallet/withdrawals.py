@@ -48,7 +48,7 @@ async def withdraw(
     )
     if not new:
         return row
-    faults.crash_point(settings, faults.WITHDRAWAL_HELD)
+    faults.crash_point(settings.faults, faults.WITHDRAWAL_HELD)
     await announce(rt, row, wallet=True)
     if await send_payment(rt, row) == "refused":
         failed = await settle.fail_withdrawal(

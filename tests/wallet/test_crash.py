@@ -8,12 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +22,7 @@ from gamehub.models import Transfer
 from gamehub.mpesa.sandbox import DarajaSandbox, SandboxConfig, SandboxTimings, create_sandbox_app
 from tests.backends import Backend, clean_services
 from tests.conftest import TEST_JWT_SECRET
-from tests.live import free_port
+from tests.live import App, free_port, until
 from tests.mpesa.servers import serving
 
 # The B2C result comes 3 s after the request (scenario 07): time enough to kill the app first.
@@ -33,63 +30,6 @@ TIMINGS = SandboxTimings(
     result_delay_s=0.05, slow_delay_s=3.0, repeat_interval_s=0.05, callback_timeout_s=2.0
 )
 SECRET = "crash-test-callback-secret"
-
-
-class App:
-    """`gamehub serve` as a subprocess that can be started, killed and started again."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
-        self.env, self.cwd, self.port = env, cwd, port
-        self.base = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log: IO[bytes] | None = None
-
-    async def start(self) -> None:
-        self.log = (self.cwd / "serve.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gamehub.cli", "serve", "--port", str(self.port)],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(timeout=1) as http:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, self.output()
-                try:
-                    if (await http.get(f"{self.base}/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        pytest.fail(f"gamehub serve did not start: {self.output()}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        if self.log is not None:
-            self.log.close()
-
-    def output(self) -> str:
-        return (self.cwd / "serve.log").read_text(errors="replace")[-3000:]
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
