@@ -1,10 +1,9 @@
 """Raw asyncpg connections for PostgreSQL hot paths, beside SQLAlchemy's pool.
 
-A statement through an SQLAlchemy session costs about five times the client CPU of the same
-statement on a bare asyncpg connection (measured: a two-statement transaction 1.0 ms against
-0.35 ms), and on this product's hot paths (authenticating a request, a spin) that CPU is the
-ceiling. Those few statements run here; everything else stays on SQLAlchemy, and on SQLite the
-same operations take their SQLAlchemy form (tests run both).
+A statement through an SQLAlchemy session costs several times the client CPU of the same
+statement on a bare asyncpg connection (docs/BENCHMARKS.md), and on this product's hot paths
+(authenticating a request, a spin, a room command) that CPU is the ceiling. Those few
+statements run here; everything else stays on SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ asyncpg's pool hands out connections through an `asyncio.Queue`, and a queue is 
 load: a release wakes the longest waiter, but until that waiter runs, any newcomer that asks
 finds the connection free and takes it, and the woken waiter, finding the queue empty again,
 goes to the back of the line. With a thousand commands waiting for twenty connections, most are
-served at once and a few wait for seconds: measured at 1 000 matches whose bots pull at once,
-pull p50 98 ms and p99 4.7 s (the bare probe, which uses the same pool: p50 52 ms, p99 9.1 s).
+served at once and a few wait many times longer (docs/BENCHMARKS.md, "Who waits").
 
 Here a leaving holder hands its slot straight to the longest waiter, and a newcomer waits
 whenever anyone is already waiting, so a slot is never taken out of turn.

@@ -4,10 +4,8 @@ Every keep-alive connection that sits idle between requests waits, through Hyper
 timer, on one event the whole worker shares (`WorkerContext.terminated`). asyncio.Event keeps
 its waiters in a deque, and a waiter that stops waiting is removed with `deque.remove`: a
 linear search. Each request on a kept-alive connection cancels that connection's idle wait
-and starts a new one, so with N idle connections every request paid O(N). Measured with
-`bench/roulette.py --matches 1000 --transport sse --think-ms 8000` (about 2 000 idle
-command connections): that one `remove` line was 3 % of the server's samples, about 1 ms
-of server CPU per match, against 0.1 ms with 100 matches; it grows with every connection.
+and starts a new one, so with N idle connections every request paid O(N): a cost that grows with
+every connection (docs/BENCHMARKS.md, "What grows with the number of connections").
 
 Hypercorn picks the class for its worker-wide events (and a connection's `can_read`) from
 `WorkerContext.event_class`; this replaces it with `SetEvent`, the same contract.
