@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gamehub.db import dialect_insert, utcnow
+from gamehub.db import utcnow
 from gamehub.errors import ApiError, InsufficientFunds
 from gamehub.models import Account, Hold, Transfer
 
@@ -93,12 +93,11 @@ _DEBIT_NET = (
     .values(balance=Account.balance + bindparam("net"))
     .returning(Account.id)
 )
-_TRANSFER_INSERTS = {
-    name: module.insert(Transfer)
+_TRANSFER_INSERT = (
+    postgresql.insert(Transfer)
     .on_conflict_do_nothing(index_elements=["reference"])
     .returning(Transfer.reference)
-    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+)
 
 
 async def account_id(
@@ -108,7 +107,7 @@ async def account_id(
     *,
     user_id: int | None = None,
 ) -> int:
-    """The id of the account named `code`, opened on first use (race-free on every backend)."""
+    """The id of the account named `code`, opened on first use (race-free)."""
     found = await find_account(session, code)
     if found is not None:
         return found
@@ -117,7 +116,7 @@ async def account_id(
         if kind is None:
             raise LookupError(f"no ledger account {code!r}")
     stmt = (
-        dialect_insert(session, Account)
+        postgresql.insert(Account)
         .values(
             code=code,
             kind=kind,
@@ -213,7 +212,7 @@ async def transfer(
     """
     check_amount(amount)
     stmt = (
-        dialect_insert(session, Transfer)
+        postgresql.insert(Transfer)
         .values(
             reference=reference,
             kind=kind,
@@ -263,9 +262,8 @@ async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> boo
         return True
     for spec in specs:
         check_amount(spec.amount)
-    insert = _TRANSFER_INSERTS[session.get_bind().dialect.name]
-    # One statement either way: SQLAlchemy sends many parameter sets as one multi-row INSERT.
-    inserted = set((await session.execute(insert, batch_rows(specs, utcnow()))).scalars())
+    # One statement: SQLAlchemy sends many parameter sets as one multi-row INSERT.
+    inserted = set((await session.execute(_TRANSFER_INSERT, batch_rows(specs, utcnow()))).scalars())
     if len(inserted) != len(specs):
         existing = await _existing_transfer(session, specs[0].reference)
         batch_was_applied(
@@ -349,7 +347,7 @@ async def hold(
     """Reserve `amount` on `debit` for a later transfer to `credit`, once per reference."""
     check_amount(amount)
     stmt = (
-        dialect_insert(session, Hold)
+        postgresql.insert(Hold)
         .values(
             reference=reference,
             kind=kind,
@@ -421,7 +419,7 @@ async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = N
         raise HoldNotPending(details={"hold_id": hold_id, "status": status})
     transfer_id = (
         await session.execute(
-            dialect_insert(session, Transfer)
+            postgresql.insert(Transfer)
             .values(
                 reference=f"hold:{hold_id}:post",
                 kind=kind or ended.kind,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import fairness
-from gamehub.db import dialect_insert, transaction, utcnow
+from gamehub.db import transaction, utcnow
 from gamehub.models import SeedPair, User
 from gamehub.models.fairness import ACTIVE, ACTIVE_PAIR_PREDICATE, REVEALED
 
@@ -69,7 +70,7 @@ async def _open(session: AsyncSession, user_id: int, client_seed: str) -> PairVi
     server_seed = fairness.new_server_seed()
     row = (
         await session.execute(
-            dialect_insert(session, SeedPair)
+            postgresql.insert(SeedPair)
             .values(
                 user_id=user_id,
                 server_seed=server_seed,

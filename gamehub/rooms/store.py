@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
 from gamehub.auth.service import live_login
-from gamehub.db import dialect_insert, iso_utc
+from gamehub.db import iso_utc
 from gamehub.models import (
     Account,
     ActiveSeat,
@@ -208,7 +209,7 @@ async def lock_room(session: AsyncSession, room_id: int) -> RoomRow | None:
 async def take_seat(session: AsyncSession, room_id: int, user_id: int, now: datetime) -> bool:
     """Claim the user's one active seat; False if they already sit in an open room."""
     stmt = (
-        dialect_insert(session, ActiveSeat)
+        postgresql.insert(ActiveSeat)
         .values(user_id=user_id, room_id=room_id, created_at=now)
         .on_conflict_do_nothing(index_elements=["user_id"])
         .returning(ActiveSeat.user_id)
