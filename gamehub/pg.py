@@ -3,8 +3,7 @@
 A statement through an SQLAlchemy session costs about five times the client CPU of the same
 statement on a bare asyncpg connection (measured: a two-statement transaction 1.0 ms against
 0.35 ms), and on this product's hot paths (authenticating a request, a spin) that CPU is the
-ceiling. Those few statements run here; everything else stays on SQLAlchemy, and on SQLite the
-same operations take their SQLAlchemy form (tests run both).
+ceiling. Those few statements run here; everything else stays on SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -55,8 +54,8 @@ class Sql:
 
     @classmethod
     def compiled(cls, statement: Executable, *names: str) -> Sql:
-        """An SQLAlchemy Core statement compiled once for PostgreSQL, so that both backends
-        run the same statement; `names` are its bind parameters (given at each call), and its
+        """An SQLAlchemy Core statement compiled once for the bare driver, so that a statement
+        is written once whichever layer runs it; `names` are its bind parameters (given at each call), and its
         literal values travel as parameters too."""
         placeholders = cast(ClauseElement, statement).params(dict.fromkeys(names))
         compiled = cast(

@@ -15,7 +15,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
-    # Stored lower-cased so that uniqueness is case-insensitive on every backend.
+    # Stored lower-cased so that uniqueness is case-insensitive.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date] = mapped_column(Date)
