@@ -8,7 +8,7 @@ whether the load driver or the server was the bottleneck. Writes the same as JSO
 bench/results/.
 
     python -m bench.profile                 # PostgreSQL (database created and migrated)
-    python -m bench.profile --sqlite        # the embedded default (a fresh SQLite file)
+    python -m bench.profile --embedded      # the embedded default (its own fresh PostgreSQL)
     python -m bench.profile --access-log off --duration 20
 
 Any response that is not 2xx/3xx, or any socket error, fails the run (exit status 1).
@@ -553,7 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     backend = parser.add_mutually_exclusive_group()
     backend.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     backend.add_argument(
-        "--sqlite", action="store_true", help="bench the embedded default (a fresh SQLite file)"
+        "--embedded",
+        action="store_true",
+        help="bench the embedded default (the server starts a fresh PostgreSQL of its own)",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per endpoint")
@@ -573,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         "hottest frames (the sampler costs CPU: do not quote these throughput figures)",
     )
     args = parser.parse_args(argv)
-    args.pg_url = None if args.sqlite else args.database_url
+    args.pg_url = None if args.embedded else args.database_url
 
     if args.py_spy and not (
         shutil.which("py-spy") or Path(sys.executable).with_name("py-spy").exists()
@@ -593,13 +595,13 @@ def main(argv: list[str] | None = None) -> int:
     log_path = RESULTS_DIR / f"profile-{stamp}-server.log"
     stacks_path = RESULTS_DIR / f"profile-{stamp}-stacks.txt"
     scratch = Path(tempfile.mkdtemp(prefix="gamehub-bench-"))
-    database_url = None if args.sqlite else args.database_url
+    database_url = None if args.embedded else args.database_url
     token_ttl_s = max(900, int(4 * (args.duration + args.warmup)) + 300)
     env = server_env(database_url, scratch, token_ttl_s)
     cores = os.cpu_count() or 1
 
     print(
-        f"backend: {'SQLite (embedded default, fresh file)' if args.sqlite else database_url}\n"
+        f"backend: {'embedded default (its own PostgreSQL)' if args.embedded else database_url}\n"
         f"server: gamehub serve (Hypercorn, 1 worker, uvloop), GAMEHUB_ENV=development, "
         f"GAMEHUB_LOG_JSON=false, access log {'at INFO (as shipped)' if args.access_log == 'on' else 'silenced'}\n"  # noqa: E501
         f"set-up: GAMEHUB_BCRYPT_ROUNDS={BCRYPT_ROUNDS} so /register is quick "
@@ -659,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "profile",
         "at": stamp,
-        "backend": "sqlite" if args.sqlite else "postgresql",
+        "backend": "embedded" if args.embedded else "postgresql",
         "server": "gamehub serve: Hypercorn, 1 worker, uvloop",
         "access_log": args.access_log,
         "bcrypt_rounds": BCRYPT_ROUNDS,

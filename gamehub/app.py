@@ -73,9 +73,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         readers=reader_factory(engine),
         broker=create_broker(settings.redis_url),
         gateway=gateway,
-        pg=None
-        if settings.is_sqlite
-        else RawPool(settings.database_url, settings.db_raw_pool_size),
+        pg=RawPool(settings.database_url, settings.db_raw_pool_size),
     )
     app.extensions[EXTENSION] = runtime
     reconciler = Reconciler(runtime)
@@ -105,8 +103,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         await reconciler.stop()
         await gateway.close()
         await runtime.broker.close()
-        if runtime.pg is not None:
-            await runtime.pg.close()
+        await runtime.pg.close()
         await engine.dispose()
 
     app.register_blueprint(health.blueprint)

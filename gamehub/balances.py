@@ -124,7 +124,3 @@ async def player_balances_pg(pool: RawPool, user_ids: list[int]) -> dict[int, Ba
     async with pool.connection() as connection:
         rows = await _PLAYER_BALANCES_PG.fetch(connection, user_ids=user_ids)
     return {int(row[0]): combine(row[1], row[2], row[3]) for row in rows}
-
-
-async def player_balances(session: AsyncSession, user_ids: list[int]) -> dict[int, Balance]:
-    return {user_id: await player_balance(session, user_id) for user_id in user_ids}

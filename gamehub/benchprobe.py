@@ -2,10 +2,9 @@
 
 `POST /bench/probe` runs the smallest transaction a money endpoint could run (an UPDATE …
 RETURNING on a random row of 1 000 and an INSERT) through the same database layer the hot paths
-use (on PostgreSQL one statement on the bare driver), so a benchmark can report its figure as a
-ratio of this ceiling. create_app registers it only
-with GAMEHUB_BENCH_ENDPOINTS=true, which production refuses. Its tables live outside the
-migrated schema and are created on start.
+use (one statement on the bare driver), so a benchmark can report its figure as a ratio of this
+ceiling. create_app registers it only with GAMEHUB_BENCH_ENDPOINTS=true, which production
+refuses. Its tables live outside the migrated schema and are created on start.
 """
 
 from __future__ import annotations
@@ -23,10 +22,9 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    update,
 )
 
-from gamehub.db import BigIntPK, transaction, utcnow
+from gamehub.db import transaction, utcnow
 from gamehub.pg import Sql
 from gamehub.runtime import EXTENSION, Runtime, runtime
 from gamehub.settings import SettingsError
@@ -38,13 +36,13 @@ metadata = MetaData()
 probe_wallets = Table(
     "bench_probe_wallets",
     metadata,
-    Column("id", BigIntPK, primary_key=True, autoincrement=False),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("balance", BigInteger, nullable=False),
 )
 probe_entries = Table(
     "bench_probe_entries",
     metadata,
-    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("wallet_id", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -62,9 +60,9 @@ async def _prepare(rt: Runtime) -> None:
             )
 
 
-# On PostgreSQL the probe takes the hot paths' bare driver (gamehub/pg.py) and sends its
-# transaction as the one statement it can be, so that it stays the ceiling the spin is held to.
-_PROBE_PG = Sql(
+# The probe takes the hot paths' bare driver (gamehub/pg.py) and sends its transaction as the
+# one statement it can be, so that it stays the ceiling the spin is held to.
+_PROBE = Sql(
     """
     WITH debit AS (
         UPDATE bench_probe_wallets SET balance = balance - 1
@@ -83,22 +81,8 @@ async def probe() -> dict[str, object]:
     """One transaction: debit a random row if it covers 1, and record an entry."""
     wallet = random.randint(1, ROWS)
     rt = runtime()
-    if rt.pg is not None:
-        row = await rt.pg.fetchrow(_PROBE_PG, {"wallet": wallet, "now": utcnow()})
-        return {"ok": True, "balance": None if row is None else row["balance"]}
-    async with transaction(rt.sessions) as session:
-        balance = (
-            await session.execute(
-                update(probe_wallets)
-                .where(probe_wallets.c.id == wallet, probe_wallets.c.balance >= 1)
-                .values(balance=probe_wallets.c.balance - 1)
-                .returning(probe_wallets.c.balance)
-            )
-        ).scalar_one_or_none()
-        await session.execute(
-            insert(probe_entries).values(wallet_id=wallet, amount=1, created_at=utcnow())
-        )
-    return {"ok": True, "balance": balance}
+    row = await rt.pg.fetchrow(_PROBE, {"wallet": wallet, "now": utcnow()})
+    return {"ok": True, "balance": None if row is None else row["balance"]}
 
 
 def install(app: Quart) -> None:

@@ -72,10 +72,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = settings.with_overrides(
             mpesa_callback_base_url=f"http://{shown_host}:{args.port}"
         )
-    if settings.is_sqlite:
-        from gamehub.migrate import upgrade
-
-        upgrade(settings.database_url)
     # The embedded default starts its own PostgreSQL here, before serving (and stops it at exit).
     from gamehub.migrate import ensure_database
 

@@ -20,9 +20,10 @@ from typing import Any, ParamSpec, cast
 
 from quart import Response, current_app, g, request
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.db import dialect_insert, transaction, utcnow
+from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict, error_response
 from gamehub.models import IdempotencyRecord
 from gamehub.runtime import runtime
@@ -66,7 +67,7 @@ async def _claim(
     """Record the key as in progress, or answer from the earlier request that holds it."""
     async with transaction(sessions) as session:
         stmt = (
-            dialect_insert(session, IdempotencyRecord)
+            postgresql.insert(IdempotencyRecord)
             .values(user_id=user_id, key=key, request_fingerprint=print_, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["user_id", "key"])
             .returning(IdempotencyRecord.id)

@@ -10,14 +10,12 @@ PostgreSQL driver, built on the pure helpers here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gamehub.db import dialect_insert, utcnow
+from gamehub.db import utcnow
 from gamehub.errors import ApiError, InsufficientFunds
 from gamehub.models import Account, Hold, Transfer
 
@@ -74,31 +72,9 @@ def wallet_code(user_id: int) -> str:
     return f"wallet:{user_id}"
 
 
-# Hot-path statements, built once: building an expression and its cache key costs more CPU
-# than the database spends running it.
+# Built once: building an expression and its cache key costs more CPU than the database
+# spends running it.
 _ACCOUNT_BY_CODE = select(Account.id).where(Account.code == bindparam("code"))
-_CREDIT_NET = (
-    update(Account)
-    .where(Account.id == bindparam("account"))
-    .values(balance=Account.balance + bindparam("net"))
-    .returning(Account.id)
-)
-# Guarded by the lowest point the balance reaches along a batch (see transfer_many).
-_DEBIT_NET = (
-    update(Account)
-    .where(
-        Account.id == bindparam("account"),
-        Account.allow_negative | (Account.balance - Account.held >= bindparam("dip")),
-    )
-    .values(balance=Account.balance + bindparam("net"))
-    .returning(Account.id)
-)
-_TRANSFER_INSERTS = {
-    name: module.insert(Transfer)
-    .on_conflict_do_nothing(index_elements=["reference"])
-    .returning(Transfer.reference)
-    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
-}
 
 
 async def account_id(
@@ -108,7 +84,7 @@ async def account_id(
     *,
     user_id: int | None = None,
 ) -> int:
-    """The id of the account named `code`, opened on first use (race-free on every backend)."""
+    """The id of the account named `code`, opened on first use (race-free)."""
     found = await find_account(session, code)
     if found is not None:
         return found
@@ -117,7 +93,7 @@ async def account_id(
         if kind is None:
             raise LookupError(f"no ledger account {code!r}")
     stmt = (
-        dialect_insert(session, Account)
+        postgresql.insert(Account)
         .values(
             code=code,
             kind=kind,
@@ -213,7 +189,7 @@ async def transfer(
     """
     check_amount(amount)
     stmt = (
-        dialect_insert(session, Transfer)
+        postgresql.insert(Transfer)
         .values(
             reference=reference,
             kind=kind,
@@ -241,81 +217,13 @@ async def transfer(
 
 @dataclass(frozen=True)
 class TransferSpec:
+    """One transfer of a batch that ledger_pg.batch writes within a room command's statement."""
+
     reference: str
     kind: str
     debit: int
     credit: int
     amount: int
-
-
-async def transfer_many(session: AsyncSession, specs: list[TransferSpec]) -> bool:
-    """Apply several transfers as if one after another, in fewer statements: one multi-row
-    insert, then one update per account with its net change. True when the batch was applied
-    now. A batch is named by its first reference: False when that one had already moved its
-    money (a retry), and the caller must then roll back, since the rest of a retried batch
-    may differ from the first attempt's (a retried spin lands elsewhere).
-
-    An account's update is guarded by the lowest point its balance reaches along the sequence,
-    so a batch is refused (InsufficientFunds) exactly when applying the transfers one by one
-    would be: a bet must be affordable before the win that follows it is paid.
-    """
-    if not specs:
-        return True
-    for spec in specs:
-        check_amount(spec.amount)
-    insert = _TRANSFER_INSERTS[session.get_bind().dialect.name]
-    # One statement either way: SQLAlchemy sends many parameter sets as one multi-row INSERT.
-    inserted = set((await session.execute(insert, batch_rows(specs, utcnow()))).scalars())
-    if len(inserted) != len(specs):
-        existing = await _existing_transfer(session, specs[0].reference)
-        batch_was_applied(
-            specs,
-            inserted,
-            (existing.debit_account_id, existing.credit_account_id, existing.amount),
-        )
-        return False
-    # Rows are locked in id order, as in _move, so concurrent batches never deadlock.
-    for account, net, dip in net_changes(specs):
-        if dip < 0:
-            result = await session.execute(
-                _DEBIT_NET, {"account": account, "net": net, "dip": -dip}
-            )
-        else:
-            result = await session.execute(_CREDIT_NET, {"account": account, "net": net})
-        if result.scalar_one_or_none() is None:
-            raise InsufficientFunds()
-    return True
-
-
-def batch_rows(specs: list[TransferSpec], now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "reference": s.reference,
-            "kind": s.kind,
-            "debit_account_id": s.debit,
-            "credit_account_id": s.credit,
-            "amount": s.amount,
-            "hold_id": None,
-            "created_at": now,
-        }
-        for s in specs
-    ]
-
-
-def batch_was_applied(
-    specs: list[TransferSpec], inserted: set[str], first_existing: tuple[int, int, int]
-) -> None:
-    """Some references of a batch already existed: returns if that is a retry of the whole
-    batch (its first reference names the same transfer); raises ReferenceReused otherwise."""
-    first = specs[0]
-    if first.reference in inserted:
-        clash = next(spec for spec in specs if spec.reference not in inserted)
-        raise ReferenceReused(
-            "Part of this batch had already been applied.",
-            details={"reference": clash.reference},
-        )
-    if first_existing != (first.debit, first.credit, first.amount):
-        raise ReferenceReused(details={"reference": first.reference})
 
 
 def net_changes(specs: list[TransferSpec]) -> list[tuple[int, int, int]]:
@@ -349,7 +257,7 @@ async def hold(
     """Reserve `amount` on `debit` for a later transfer to `credit`, once per reference."""
     check_amount(amount)
     stmt = (
-        dialect_insert(session, Hold)
+        postgresql.insert(Hold)
         .values(
             reference=reference,
             kind=kind,
@@ -421,7 +329,7 @@ async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = N
         raise HoldNotPending(details={"hold_id": hold_id, "status": status})
     transfer_id = (
         await session.execute(
-            dialect_insert(session, Transfer)
+            postgresql.insert(Transfer)
             .values(
                 reference=f"hold:{hold_id}:post",
                 kind=kind or ended.kind,

@@ -2,10 +2,10 @@
 game's statement includes, so that its money moves in the same statement as its own rows and
 PostgreSQL applies both atomically, without BEGIN/COMMIT round trips.
 
-bet_and_payout: the transfers `ledger.transfer_many` makes for a bet and its payout. Two
-immutable transfer rows named by the caller's reference, the wallet's balance debited only if it
-covers the bet (before the win is paid, as the one-by-one order would require), and the house's
-balance credited with the difference. The caller's statement supplies the gate, a CTE that has a
+bet_and_payout: a bet and its payout as if one after the other. Two immutable transfer rows
+named by the caller's reference, the wallet's balance debited only if it covers the bet (before
+the win is paid, as the one-by-one order would require), and the house's balance credited with
+the difference. The caller's statement supplies the gate, a CTE that has a
 row only when the move may go ahead, and writes its own rows only `FROM debit`, so that nothing
 at all is written when the wallet cannot pay. Lock order: the gate's row (the caller's), then the
 wallet, then the house sub-account; house sub-accounts are only ever locked last, so no cycle
@@ -56,13 +56,13 @@ def bet_and_payout(gate: str) -> str:
 
 
 def batch(gate: str) -> str:
-    """CTEs `locked`, `moved` and `transfers`: ledger.transfer_many as part of one statement,
-    applied only when the CTE named `gate` has a row. The accounts are locked in id order
-    first; each is updated once with its net change, guarded by the lowest point its balance
-    reaches along the batch (ledger.net_changes), so that `moved` returns exactly the accounts
-    that could pay: the caller compares its count with the accounts given and rolls back when
-    fewer paid. The transfer rows are inserted plainly: a reference used twice aborts the
-    statement. Parameters are those of batch_params, and :now."""
+    """CTEs `locked`, `moved` and `transfers`: several transfers as if one after another, as
+    part of one statement, applied only when the CTE named `gate` has a row. The accounts are
+    locked in id order first; each is updated once with its net change, guarded by the lowest
+    point its balance reaches along the batch (ledger.net_changes), so that `moved` returns
+    exactly the accounts that could pay: the caller compares its count with the accounts given
+    and rolls back when fewer paid. The transfer rows are inserted plainly: a reference used
+    twice aborts the statement. Parameters are those of batch_params, and :now."""
     return f"""
     locked AS (
         SELECT id FROM ledger_accounts

@@ -54,9 +54,9 @@ class Sql:
 
     @classmethod
     def compiled(cls, statement: Executable, *names: str) -> Sql:
-        """An SQLAlchemy Core statement compiled once for PostgreSQL, so that both backends
-        run the same statement; `names` are its bind parameters (given at each call), and its
-        literal values travel as parameters too."""
+        """An SQLAlchemy Core statement compiled once for the bare driver, so that a statement
+        is written once whichever layer runs it; `names` are its bind parameters (given at each
+        call), and its literal values travel as parameters too."""
         placeholders = cast(ClauseElement, statement).params(dict.fromkeys(names))
         compiled = cast(
             SQLCompiler,

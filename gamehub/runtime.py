@@ -25,10 +25,10 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     readers: async_sessionmaker[AsyncSession]
     broker: Broker
+    # Bare asyncpg connections for the hot paths (gamehub/pg.py), beside SQLAlchemy's pool.
+    pg: RawPool
     # M-Pesa: the Daraja client, callback URLs and background jobs (set by create_app).
     gateway: Gateway | None = None
-    # PostgreSQL only: bare asyncpg connections for the hot paths (None on SQLite).
-    pg: RawPool | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

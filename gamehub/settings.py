@@ -65,12 +65,10 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
 
 
 def normalise_database_url(url: str) -> str:
-    """Accept plain postgres:// and sqlite:// URLs and pick the async driver for them."""
+    """Accept plain postgres:// URLs and pick the async driver for them."""
     for plain in ("postgres://", "postgresql://"):
         if url.startswith(plain):
             return "postgresql+asyncpg://" + url[len(plain) :]
-    if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     return url
 
 
@@ -81,7 +79,7 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None
     # Connections per process: SQLAlchemy's pool (plus as many again in overflow) and the raw
-    # asyncpg pool of the PostgreSQL hot paths (gamehub/pg.py). Mind max_connections.
+    # asyncpg pool of the hot paths (gamehub/pg.py). Mind max_connections.
     db_pool_size: int = 20
     db_raw_pool_size: int = 20
     jwt_secret: str = ""
@@ -140,10 +138,6 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -255,11 +249,9 @@ def validate(settings: Settings) -> None:
     """Refuse unsafe or inconsistent settings with a one-line reason."""
     if settings.bcrypt_rounds < 4 or settings.bcrypt_rounds > 16:
         raise SettingsError(f"{PREFIX}BCRYPT_ROUNDS must be between 4 and 16")
-    if settings.database_url and not settings.database_url.startswith(
-        ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-    ):
+    if settings.database_url and not settings.database_url.startswith("postgresql+asyncpg://"):
         raise SettingsError(
-            f"{PREFIX}DATABASE_URL must be a postgresql:// or sqlite:// URL, "
+            f"{PREFIX}DATABASE_URL must be a postgresql:// URL, "
             f"got {settings.database_url.split('://')[0]}://…"
         )
     if settings.redis_url is not None and not settings.redis_url.startswith(
@@ -292,11 +284,6 @@ def validate(settings: Settings) -> None:
     if settings.uses_embedded_database:
         raise SettingsError(
             f"refusing to start in production: the embedded database is for development; "
-            f"set {PREFIX}DATABASE_URL to PostgreSQL"
-        )
-    if settings.is_sqlite:
-        raise SettingsError(
-            f"refusing to start in production: SQLite is for the embedded default; "
             f"set {PREFIX}DATABASE_URL to PostgreSQL"
         )
     if settings.uses_mpesa_sandbox:

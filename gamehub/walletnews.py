@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from gamehub.balances import Balance, player_balances, player_balances_pg
+from gamehub.balances import player_balances_pg
 from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
 from gamehub.tasks import stop_task
@@ -24,11 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class WalletNews:
-    def __init__(
-        self, broker: Broker, readers: async_sessionmaker[AsyncSession], pg: RawPool | None
-    ) -> None:
+    def __init__(self, broker: Broker, pg: RawPool) -> None:
         self.broker = broker
-        self.readers = readers
         self.pg = pg
         self._noted: set[int] = set()
         self._wake = asyncio.Event()
@@ -49,16 +44,10 @@ class WalletNews:
             self._wake.clear()
             users, self._noted = sorted(self._noted), set()
             try:
-                for user_id, balance in (await self._balances(users)).items():
+                for user_id, balance in (await player_balances_pg(self.pg, users)).items():
                     await publish_wallet_balance(self.broker, user_id, balance)
             except Exception:
                 log.exception("wallet events for %d players failed", len(users))
-
-    async def _balances(self, users: list[int]) -> dict[int, Balance]:
-        if self.pg is not None:
-            return await player_balances_pg(self.pg, users)
-        async with self.readers() as session:
-            return await player_balances(session, users)
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -1,4 +1,4 @@
-"""Alembic environment: async engines, one revision history for PostgreSQL and SQLite."""
+"""Alembic environment: async engines, one revision history (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        # SQLite cannot ALTER most things in place; batch mode rebuilds tables there.
-        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
     with context.begin_transaction():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -291,16 +290,13 @@ async def test_an_exhausted_database_pool_is_503_with_retry_after(app: Quart) ->
 
 
 async def test_an_exhausted_raw_pool_is_503_too(
-    app: Quart, backend: Any, monkeypatch: pytest.MonkeyPatch
+    app: Quart, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The PostgreSQL hot paths' bare pool overloads like SQLAlchemy's: 503, nothing done."""
-    if backend.name != "services":
-        pytest.skip("the bare driver's pool exists on PostgreSQL (the services backend) only")
+    """The hot paths' bare pool overloads like SQLAlchemy's: 503, nothing done."""
     from gamehub import pg
     from gamehub.runtime import EXTENSION, Runtime
 
     runtime: Runtime = app.extensions[EXTENSION]
-    assert runtime.pg is not None
     client = app.test_client()
     data = await register(client)
     monkeypatch.setattr(pg, "ACQUIRE_TIMEOUT_S", 0.2)

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from gamehub import ledger
-from gamehub.db import transaction
+from gamehub import ledger, ledger_pg
+from gamehub.db import transaction, utcnow
 from gamehub.errors import InsufficientFunds
 from gamehub.models import Transfer, User
+from gamehub.pg import Sql
 from gamehub.runtime import Runtime
 from tests.helpers import register
 
@@ -212,35 +213,40 @@ async def test_registration_opens_a_wallet(runtime: Runtime, client: object) -> 
     assert (balance.balance, balance.held, balance.available) == (0, 0, 0)
 
 
-async def test_a_batch_moves_as_if_one_by_one(runtime: Runtime, client: object) -> None:
-    """A win cannot pay for the bet before it: the batch is refused like the first transfer."""
-    wallet = await _user_wallet(runtime, client, 1_000)
+# ledger_pg.batch as a room command's statement holds it, gated by a row that always exists.
+_BATCH = Sql(
+    f"WITH gate AS (SELECT 1), {ledger_pg.batch(gate='gate')} "
+    "SELECT (SELECT count(*) FROM moved) AS moved"
+)
 
-    async def batch(tag: str, bet: int, win: int) -> bool:
-        async with transaction(runtime.sessions) as session:
-            house = await ledger.account_id(session, ledger.HOUSE)
-            moves = [ledger.TransferSpec(f"{tag}:bet", "bet", wallet, house, bet)]
-            if win:
-                moves.append(ledger.TransferSpec(f"{tag}:win", "payout", house, wallet, win))
-            return await ledger.transfer_many(session, moves)
+
+async def test_a_batch_moves_as_if_one_by_one(runtime: Runtime, client: object) -> None:
+    """A win cannot pay for the bet before it: a batch (ledger_pg.batch, as room commands move
+    money) moves an account only when its lowest point along the batch is covered."""
+    wallet = await _user_wallet(runtime, client, 1_000)
+    async with transaction(runtime.sessions) as session:
+        house = await ledger.account_id(session, ledger.HOUSE)
+
+    async def batch(tag: str, bet: int, win: int) -> None:
+        moves = [ledger.TransferSpec(f"{tag}:bet", "bet", wallet, house, bet)]
+        if win:
+            moves.append(ledger.TransferSpec(f"{tag}:win", "payout", house, wallet, win))
+        params = ledger_pg.batch_params(moves)
+        async with runtime.pg.connection() as connection, connection.transaction():
+            moved = await _BATCH.fetchval(connection, **params, now=utcnow())
+            if moved != len(params["account_ids"]):
+                raise InsufficientFunds()  # rolls the transaction back, as PgRoomTx's does
 
     with pytest.raises(InsufficientFunds):
         await batch("t1", 1_001, 5_000)
     assert await _balance(runtime, wallet) == (1_000, 0)
-    # Open the house first: a failed batch rolls back the account it opened.
-    async with transaction(runtime.sessions) as session:
-        await ledger.account_id(session, ledger.HOUSE)
-    assert await batch("t2", 1_000, 2_000)
+    await batch("t2", 1_000, 2_000)
     assert await _balance(runtime, wallet) == (2_000, 0)
-    assert not await batch("t2", 1_000, 2_000)  # the same batch again moves nothing
-    assert await _balance(runtime, wallet) == (2_000, 0)
-    with pytest.raises(ledger.ReferenceReused):
-        await batch("t2", 999, 3_000)  # its first reference names another transfer
     results = await asyncio.gather(
         *(batch(f"c{i}", 700, 0 if i % 2 else 100) for i in range(20)), return_exceptions=True
     )
-    successes = [r for r in results if r is True]
-    assert all(r is True or isinstance(r, InsufficientFunds) for r in results), results
+    successes = [r for r in results if r is None]
+    assert all(r is None or isinstance(r, InsufficientFunds) for r in results), results
     balance, _ = await _balance(runtime, wallet)
     assert balance >= 0 and len(successes) >= 2
     assert await _invariants(runtime) == []

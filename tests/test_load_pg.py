@@ -20,14 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
 from quart import Quart
 from sqlalchemy import func, select
 
 from gamehub.models import Multiplayer
 from gamehub.runtime import Runtime
-from gamehub.settings import Settings
-from tests.backends import Backend
 from tests.funding import books_balance, fund
 from tests.helpers import PASSWORD, bearer
 from tests.live import live_server
@@ -57,14 +54,6 @@ ALLOWED: dict[str, set[tuple[int, str]]] = {
 
 Answers = Counter[tuple[str, int, str]]
 _names = itertools.count(1)
-
-
-@pytest.fixture
-def settings(settings: Settings, backend: Backend) -> Settings:
-    # Skipped before the app starts: the embedded backend is a single SQLite writer.
-    if backend.name != "services":
-        pytest.skip("a load test of PostgreSQL (the services backend)")
-    return settings
 
 
 @dataclass

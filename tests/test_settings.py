@@ -65,7 +65,6 @@ def test_a_safe_production_configuration_starts(tmp_path: Path) -> None:
         ({"GAMEHUB_JWT_SECRET": ""}, "JWT_SECRET"),
         ({"GAMEHUB_JWT_SECRET": "short-secret"}, "JWT_SECRET"),
         ({"GAMEHUB_DATABASE_URL": ""}, "embedded database"),
-        ({"GAMEHUB_DATABASE_URL": "sqlite:///prod.db"}, "SQLite"),
         ({"GAMEHUB_MPESA_BASE_URL": ""}, "sandbox"),
         ({"GAMEHUB_MPESA_CONSUMER_KEY": ""}, "MPESA_CONSUMER_KEY"),
         ({"GAMEHUB_BCRYPT_ROUNDS": "10"}, "BCRYPT_ROUNDS"),
@@ -95,6 +94,13 @@ def test_unsafe_production_settings_are_refused(
 def test_malformed_settings_are_refused(tmp_path: Path, environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         load_settings(environ, dotenv_path=tmp_path / "none")
+
+
+@pytest.mark.parametrize("url", ["sqlite:///data/gamehub.db", "sqlite+aiosqlite:///x.db"])
+def test_a_database_other_than_postgresql_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"GAMEHUB_DATABASE_URL": url}, dotenv_path=tmp_path / "none")
+    assert str(refused.value).startswith("GAMEHUB_DATABASE_URL must be a postgresql:// URL")
 
 
 def test_gamehub_serve_refuses_unsafe_production_in_one_line(tmp_path: Path) -> None:

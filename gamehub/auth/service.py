@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -194,13 +193,14 @@ async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> 
         await _revoke_family(session, family_id, "logout")
 
 
-# Built once: every authenticated request runs it, and a prebuilt statement skips rebuilding
-# the expression and its cache key each time.
-_AUTHENTICATE = (
+# Built once, for the bare driver: every authenticated request runs it.
+_AUTHENTICATE = Sql.compiled(
     select(User, TokenFamily.revoked_at, Account.balance, Account.held, in_escrow(User.id))
     .join(TokenFamily, TokenFamily.user_id == User.id)
     .outerjoin(Account, Account.user_id == User.id)
-    .where(User.id == bindparam("user_id"), TokenFamily.id == bindparam("family_id"))
+    .where(User.id == bindparam("user_id"), TokenFamily.id == bindparam("family_id")),
+    "user_id",
+    "family_id",
 )
 
 
@@ -209,9 +209,6 @@ class Authenticated:
     user: User
     family_id: str
     balance: Balance  # read in the same statement: most endpoints show it
-
-
-_AUTHENTICATE_PG = Sql.compiled(_AUTHENTICATE, "user_id", "family_id")
 
 
 def live_login(user_id: Any, family_id: Any) -> Exists:
@@ -246,14 +243,9 @@ async def authenticate(rt: Runtime, access_token: str) -> Authenticated:
 async def check_login(rt: Runtime, claims: tokens.AccessClaims) -> Authenticated:
     """The user of verified claims, if their login is still live (one statement)."""
     params = {"user_id": claims.user_id, "family_id": claims.family_id}
-    row: Sequence[Any] | None
-    if rt.pg is not None:
-        # Every authenticated request runs this: on PostgreSQL it takes the bare driver.
-        record = await rt.pg.fetchrow(_AUTHENTICATE_PG, params)
-        row = None if record is None else _with_user(record)
-    else:
-        async with rt.readers() as session:
-            row = (await session.execute(_AUTHENTICATE, params)).one_or_none()
+    # Every authenticated request runs this: it takes the bare driver.
+    record = await rt.pg.fetchrow(_AUTHENTICATE, params)
+    row = None if record is None else _with_user(record)
     if row is None or row[1] is not None:
         raise SessionRevoked()
     return Authenticated(row[0], claims.family_id, combine(row[2], row[3], row[4]))

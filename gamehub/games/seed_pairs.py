@@ -1,8 +1,8 @@
-"""Each user's Spin and Win seed pair: opening it, handing out nonces, following the client
-seed, and rotation (which reveals the old server seed).
+"""Each user's Spin and Win seed pair: opening it, following the client seed, and rotation
+(which reveals the old server seed); a spin takes the pair's nonces itself (spin_pg.py).
 
-Lock order, everywhere: the user's row first, then the pair. A spin locks only the pair (its
-UPDATE … RETURNING), which also serialises that user's spins; the user-row lock is
+Lock order, everywhere: the user's row first, then the pair. A spin locks only the pair (in
+spin_pg's statement), which also serialises that user's spins; the user-row lock is
 FOR NO KEY UPDATE so that it never blocks the foreign-key checks of a concurrent spin.
 """
 
@@ -10,24 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import fairness
-from gamehub.db import dialect_insert, transaction, utcnow
+from gamehub.db import transaction, utcnow
 from gamehub.models import SeedPair, User
 from gamehub.models.fairness import ACTIVE, ACTIVE_PAIR_PREDICATE, REVEALED
-
-
-@dataclass(frozen=True)
-class Draw:
-    """The inputs of one spin: the pair it used and the nonce it took."""
-
-    pair_id: int
-    server_seed: str
-    server_seed_hash: str
-    client_seed: str
-    nonce: int
 
 
 @dataclass(frozen=True)
@@ -69,7 +59,7 @@ async def _open(session: AsyncSession, user_id: int, client_seed: str) -> PairVi
     server_seed = fairness.new_server_seed()
     row = (
         await session.execute(
-            dialect_insert(session, SeedPair)
+            postgresql.insert(SeedPair)
             .values(
                 user_id=user_id,
                 server_seed=server_seed,
@@ -91,41 +81,6 @@ async def _open(session: AsyncSession, user_id: int, client_seed: str) -> PairVi
 async def ensure_active(session: AsyncSession, user_id: int) -> None:
     """Open the user's first pair (pairs are created lazily, on first use)."""
     await _open(session, user_id, await _lock_user(session, user_id))
-
-
-# Built once: every spin runs it.
-_TAKE_NONCE = (
-    update(SeedPair)
-    .where(SeedPair.user_id == bindparam("pair_user"), SeedPair.status == ACTIVE)
-    .values(next_nonce=SeedPair.next_nonce + 1)
-    .returning(
-        SeedPair.id,
-        SeedPair.server_seed,
-        SeedPair.server_seed_hash,
-        SeedPair.client_seed,
-        SeedPair.next_nonce,
-    )
-)
-
-
-async def take_nonce(session: AsyncSession, user_id: int) -> Draw:
-    """Take the next nonce of the user's active pair inside the caller's transaction.
-
-    The row lock this UPDATE takes is held until the caller commits, so one user's spins run
-    one at a time; if the caller rolls back, the nonce was never taken.
-    """
-    params = {"pair_user": user_id}
-    row = (await session.execute(_TAKE_NONCE, params)).one_or_none()
-    if row is None:
-        await ensure_active(session, user_id)
-        row = (await session.execute(_TAKE_NONCE, params)).one()
-    return Draw(
-        pair_id=row.id,
-        server_seed=row.server_seed,
-        server_seed_hash=row.server_seed_hash,
-        client_seed=row.client_seed,
-        nonce=row.next_nonce - 1,
-    )
 
 
 async def current(sessions: async_sessionmaker[AsyncSession], user_id: int) -> PairView:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
+from gamehub.db import Base, UTCDateTime, utcnow
 
 ACTIVE = "active"
 REVEALED = "revealed"
@@ -24,7 +24,7 @@ class SeedPair(Base):
 
     __tablename__ = "fairness_seed_pairs"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     server_seed: Mapped[str] = mapped_column(String(64))
     server_seed_hash: Mapped[str] = mapped_column(String(64))
@@ -48,7 +48,6 @@ class SeedPair(Base):
             "user_id",
             unique=True,
             postgresql_where=text(ACTIVE_PAIR_PREDICATE),
-            sqlite_where=text(ACTIVE_PAIR_PREDICATE),
         ),
         Index("ix_fairness_seed_pairs_user_id_id", "user_id", "id"),
     )

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
+from gamehub.db import Base, UTCDateTime, utcnow
 
 
 class Game(Base):
@@ -27,7 +27,7 @@ class Game(Base):
 
     __tablename__ = "games"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     slug: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
@@ -47,7 +47,7 @@ class GameSession(Base):
 
     __tablename__ = "game_sessions"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(16), default="finished")
@@ -60,7 +60,7 @@ class SpinAndWin(Base):
 
     __tablename__ = "spin_and_win"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     game_session_id: Mapped[int] = mapped_column(ForeignKey("game_sessions.id"), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     bet_amount: Mapped[int] = mapped_column(BigInteger)
@@ -87,7 +87,7 @@ class Multiplayer(Base):
 
     __tablename__ = "multiplayer"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id"))
     status: Mapped[str] = mapped_column(String(16), default="waiting")
     stake: Mapped[int] = mapped_column(BigInteger)
@@ -139,7 +139,7 @@ class BetHistory(Base):
 
     __tablename__ = "bet_history"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     game_id: Mapped[int] = mapped_column(ForeignKey("games.id"))
     game_session_id: Mapped[int | None] = mapped_column(ForeignKey("game_sessions.id"))
@@ -171,6 +171,5 @@ class BetHistory(Base):
             "request_ref",
             unique=True,
             postgresql_where=text("request_ref IS NOT NULL"),
-            sqlite_where=text("request_ref IS NOT NULL"),
         ),
     )

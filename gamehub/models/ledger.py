@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
+from gamehub.db import Base, UTCDateTime, utcnow
 
 
 class Account(Base):
@@ -16,7 +16,7 @@ class Account(Base):
 
     __tablename__ = "ledger_accounts"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     # Stable name: "house", "mpesa:clearing", "wallet:<user id>", "escrow:room:<room id>", ...
     code: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -43,7 +43,7 @@ class Transfer(Base):
 
     __tablename__ = "ledger_transfers"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     # Caller-chosen and unique: a retry finds its transfer instead of moving money twice.
     reference: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -66,7 +66,7 @@ class Hold(Base):
 
     __tablename__ = "ledger_holds"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     reference: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))

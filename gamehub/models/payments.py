@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
+from gamehub.db import Base, UTCDateTime, utcnow
 
 
 class Transaction(Base):
     __tablename__ = "transactions"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -41,6 +41,5 @@ class Transaction(Base):
             "request_ref",
             unique=True,
             postgresql_where=text("request_ref IS NOT NULL"),
-            sqlite_where=text("request_ref IS NOT NULL"),
         ),
     )

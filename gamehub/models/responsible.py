@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gamehub.db import Base, BigIntPK, UTCDateTime
+from gamehub.db import Base, UTCDateTime
 
 
 class DepositLimit(Base):
@@ -17,7 +17,7 @@ class DepositLimit(Base):
 
     __tablename__ = "deposit_limits"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(8))
     amount: Mapped[int | None] = mapped_column(BigInteger)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gamehub.db import Base, BigIntPK, UTCDateTime, utcnow
+from gamehub.db import Base, UTCDateTime, utcnow
 
 
 class RoomEvent(Base):
@@ -28,7 +28,7 @@ class ActiveSeat(Base):
     __tablename__ = "active_seats"
 
     user_id: Mapped[int] = mapped_column(
-        BigIntPK, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     room_id: Mapped[int] = mapped_column(ForeignKey("multiplayer.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

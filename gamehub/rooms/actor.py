@@ -20,7 +20,6 @@ from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import utcnow
 from gamehub.errors import NotFound
-from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store, store_pg
 
 if TYPE_CHECKING:
@@ -138,9 +137,8 @@ class RoomActor:
         """Apply one command; with `login` (a request that checked only its token) the command
         also checks, in its own statements, that the login is still live."""
         now = utcnow()
-        pool = self.registry.pg
-        if self._known is not None and pool is not None:
-            applied = await self._apply_alone(prepare, self._known, now, pool, login, request_ref)
+        if self._known is not None:
+            applied = await self._apply_alone(prepare, self._known, now, login, request_ref)
             if applied is not None:
                 return applied
         self._remember(None)
@@ -165,11 +163,10 @@ class RoomActor:
         prepare: Prepare,
         known: tuple[store.RoomRow, roulette.RoomState],
         now: datetime,
-        pool: RawPool,
         login: AccessClaims | None,
         request_ref: str | None,
     ) -> Applied | None:
-        """The one-statement path (PostgreSQL): a command judged against the room as this actor
+        """The one-statement path: a command judged against the room as this actor
         last wrote it is saved by one statement, guarded by the room's seq, that writes all of
         it (money, seat, history, events) or nothing. None sends the command the transactional
         way: it needs the database to prepare (a side bet's row), an account is not known yet,
@@ -189,7 +186,9 @@ class RoomActor:
             moves, touched = await store.transfer_specs(
                 self.room_id, writes.postings, self.registry.existing_account
             )
-            saved_alone, live = await store_pg.write_alone(pool, writes, login, moves, tx.seat)
+            saved_alone, live = await store_pg.write_alone(
+                self.registry.pg, writes, login, moves, tx.seat
+            )
         except (store.AccountNotOpen, store_pg.Refused):
             return None
         if not live:

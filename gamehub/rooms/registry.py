@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger_pg, userstream
 from gamehub.auth.tokens import AccessClaims
-from gamehub.db import iso_utc, transaction, utcnow
+from gamehub.db import iso_utc, utcnow
 from gamehub.faults import ROOM_COMMITTED, crash_point
 from gamehub.pg import RawPool
 from gamehub.rooms import roulette, store
@@ -37,10 +37,10 @@ class Registry:
         self,
         sessions: async_sessionmaker[AsyncSession],
         broker: Broker,
+        pg: RawPool,
         config_overrides: dict[str, int] | None = None,
         sweep_interval_s: float = 2.0,
         readers: async_sessionmaker[AsyncSession] | None = None,
-        pg: RawPool | None = None,
         faults: frozenset[str] = frozenset(),
     ) -> None:
         self.pg = pg
@@ -55,38 +55,31 @@ class Registry:
         # Stakes of the waiting rooms with a free seat, as this process's actors last committed
         # them (oldest first): matchmaking tries these before asking the database.
         self._free_seats: dict[int, int] = {}
-        self.wallet_news = WalletNews(broker, self.readers, pg)
+        self.wallet_news = WalletNews(broker, pg)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         # Rooms whose broker seq was behind the database at the last sweep: room -> that seq.
         self._behind: dict[int, int] = {}
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, opening: bool = False) -> AsyncIterator[store.RoomTx]:
-        """One room command's transaction. `opening` while the room is being created: its
-        escrow account is new, and no account id opened by a transaction is remembered before
-        that transaction has committed."""
-        if self.pg is not None:  # PostgreSQL: the bare driver (a fifth of SQLAlchemy's CPU)
-            async with self.pg.connection() as connection:
-                async with connection.transaction():
-                    tx = PgRoomTx(connection, self.accounts)
-                    yield tx
-                for code, account in tx.opened.items():  # committed: now they exist
-                    self.accounts.remember(code, account)
-        else:
-            async with transaction(self.sessions) as session:
-                yield store.SessionRoomTx(session, None if opening else self.accounts)
+    async def transaction(self) -> AsyncIterator[store.RoomTx]:
+        """One room command's transaction, on the bare driver (a fifth of SQLAlchemy's CPU).
+        An account id it opens is remembered only once it has committed."""
+        async with self.pg.connection() as connection:
+            async with connection.transaction():
+                tx = PgRoomTx(connection, self.accounts)
+                yield tx
+            for code, account in tx.opened.items():  # committed: now they exist
+                self.accounts.remember(code, account)
 
     async def existing_account(
         self, code: str, _kind: str | None = None, _user_id: int | None = None
     ) -> int:
         """A ledger account's id, remembered or looked up on the bare driver (a store.Resolve
         for one-statement writes); store.AccountNotOpen if it is not open yet."""
-        pool = self.pg
-        assert pool is not None
 
         async def find() -> int | None:
-            async with pool.connection() as connection:
+            async with self.pg.connection() as connection:
                 return await ledger_pg.find_account(connection, code)
 
         found = await self.accounts.find(code, find)

@@ -16,7 +16,6 @@ from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
 from gamehub.errors import Conflict, NotFound
 from gamehub.models import User
-from gamehub.pg import RawPool
 from gamehub.rooms import odds, roulette, store, store_pg
 from gamehub.rooms.actor import Applied
 from gamehub.rooms.registry import Registry
@@ -115,7 +114,7 @@ class Rooms:
             if candidate not in tried:
                 tried.add(candidate)
                 yield candidate
-        for candidate in await self._candidates(stake):
+        for candidate in await store_pg.candidate_rooms(self.registry.pg, stake):
             if candidate not in tried:
                 tried.add(candidate)
                 yield candidate
@@ -152,12 +151,6 @@ class Rooms:
             now=now,
         )
 
-    async def _candidates(self, stake: int) -> list[int]:
-        if self.registry.pg is not None:
-            return await store_pg.candidate_rooms(self.registry.pg, stake)
-        async with self.registry.readers() as session:
-            return await store.candidate_rooms(session, stake)
-
     def _join(self, user: User, stake: int) -> Any:
         async def prepare(
             tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
@@ -183,12 +176,11 @@ class Rooms:
         login: AccessClaims | None,
         scope: str | None,
     ) -> RoomView:
-        if self.registry.pg is not None:
-            opened = await self._open_alone(self.registry.pg, user, stake, config, login, scope)
-            if opened is not None:
-                return opened
+        opened = await self._open_alone(user, stake, config, login, scope)
+        if opened is not None:
+            return opened
         now = utcnow()
-        async with self.registry.transaction(opening=True) as tx:
+        async with self.registry.transaction() as tx:
             if login is not None and not await tx.login_live(login.user_id, login.family_id):
                 raise SessionRevoked()
             room, state = await tx.open_room(self._game_id, stake, config, now)
@@ -201,17 +193,17 @@ class Rooms:
 
     async def _open_alone(
         self,
-        pool: RawPool,
         user: User,
         stake: int,
         config: roulette.RouletteConfig,
         login: AccessClaims | None,
         scope: str | None,
     ) -> RoomView | None:
-        """PostgreSQL: the room opened and `user` seated by one statement
-        (store_pg.open_and_join). None: it was refused (the wallet cannot pay, or the player
-        sits elsewhere) or the wallet's account is not open yet; nothing was written, and the
-        transactional way opens the room or explains why not."""
+        """The room opened and `user` seated by one statement (store_pg.open_and_join).
+        None: it was refused (the wallet cannot pay, or the player sits elsewhere) or the
+        wallet's account is not open yet; nothing was written, and the transactional way opens
+        the room or explains why not."""
+        pool = self.registry.pg
         room_id = await self._room_ids.take(pool)
         now = utcnow()
         state = roulette.new_room(room_id, stake, now, config)
@@ -347,10 +339,7 @@ class Rooms:
         latest = await self.registry.latest(room_id)
         if latest is not None:
             return RoomView(latest[1], latest[0])
-        if self.registry.pg is not None:
-            found = await store_pg.snapshot(self.registry.pg, room_id)
-        else:
-            found = await store.snapshot(self.registry.readers, room_id)
+        found = await store_pg.snapshot(self.registry.pg, room_id)
         if found is None:
             raise NotFound("No such room.", code="room_not_found")
         return RoomView(found[1], found[0])

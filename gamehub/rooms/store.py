@@ -1,5 +1,6 @@
-"""Rooms in the database: opening, locking and saving a room, its events, seats, bet history and
-the ledger postings of each command. Used inside the actor's one transaction per command."""
+"""Rooms in the database: what each command writes (its events, seats, bet history and ledger
+postings, planned without IO and written by store_pg), the transaction a command runs in, and
+the reads of rooms (snapshots, history, matchmaking, lists, invariants)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, delete, insert, select, union_all, update
+from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
-from gamehub.auth.service import live_login
-from gamehub.db import dialect_insert, iso_utc
-from gamehub.models import (
-    Account,
-    ActiveSeat,
-    BetHistory,
-    Game,
-    GameSession,
-    Multiplayer,
-    RoomEvent,
-    RussianRoulette,
-)
+from gamehub.db import iso_utc
+from gamehub.models import Account, BetHistory, Game, Multiplayer, RoomEvent
 from gamehub.rooms import roulette
 from gamehub.rooms.broker import Event, encode
 from gamehub.rooms.odds import BET_TYPES, BetType
@@ -156,70 +147,6 @@ class RoomRow:
     ended_at: datetime | None
 
 
-async def open_room(
-    session: AsyncSession, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
-) -> tuple[RoomRow, roulette.RoomState]:
-    """A new waiting room (flushed, not committed), its match rows and escrow, and its state."""
-    room = Multiplayer(game_id=game_id, status="waiting", stake=stake, seq=0, created_at=now)
-    session.add(room)
-    await session.flush()
-    state = roulette.new_room(room.id, stake, now, config)
-    game_session = GameSession(game_id=game_id, user_id=None, status="waiting", started_at=now)
-    session.add(game_session)
-    await session.flush()
-    session.add(RussianRoulette(room_id=room.id, game_session_id=game_session.id))
-    await ledger.account_id(session, escrow_code(room.id), "escrow")
-    return RoomRow(room.id, room.game_id, 0, None, None), state
-
-
-# A room command's statements, built once (building them costs more CPU than running them).
-_LOCK_ROOM = (
-    select(
-        Multiplayer.id,
-        Multiplayer.game_id,
-        Multiplayer.seq,
-        Multiplayer.state,
-        Multiplayer.ended_at,
-    )
-    .where(Multiplayer.id == bindparam("room"))
-    .with_for_update()
-)
-_NEW_EVENTS = insert(RoomEvent)
-_SAVE_ROOM = (
-    update(Multiplayer)
-    .where(Multiplayer.id == bindparam("room"))
-    .values(
-        seq=bindparam("seq"),
-        status=bindparam("status"),
-        seats_taken=bindparam("seats_taken"),
-        state=bindparam("state", type_=Multiplayer.state.type),
-        deadline_at=bindparam("deadline_at", type_=Multiplayer.deadline_at.type),
-        ended_at=bindparam("ended_at", type_=Multiplayer.ended_at.type),
-    )
-)
-
-
-async def lock_room(session: AsyncSession, room_id: int) -> RoomRow | None:
-    """The room row, locked for this transaction (PostgreSQL; SQLite is already serialised)."""
-    row = (await session.execute(_LOCK_ROOM, {"room": room_id})).one_or_none()
-    return None if row is None else RoomRow(row.id, row.game_id, row.seq, row.state, row.ended_at)
-
-
-async def take_seat(session: AsyncSession, room_id: int, user_id: int, now: datetime) -> bool:
-    """Claim the user's one active seat; False if they already sit in an open room."""
-    stmt = (
-        dialect_insert(session, ActiveSeat)
-        .values(user_id=user_id, room_id=room_id, created_at=now)
-        .on_conflict_do_nothing(index_elements=["user_id"])
-        .returning(ActiveSeat.user_id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-
-async def seated_room(session: AsyncSession, user_id: int) -> int | None:
-    return await session.scalar(select(ActiveSeat.room_id).where(ActiveSeat.user_id == user_id))
-
-
 def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, Any]:
     body: dict[str, Any] = {"room_id": room_id, "type": event.type, "at": iso_utc(now)}
     for key, value in render(event.payload()).items():
@@ -260,8 +187,8 @@ HistoryWrite = OpenStake | SettleStake | NumberBet | SettleBet
 
 @dataclass(frozen=True)
 class Writes:
-    """Everything one transition writes, decided without IO: `write` (SQLAlchemy) and
-    store_pg.write (the bare PostgreSQL driver) carry it out, in this order."""
+    """Everything one transition writes, decided without IO: store_pg carries it out (in a
+    command's transaction, PgRoomTx.write, or alone, write_alone)."""
 
     room: RoomRow
     now: datetime
@@ -389,127 +316,8 @@ def _match_writes(
     return match, session
 
 
-async def write(session: AsyncSession, writes: Writes, accounts: AccountIds | None) -> Saved:
-    """Carry out a transition's writes in the caller's transaction (SQLAlchemy): postings
-    through the ledger, then the events, bet history, seats and the room's rows. `accounts`
-    remembers ledger ids across commands (None while the room is being opened)."""
-
-    async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
-        async def open_() -> int:
-            return await ledger.account_id(session, code, kind, user_id=user_id)
-
-        if accounts is None:
-            return await open_()
-
-        async def find() -> int | None:
-            return await ledger.find_account(session, code)
-
-        return await accounts.get(code, find, open_)
-
-    room_id = writes.room.id
-    moves, touched = await transfer_specs(room_id, writes.postings, resolve)
-    # Applied as one batch, in order: the escrow never dips below zero along the way.
-    await ledger.transfer_many(session, moves)
-    if writes.events:
-        await session.execute(
-            _NEW_EVENTS,
-            [
-                {
-                    "room_id": room_id,
-                    "seq": e.seq,
-                    "type": e.type,
-                    "data": e.data,
-                    "created_at": writes.now,
-                }
-                for e in writes.events
-            ],
-        )
-    for item in writes.history:
-        await session.execute(*_history_statement(writes, item))
-    if writes.seats_kept is not None:
-        await session.execute(
-            delete(ActiveSeat).where(
-                ActiveSeat.room_id == room_id, ActiveSeat.user_id.not_in(writes.seats_kept)
-            )
-        )
-    await session.execute(_SAVE_ROOM, writes.room_values)
-    if writes.match_values is not None:
-        await session.execute(
-            update(RussianRoulette)
-            .where(RussianRoulette.room_id == room_id)
-            .values(**writes.match_values)
-        )
-    if writes.session_values is not None:
-        game_session = (
-            select(RussianRoulette.game_session_id)
-            .where(RussianRoulette.room_id == room_id)
-            .scalar_subquery()
-        )
-        await session.execute(
-            update(GameSession)
-            .where(GameSession.id == game_session)
-            .values(**writes.session_values)
-        )
-    return Saved(writes.events, touched, writes.seq)
-
-
-def _history_statement(writes: Writes, item: HistoryWrite) -> tuple[Any, dict[str, Any]]:
-    room_id, now = writes.room.id, writes.now
-    if isinstance(item, OpenStake):
-        return _OPEN_STAKE, {
-            "user_id": item.user_id,
-            "game_id": writes.room.game_id,
-            "room_id": room_id,
-            "bet_type": "stake",
-            "bet_amount": item.amount,
-            "win_amount": 0,
-            "status": "pending",
-            "request_ref": item.request_ref,
-            "created_at": now,
-        }
-    if isinstance(item, SettleStake):
-        return _SETTLE_STAKE, {
-            "room": room_id,
-            "user": item.user_id,
-            "new_status": item.status,
-            "win": item.win,
-            "at": now,
-        }
-    if isinstance(item, NumberBet):
-        return _NUMBER_BET, {"bet": item.bet_id, "pull": item.pull_number}
-    return _SETTLE_BET, {
-        "bet": item.bet_id,
-        "new_status": item.status,
-        "win": item.payout,
-        "at": now,
-    }
-
-
-_OPEN_STAKE = insert(BetHistory)
-_SETTLE_STAKE = (
-    update(BetHistory)
-    .where(
-        BetHistory.room_id == bindparam("room"),
-        BetHistory.user_id == bindparam("user"),
-        BetHistory.bet_type == "stake",
-        BetHistory.status == "pending",
-    )
-    .values(status=bindparam("new_status"), win_amount=bindparam("win"), settled_at=bindparam("at"))
-)
-_NUMBER_BET = (
-    update(BetHistory)
-    .where(BetHistory.id == bindparam("bet"))
-    .values(pull_number=bindparam("pull"))
-)
-_SETTLE_BET = (
-    update(BetHistory)
-    .where(BetHistory.id == bindparam("bet"))
-    .values(status=bindparam("new_status"), win_amount=bindparam("win"), settled_at=bindparam("at"))
-)
-
-
 class RoomTx(Protocol):
-    """One room command's transaction, on either database layer: the room row locked, what a
+    """One room command's transaction (store_pg.PgRoomTx): the room row locked, what a
     command may need to write before the rules run, and the transition's writes."""
 
     async def lock_room(self, room_id: int) -> RoomRow | None: ...
@@ -542,58 +350,6 @@ class RoomTx(Protocol):
         ...
 
     async def write(self, writes: Writes) -> Saved: ...
-
-
-class SessionRoomTx:
-    """RoomTx through an SQLAlchemy session (SQLite, and rooms being opened)."""
-
-    def __init__(self, session: AsyncSession, accounts: AccountIds | None) -> None:
-        self.session = session
-        self.accounts = accounts
-
-    async def lock_room(self, room_id: int) -> RoomRow | None:
-        return await lock_room(self.session, room_id)
-
-    async def open_room(
-        self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
-    ) -> tuple[RoomRow, roulette.RoomState]:
-        return await open_room(self.session, game_id, stake, config, now)
-
-    async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
-        return await take_seat(self.session, room_id, user_id, now)
-
-    async def seated_room(self, user_id: int) -> int | None:
-        return await seated_room(self.session, user_id)
-
-    async def login_live(self, user_id: int, family_id: str) -> bool:
-        return bool(await self.session.scalar(select(live_login(user_id, family_id))))
-
-    async def new_side_bet(
-        self,
-        room: RoomRow,
-        user_id: int,
-        bet_type: str,
-        amount: int,
-        now: datetime,
-        request_ref: str | None,
-    ) -> int:
-        bet = BetHistory(
-            user_id=user_id,
-            game_id=room.game_id,
-            room_id=room.id,
-            bet_type=bet_type,
-            bet_amount=amount,
-            win_amount=0,
-            status="pending",
-            request_ref=request_ref,
-            created_at=now,
-        )
-        self.session.add(bet)
-        await self.session.flush()
-        return bet.id
-
-    async def write(self, writes: Writes) -> Saved:
-        return await write(self.session, writes, self.accounts)
 
 
 async def room_joined_by(session: AsyncSession, user_id: int, request_ref: str) -> int | None:
@@ -670,10 +426,6 @@ CANDIDATES = (
     .order_by(Multiplayer.id)
     .limit(5)
 )
-
-
-async def candidate_rooms(session: AsyncSession, stake: int) -> list[int]:
-    return list(await session.scalars(CANDIDATES, {"stake": stake}))
 
 
 async def list_rooms(

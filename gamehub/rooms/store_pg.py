@@ -1,5 +1,6 @@
-"""A room command's transaction on the bare PostgreSQL driver (gamehub/pg.py): the same writes
-as store.write, decided by store.plan, in a handful of cheap statements."""
+"""A room command's writes on the bare PostgreSQL driver (gamehub/pg.py): what store.plan
+decides, in a handful of cheap statements, inside a command's transaction or as one statement
+alone."""
 
 from __future__ import annotations
 

@@ -52,8 +52,8 @@ async def _record(
 ) -> Transaction:
     cap = rt.settings.daily_deposit_cap_kes * CENTS
     async with transaction(rt.sessions) as session:
-        # One user's deposits queue here so that two at once cannot both fit under the cap
-        # (a row lock on PostgreSQL; SQLite's write transaction already serialises writers).
+        # One user's deposits queue here (a row lock on the user) so that two at once cannot
+        # both fit under the cap.
         await session.execute(select(User.id).where(User.id == user_id).with_for_update())
         now = utcnow()
         recent = await deposit_limits.deposited(session, user_id, now)

@@ -36,7 +36,7 @@ def test_production_refuses_the_probe(tmp_path: Path) -> None:
         env="production",
         bench_endpoints=True,
         jwt_secret="x" * 40,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}",
+        database_url="postgresql+asyncpg://app@db.internal/gamehub",
     )
     with pytest.raises(SettingsError):
         create_app(unsafe)

@@ -51,7 +51,7 @@ async def test_games_lists_both_games_with_their_rules(
 async def test_rtp_is_computed_from_the_table(
     client: TestClientProtocol, runtime: Runtime, player: Player
 ) -> None:
-    # The services backend keeps catalogue rows between tests: put the row back afterwards.
+    # Catalogue rows are kept between tests (tests/backends.py): put the row back afterwards.
     async with runtime.sessions() as session:
         original = await session.scalar(select(Game.rules).where(Game.slug == "spin-and-win"))
     changed = {

@@ -80,11 +80,8 @@ async def test_pulls_alternating_between_two_instances_play_one_match(
         assert await books_balance(runtime) == []
 
 
-async def test_a_stale_one_statement_save_writes_nothing(app: Quart, backend: Any) -> None:
-    if backend.name != "services":
-        pytest.skip("the one-statement path is PostgreSQL's (the services backend)")
+async def test_a_stale_one_statement_save_writes_nothing(app: Quart) -> None:
     runtime: Runtime = app.extensions[EXTENSION]
-    assert runtime.pg is not None
     for _ in range(20):  # a first pull that ends the match (one in six) moves money: next room
         _alice, _bob, room_id = await _pair(app)
         snapshot = await store_pg.snapshot(runtime.pg, room_id)
@@ -159,7 +156,6 @@ async def _planned_join(
 ) -> tuple[store.Writes, list[Any]]:
     """The writes of `user` joining the waiting room, and their ledger transfers, as the
     actor's one-statement path plans them."""
-    assert runtime.pg is not None
     snapshot = await store_pg.snapshot(runtime.pg, room_id)
     assert snapshot is not None
     seq, state = snapshot
@@ -180,7 +176,7 @@ async def _planned_join(
     )
 
     async def resolve(code: str, _kind: str | None, _user_id: int | None) -> int:
-        async with runtime.pg.connection() as connection:  # type: ignore[union-attr]
+        async with runtime.pg.connection() as connection:
             found = await ledger_pg.find_account(connection, code)
         assert found is not None
         return found
@@ -201,15 +197,12 @@ async def _room_untouched(runtime: Runtime, room_id: int, user_id: int, seq: int
 
 @pytest.mark.parametrize("obstacle", ["broke", "seated elsewhere"])
 async def test_a_one_statement_join_that_cannot_be_had_writes_nothing(
-    app: Quart, backend: Any, obstacle: str
+    app: Quart, obstacle: str
 ) -> None:
     """The one-statement path has no transaction to roll back: the statement itself refuses
     (gamehub_refuse) when the joiner's wallet cannot pay the stake or their seat is taken, and
     nothing of it stays: no stake moved, no seat, no event, the room's seq unchanged."""
-    if backend.name != "services":
-        pytest.skip("the one-statement path is PostgreSQL's (the services backend)")
     runtime: Runtime = app.extensions[EXTENSION]
-    assert runtime.pg is not None
     client = app.test_client()
     host, guest = await register(client), await register(client)
     await fund(runtime, host["user"]["id"], 100_000)
@@ -269,12 +262,10 @@ async def test_a_snapshot_comes_from_memory_only_while_it_is_the_latest(
 
 
 @pytest.mark.parametrize("obstacle", ["broke", "seated elsewhere"])
-async def test_an_opening_that_cannot_be_had_leaves_nothing(
-    app: Quart, backend: Any, obstacle: str
-) -> None:
-    """Opening a room is one statement on PostgreSQL (room, seat, stake, escrow, events): when
-    the wallet cannot pay or the player already sits elsewhere, nothing of it stays, and the
-    player is told why (by the transactional way, which then refuses too)."""
+async def test_an_opening_that_cannot_be_had_leaves_nothing(app: Quart, obstacle: str) -> None:
+    """Opening a room is one statement (room, seat, stake, escrow, events): when the wallet
+    cannot pay or the player already sits elsewhere, nothing of it stays, and the player is told
+    why (by the transactional way, which then refuses too)."""
     runtime: Runtime = app.extensions[EXTENSION]
     client = app.test_client()
     player = await register(client)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from quart import Quart
@@ -89,17 +88,14 @@ async def test_a_cancelled_waiter_is_skipped_and_a_slot_handed_to_one_is_passed_
     assert gate.waiting == 0
 
 
-async def test_the_raw_pool_serves_its_borrowers_in_turn(app: Quart, backend: Any) -> None:
-    """On PostgreSQL, with four times as many borrowers as connections, each borrowing again
-    as soon as it gave its connection back (as a loaded server's requests do): a borrower
-    goes to the back of the line every time, so between two of its turns most of the others
-    have theirs. Through asyncpg's queue alone, the one that just gave a connection back often
-    takes one again ahead of those waiting."""
-    if backend.name != "services":
-        pytest.skip("the bare driver's pool exists on PostgreSQL (the services backend) only")
+async def test_the_raw_pool_serves_its_borrowers_in_turn(app: Quart) -> None:
+    """With four times as many borrowers as connections, each borrowing again as soon as it
+    gave its connection back (as a loaded server's requests do): a borrower goes to the back of
+    the line every time, so between two of its turns most of the others have theirs. Through
+    asyncpg's queue alone, the one that just gave a connection back often takes one again ahead
+    of those waiting."""
     runtime: Runtime = app.extensions[EXTENSION]
     pool = runtime.pg
-    assert pool is not None
     size = runtime.settings.db_raw_pool_size
     borrowers, turns = 4 * size, 30 * size
     held = asyncio.Semaphore(0)
