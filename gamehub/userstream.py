@@ -12,7 +12,7 @@ from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
 from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
-from gamehub.rooms.streams import ChannelFeed, last_event_id, sse_response
+from gamehub.rooms.streams import ChannelFeed, last_position, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("userstream", __name__)
@@ -57,11 +57,11 @@ async def user_events() -> Response:
     """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
     user_id = await stream_user_id()
     rt = runtime()
-    since = last_event_id()
+    epoch, since = last_position()
 
-    async def snapshot() -> tuple[int, dict[str, Any]]:
-        seq = await rt.broker.last_seq(channel(user_id))
-        return seq, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
+    async def snapshot() -> tuple[None, dict[str, Any]]:
+        # As of the broker's last seq, which the feed reads first.
+        return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
     return sse_response(
         ChannelFeed(
@@ -69,6 +69,7 @@ async def user_events() -> Response:
             channel(user_id),
             since,
             snapshot,
+            epoch=epoch,
             keepalive_s=rt.settings.sse_keepalive_s,
         )
     )

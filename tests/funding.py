@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
+
+from quart import Quart
 
 from gamehub import ledger
 from gamehub.db import transaction
-from gamehub.runtime import Runtime
+from gamehub.runtime import EXTENSION, Runtime
+from tests.helpers import register
 
 _references = itertools.count(1)
 
@@ -31,3 +35,15 @@ async def books_balance(runtime: Runtime) -> list[str]:
 
     async with runtime.sessions() as session:
         return await ledger.check_invariants(session) + await store.escrow_problems(session)
+
+
+async def funded_players(app: Quart, count: int, cents: int = 100_000) -> list[dict[str, Any]]:
+    """Register `count` new players and fund each wallet; their registration bodies."""
+    runtime: Runtime = app.extensions[EXTENSION]
+    client = app.test_client()
+    players = []
+    for _ in range(count):
+        data = await register(client)
+        await fund(runtime, data["user"]["id"], cents)
+        players.append(data)
+    return players

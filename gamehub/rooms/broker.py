@@ -6,13 +6,20 @@ reconnects gets exactly the events it missed, or learns that they are gone (Cent
 A publisher may pass the seq itself (a room's actor numbers its events in the database); the
 broker then stores it only if it is newer than the last one, so a republish after a crash is
 harmless.
+
+Offsets the broker numbers itself start again at 1 when its store is lost (Redis restarted
+empty, flushed, a channel expired or evicted), so each such channel also has an epoch: a name
+drawn when the channel's offset is created. An offset means something only with its epoch
+(Centrifugo's stream position), and a subscriber holding another epoch's offset must reload.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -24,16 +31,33 @@ log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 1000
 SUBSCRIBER_QUEUE = 1000
+# What an epoch looks like (what `Epochs` draws), for telling a client's id apart from garbage.
+EPOCH_PATTERN = "[0-9a-z]{1,32}"
+
+
+class Epochs:
+    """Fresh epoch names: a random prefix drawn once per process, then a counter, so that no two
+    names drawn anywhere repeat and a reset channel never gets an epoch it had before."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._count = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count):x}"
 
 
 @dataclass(frozen=True)
 class Event:
-    """A published event; `data` is its JSON text, which already carries `seq` and `type`."""
+    """A published event; `data` is its JSON text, which already carries `seq` and `type`.
+    `epoch` is the channel's epoch when the broker numbered the event ("" when its publisher
+    did, as a room's actor does): the SSE id is then `<epoch>-<seq>` instead of the bare seq."""
 
     channel: str
     seq: int
     type: str
     data: str
+    epoch: str = ""
 
     def payload(self) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.data)
@@ -42,7 +66,8 @@ class Event:
     @cached_property
     def sse(self) -> bytes:
         """The SSE frame, built once however many subscribers receive the event."""
-        return f"id: {self.seq}\nevent: {self.type}\ndata: {self.data}\n\n".encode()
+        key = f"{self.epoch}-{self.seq}" if self.epoch else self.seq
+        return f"id: {key}\nevent: {self.type}\ndata: {self.data}\n\n".encode()
 
 
 class SubscriberLagged(Exception):
@@ -139,14 +164,24 @@ class Broker(Protocol):
         """Publish an event already numbered and encoded (a room's, stored in its table)."""
         ...
 
-    async def history(self, channel: str, since: int) -> list[Event] | None:
-        """Events with seq > since, in order; None if some of them are no longer kept."""
+    async def history(
+        self, channel: str, since: int, epoch: str | None = None
+    ) -> list[Event] | None:
+        """Events with seq > since, in order. None when that cannot be answered exactly: some
+        of them are no longer kept, `since` is ahead of the channel's last seq, or (when
+        `epoch` is given) the channel's epoch is another one now."""
         ...
 
     async def last_seq(self, channel: str) -> int: ...
 
     async def last_seqs(self, channels: list[str]) -> list[int]:
         """last_seq of each channel, in one round trip."""
+        ...
+
+    async def position(self, channel: str) -> tuple[str, int]:
+        """The channel's epoch and last seq, read together; a channel without an epoch yet
+        (nothing published since it was created or reset) is given one, so that a subscriber
+        starting from here is recognised when it comes back."""
         ...
 
     async def subscribe(self, channel: str) -> Subscription:
@@ -189,14 +224,28 @@ class _LocalFanout:
             subscription.deliver(event)
 
 
+class _Channel:
+    """What the in-process broker keeps of one channel: its epoch, last seq and recent events
+    (a deque only once something is published: an idle user's stream may create the channel)."""
+
+    __slots__ = ("epoch", "events", "last")
+
+    def __init__(self, epoch: str) -> None:
+        self.epoch = epoch
+        self.last = 0
+        self.events: deque[Event] | None = None
+
+
 class MemoryBroker:
-    """One process: histories in bounded deques, delivery straight to local queues."""
+    """One process: histories in bounded deques, delivery straight to local queues. Beyond
+    `max_channels` the least recently used channel is forgotten; one created again gets a new
+    epoch, as a Redis channel does after expiring."""
 
     def __init__(self, history_size: int = HISTORY_SIZE, max_channels: int = 100_000) -> None:
         self.history_size = history_size
         self.max_channels = max_channels
-        self._histories: OrderedDict[str, deque[Event]] = OrderedDict()
-        self._offsets: dict[str, int] = {}
+        self._channels: OrderedDict[str, _Channel] = OrderedDict()
+        self._epochs = Epochs()
         self._fanout = _LocalFanout()
         self._claims: dict[str, float] = {}
 
@@ -206,47 +255,67 @@ class MemoryBroker:
     async def close(self) -> None:
         return None
 
+    def _channel(self, name: str) -> _Channel:
+        """The channel, made the most recently used; created (with a new epoch) if unknown."""
+        channel = self._channels.get(name)
+        if channel is None:
+            channel = self._channels[name] = _Channel(self._epochs())
+            while len(self._channels) > self.max_channels:
+                self._channels.popitem(last=False)
+        else:
+            self._channels.move_to_end(name)
+        return channel
+
     async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
-        last = self._offsets.get(channel, 0)
+        state = self._channel(channel)
+        epoch = ""
         if seq is None:
-            seq = last + 1
-        elif seq <= last:
+            seq, epoch = state.last + 1, state.epoch
+        elif seq <= state.last:
             return seq  # already published (a republish after a restart)
-        self._store(Event(channel, seq, str(body["type"]), encode(seq, body)))
+        self._store(state, Event(channel, seq, str(body["type"]), encode(seq, body), epoch))
         return seq
 
     async def publish_event(self, event: Event) -> None:
-        if event.seq > self._offsets.get(event.channel, 0):
-            self._store(event)
+        state = self._channel(event.channel)
+        if event.seq > state.last:
+            self._store(state, event)
 
-    def _store(self, event: Event) -> None:
-        channel = event.channel
-        self._offsets[channel] = event.seq
-        history = self._histories.get(channel)
-        if history is None:
-            history = self._histories[channel] = deque(maxlen=self.history_size)
-            if len(self._histories) > self.max_channels:
-                old, _ = self._histories.popitem(last=False)
-                self._offsets.pop(old, None)
-        else:
-            self._histories.move_to_end(channel)
-        history.append(event)
+    def _store(self, state: _Channel, event: Event) -> None:
+        state.last = event.seq
+        events = state.events
+        if events is None:
+            events = state.events = deque(maxlen=self.history_size)
+        events.append(event)
         self._fanout.deliver(event)
 
-    async def history(self, channel: str, since: int) -> list[Event] | None:
-        kept = self._histories.get(channel)
-        last = self._offsets.get(channel, 0)
-        if since >= last:
+    async def history(
+        self, channel: str, since: int, epoch: str | None = None
+    ) -> list[Event] | None:
+        state = self._channels.get(channel)
+        if state is None:
+            # Never published (or forgotten): only "nothing after 0" is exact, and no epoch.
+            return [] if since == 0 and epoch is None else None
+        if (epoch is not None and epoch != state.epoch) or since > state.last:
+            return None
+        if since == state.last:
             return []
+        kept = state.events
         if not kept or kept[0].seq > since + 1:
             return None
         return [event for event in kept if event.seq > since]
 
     async def last_seq(self, channel: str) -> int:
-        return self._offsets.get(channel, 0)
+        state = self._channels.get(channel)
+        return 0 if state is None else state.last
+
+    async def position(self, channel: str) -> tuple[str, int]:
+        state = self._channel(channel)
+        return state.epoch, state.last
 
     async def last_seqs(self, channels: list[str]) -> list[int]:
-        return [self._offsets.get(channel, 0) for channel in channels]
+        known = self._channels
+        return [0 if (state := known.get(name)) is None else state.last for name in channels]
 
     async def subscribe(self, channel: str) -> Subscription:
         return self._fanout.add(channel)

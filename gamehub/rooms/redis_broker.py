@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gamehub.rooms.broker import HISTORY_SIZE, Event, Subscription, _LocalFanout
+from gamehub.rooms.broker import HISTORY_SIZE, Epochs, Event, Subscription, _LocalFanout
 
 log = logging.getLogger(__name__)
 
@@ -20,28 +20,58 @@ PREFIX = "gamehub:"
 # Kept well past the contract's 24 h after a room ends; refreshed by every publish.
 TTL_S = 48 * 3600
 
+# A channel's offset key holds its last seq, and for a channel the broker numbers also its epoch
+# ("<seq>:<epoch>"): one key, so the two are read, written, expired and lost together. A
+# missing key is a new stream (or one lost to a restart, a flush or expiry): it gets the epoch the
+# caller drew, and whatever is left of an old stream goes.
+READ_HEAD = """
+local head = redis.call('GET', KEYS[1])
+local last, epoch = 0, nil
+if head then
+  local cut = string.find(head, ':', 1, true)
+  if cut then
+    last, epoch = tonumber(string.sub(head, 1, cut - 1)), string.sub(head, cut + 1)
+  else
+    last = tonumber(head)
+  end
+else
+  redis.call('DEL', KEYS[2])
+end
+"""
+
 # Next offset, XADD with MAXLEN and PUBLISH in one step, so offsets never skip or repeat and
-# every process sees the same order. A caller-chosen seq at or below the last one is a no-op.
-PUBLISH_SCRIPT = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+# every process sees the same order. A caller-chosen seq at or below the last one is a no-op;
+# with a caller-chosen seq the channel is the caller's to number, and has no epoch. The message
+# published is the event's JSON, after its epoch when it has one (JSON starts with "{").
+PUBLISH_SCRIPT = (
+    READ_HEAD
+    + """
 local wanted = tonumber(ARGV[1])
 local seq = last + 1
 if wanted > 0 then
   if wanted <= last then return wanted end
-  seq = wanted
+  seq, epoch = wanted, ''
+else
+  epoch = epoch or ARGV[7]
 end
 local data = '{"seq":' .. seq .. ',' .. string.sub(ARGV[2], 2)
-redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
+if epoch == '' then
+  redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], seq .. ':' .. epoch, 'EX', ARGV[5])
+end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[3], 'd', data)
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[6], data)
+redis.call('PUBLISH', ARGV[6], epoch .. data)
 return seq
 """
+)
 
 
 # The same, for an event numbered and encoded by its publisher (a room's actor).
-PUBLISH_EXACT_SCRIPT = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+PUBLISH_EXACT_SCRIPT = (
+    READ_HEAD
+    + """
 local seq = tonumber(ARGV[1])
 if seq <= last then return 0 end
 redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
@@ -50,6 +80,29 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[2])
 return seq
 """
+)
+
+# A channel's epoch and last seq, for a subscriber starting from a snapshot; a channel without
+# an epoch gets the one the caller drew.
+POSITION_SCRIPT = (
+    READ_HEAD
+    + """
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], last .. ':' .. epoch, 'EX', ARGV[2])
+end
+return {last, epoch}
+"""
+)
+
+
+def _head(value: str | bytes | None) -> tuple[int, str]:
+    """An offset key's value as (last seq, epoch); the epoch is "" where the publisher numbers."""
+    if value is None:
+        return 0, ""
+    text = value if isinstance(value, str) else value.decode()
+    last, _, epoch = text.partition(":")
+    return int(last), epoch
 
 
 def _keys(channel: str) -> tuple[str, str]:
@@ -65,6 +118,8 @@ class RedisBroker:
         self._fanout = _LocalFanout()
         self._script = self.redis.register_script(PUBLISH_SCRIPT)
         self._exact = self.redis.register_script(PUBLISH_EXACT_SCRIPT)
+        self._position = self.redis.register_script(POSITION_SCRIPT)
+        self._epochs = Epochs()
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -100,8 +155,13 @@ class RedisBroker:
                 continue
             channel = str(message["channel"]).removeprefix(self._topics)
             data = str(message["data"])
+            epoch = ""
+            if not data.startswith("{"):
+                cut = data.index("{")
+                epoch, data = data[:cut], data[cut:]
             head = json.loads(data)
-            self._fanout.deliver(Event(channel, int(head["seq"]), str(head["type"]), data))
+            event = Event(channel, int(head["seq"]), str(head["type"]), data, epoch)
+            self._fanout.deliver(event)
 
     def _cut_off_everyone(self) -> None:
         # Messages published while the connection was down are lost to pub/sub; the streams
@@ -115,7 +175,15 @@ class RedisBroker:
         text = json.dumps(body, separators=(",", ":"), default=str)
         result = await self._script(
             keys=[offset_key, stream_key],
-            args=[seq or 0, text, body["type"], self.history_size, TTL_S, self._topics + channel],
+            args=[
+                seq or 0,
+                text,
+                body["type"],
+                self.history_size,
+                TTL_S,
+                self._topics + channel,
+                self._epochs(),  # taken only by a channel without an epoch
+            ],
         )
         return int(result)
 
@@ -127,16 +195,22 @@ class RedisBroker:
             args=[event.seq, event.data, event.type, self.history_size, TTL_S, topic],
         )
 
-    async def history(self, channel: str, since: int) -> list[Event] | None:
+    async def history(
+        self, channel: str, since: int, epoch: str | None = None
+    ) -> list[Event] | None:
         offset_key, stream_key = _keys(channel)
-        last = int(await self.redis.get(offset_key) or 0)
-        if since >= last:
+        # One round trip, and the head and the entries from one moment.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(offset_key)
+            pipe.xrange(stream_key, min=f"{since + 1}-0", max="+")
+            value, entries = await pipe.execute()
+        last, stored = _head(value)
+        if (epoch is not None and epoch != stored) or since > last:
+            return None
+        if since == last:
             return []
-        entries: list[tuple[str, dict[str, str]]] = await self.redis.xrange(  # type: ignore[assignment]
-            stream_key, min=f"{since + 1}-0", max="+"
-        )
         events = [
-            Event(channel, int(entry_id.split("-")[0]), fields["t"], fields["d"])
+            Event(channel, int(entry_id.split("-")[0]), fields["t"], fields["d"], stored)
             for entry_id, fields in entries
         ]
         if not events or events[0].seq != since + 1:
@@ -145,7 +219,12 @@ class RedisBroker:
 
     async def last_seq(self, channel: str) -> int:
         offset_key, _ = _keys(channel)
-        return int(await self.redis.get(offset_key) or 0)
+        return _head(await self.redis.get(offset_key))[0]
+
+    async def position(self, channel: str) -> tuple[str, int]:
+        result = await self._position(keys=list(_keys(channel)), args=[self._epochs(), TTL_S])
+        last, epoch = result
+        return str(epoch), int(last)
 
     async def last_seqs(self, channels: list[str]) -> list[int]:
         if not channels:

@@ -38,7 +38,7 @@ from gamehub.rooms.schemas import (
     RoomsQuery,
 )
 from gamehub.rooms.service import Rooms, RoomView
-from gamehub.rooms.streams import ChannelFeed, last_event_id, sse_response
+from gamehub.rooms.streams import ChannelFeed, last_event_id, last_position, sse_response
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("rooms", __name__)
@@ -176,15 +176,16 @@ class _RoomHistory:
         self.room_id = room_id
 
     async def __call__(self, since: int) -> list[Event] | None:
-        return await store.durable_history(self.readers, self.room_id, since)
+        return await store.durable_replay(self.readers, self.room_id, since)
 
 
 @blueprint.get("/games/rooms/<int:room_id>/events")
 async def room_events(room_id: int) -> Response:
     """SSE for one room (players and spectators), with exact Last-Event-ID replay."""
     await stream_user_id()
+    since = last_event_id()  # 422 before anything is looked up
     await rooms().get(room_id)  # 404 before the stream starts
-    return sse_response(room_feed(room_id, last_event_id()))
+    return sse_response(room_feed(room_id, since))
 
 
 def room_feed(room_id: int, since: int | None) -> ChannelFeed:
@@ -211,20 +212,22 @@ def room_feed(room_id: int, since: int | None) -> ChannelFeed:
 async def lobby_events() -> Response:
     """SSE of the live lobby: a `lobby` event listing open and playing rooms, then changes."""
     await stream_user_id()
+    epoch, since = last_position()
     service = rooms()
     rt = runtime()
 
-    async def snapshot() -> tuple[int, dict[str, Any]]:
-        seq = await rt.broker.last_seq(LOBBY)
+    async def snapshot() -> tuple[None, dict[str, Any]]:
+        # As of the broker's last seq, which the feed reads first.
         views = await service.list(None)
-        return seq, {"rooms": [view.render() for view in views]}
+        return None, {"rooms": [view.render() for view in views]}
 
     return sse_response(
         ChannelFeed(
             rt.broker,
             LOBBY,
-            last_event_id(),
+            since,
             snapshot,
+            epoch=epoch,
             keepalive_s=rt.settings.sse_keepalive_s,
             snapshot_type="lobby",
         )

@@ -402,6 +402,19 @@ async def durable_history(
     return events
 
 
+async def durable_replay(
+    sessions: async_sessionmaker[AsyncSession], room_id: int, since: int
+) -> list[Event] | None:
+    """What a subscriber resuming after `since` missed, from the database; None when that
+    cannot be given exactly: the events are no longer kept, or the room never reached `since`."""
+    events = await durable_history(sessions, room_id, since)
+    if events is None or events:
+        return events
+    async with sessions() as session:
+        seq = await session.scalar(select(Multiplayer.seq).where(Multiplayer.id == room_id))
+    return [] if seq == since else None
+
+
 SNAPSHOT = select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.id == bindparam("room"))
 
 

@@ -1,13 +1,21 @@
 """Server-Sent Events over the broker: `retry`, snapshot or exact Last-Event-ID replay, live
-events exactly once and in order, and keep-alive comments."""
+events exactly once and in order, and keep-alive comments.
+
+Two kinds of channel. A room numbers its own events (`seq`, kept in the database), and its
+stream's ids are that seq. A user's stream and the lobby are numbered by the broker, whose
+numbering starts again when its store is lost, so their ids also name the broker's epoch for the
+channel (`<epoch>-<seq>`). Whatever id cannot be honoured exactly (another epoch, ahead of the
+channel, no longer kept) gets a snapshot first; an id that is not one of ours gets 422.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,65 +23,80 @@ from quart import Response, request
 
 from gamehub.db import iso_utc, utcnow
 from gamehub.errors import ApiError
-from gamehub.rooms.broker import Broker, Event, SubscriberLagged, Subscription
+from gamehub.rooms.broker import EPOCH_PATTERN, Broker, Event, SubscriberLagged, Subscription
 from gamehub.rooms.heartbeat import heartbeat
 from gamehub.workarounds.handoff import Stream, current_handoff, feed_bytes
 
 log = logging.getLogger(__name__)
 
 RETRY_MS = 2000
-# (seq, snapshot body) describing the channel as of seq.
-Snapshot = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
-# Events after `since` from durable storage (e.g. the rooms' event table), None if not kept.
+# (seq, snapshot body) describing the channel as of seq. A channel the broker numbers answers
+# None for the seq: its snapshot is as of the broker's last seq, which the feed read just before.
+Snapshot = Callable[[], Awaitable[tuple[int | None, dict[str, Any]]]]
+# Events after `since` from durable storage (e.g. the rooms' event table), None if they cannot
+# be given exactly (not kept, or `since` is ahead of the channel).
 Durable = Callable[[int], Awaitable[list[Event] | None]]
+
+# ASCII digits only: str.isdigit() takes superscripts and other scripts' digits, int() the latter.
+_SEQ = re.compile(r"[0-9]{1,18}", re.ASCII)
+# A broker-numbered stream's id, `<epoch>-<seq>`; a bare seq is an id from before epochs.
+_POSITION = re.compile(rf"(?:({EPOCH_PATTERN})-)?([0-9]{{1,18}})", re.ASCII)
 
 
 def snapshot_event(
-    channel: str, seq: int, body: dict[str, Any], event_type: str = "snapshot"
+    channel: str, seq: int, body: dict[str, Any], event_type: str = "snapshot", epoch: str = ""
 ) -> Event:
     data = {"seq": seq, "type": event_type, "at": utcnow(), **body}
-    return Event(channel, seq, event_type, json.dumps(data, separators=(",", ":"), default=_iso))
+    text = json.dumps(data, separators=(",", ":"), default=_iso)
+    return Event(channel, seq, event_type, text, epoch)
 
 
 def _iso(value: Any) -> str:
     return iso_utc(value) if isinstance(value, datetime) else str(value)
 
 
-def last_event_id() -> int | None:
-    """The reconnecting client's position: the header, or `?last_event_id=` (0 = from the start)."""
+def _raw_last_event_id() -> str | None:
     raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    if raw is None or raw == "":
+    return None if raw is None or raw == "" else raw
+
+
+def last_event_id() -> int | None:
+    """A room stream's reconnecting client's position: the header, or `?last_event_id=` (0 =
+    from the start); 422 unless it is a seq (ASCII digits)."""
+    raw = _raw_last_event_id()
+    if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if _SEQ.fullmatch(raw) is None:
         raise ApiError(
             "Last-Event-ID must be a non-negative integer.", status=422, code="validation_error"
         )
     return int(raw)
 
 
+def last_position() -> tuple[str, int | None]:
+    """A user or lobby stream's reconnecting client's position, (epoch, seq): the header or
+    `?last_event_id=`, ("", None) without one; 422 unless it is an id such a stream sends. A
+    bare seq (an id from before epochs) has the epoch "", which no channel has: a snapshot."""
+    raw = _raw_last_event_id()
+    if raw is None:
+        return "", None
+    found = _POSITION.fullmatch(raw)
+    if found is None:
+        raise ApiError(
+            "Last-Event-ID must be the id of an event this stream sent.",
+            status=422,
+            code="validation_error",
+        )
+    return found.group(1) or "", int(found.group(2))
+
+
 async def _catch_up(
-    broker: Broker, channel: str, since: int, durable: Durable | None
+    broker: Broker, channel: str, since: int, durable: Durable | None, epoch: str | None
 ) -> list[Event] | None:
-    events = await broker.history(channel, since)
+    events = await broker.history(channel, since, epoch)
     if events is None and durable is not None:
         events = await durable(since)
     return events
-
-
-async def _opening(
-    broker: Broker,
-    channel: str,
-    since: int | None,
-    snapshot: Snapshot,
-    durable: Durable | None,
-    snapshot_type: str,
-) -> tuple[int, list[Event]]:
-    """Where a subscriber starts: its last seq and the first batch (a snapshot or the replay)."""
-    replay = None if since is None else await _catch_up(broker, channel, since, durable)
-    if replay is None:
-        last, body = await snapshot()
-        return last, [snapshot_event(channel, last, body, snapshot_type)]
-    return (replay[-1].seq if replay else since or 0), replay
 
 
 class ChannelFeed:
@@ -81,6 +104,11 @@ class ChannelFeed:
     `since`), then live events, each exactly once and in order; an empty batch when it is time
     for a keep-alive. Ends when exactness can no longer be kept (the subscriber resumes from its
     last seq). Batches let a busy stream write once per wake-up instead of once per event.
+
+    `epoch` is None for a channel its publisher numbers (a room: `durable` has its events). For
+    a channel the broker numbers it is the epoch the client's id named ("" for none) until the
+    feed opens, and then the channel's: an event of another epoch ends the feed (the channel was
+    reset; the client comes back with its last id and gets a snapshot).
 
     A plain object rather than an async generator: thousands of idle streams each hold one, and
     while idle its reader awaits the subscription's future itself (`waiter`), so no generator
@@ -92,6 +120,7 @@ class ChannelFeed:
         "channel",
         "durable",
         "ended",
+        "epoch",
         "last",
         "since",
         "snapshot",
@@ -106,6 +135,7 @@ class ChannelFeed:
         since: int | None,
         snapshot: Snapshot,
         *,
+        epoch: str | None = None,
         durable: Durable | None = None,
         keepalive_s: float = 15.0,
         snapshot_type: str = "snapshot",
@@ -113,6 +143,7 @@ class ChannelFeed:
         self.broker = broker
         self.channel = sys.intern(channel)  # the streams of a channel share one copy of its name
         self.since = since
+        self.epoch = epoch
         self.snapshot: Snapshot | None = snapshot
         self.durable = durable
         self.snapshot_type = snapshot_type
@@ -129,10 +160,28 @@ class ChannelFeed:
         # room or a wallet reader) nor the opening batch past their first use.
         snapshot, self.snapshot = self.snapshot, None
         assert snapshot is not None, "opened twice"
-        self.last, opening = await _opening(
-            self.broker, self.channel, self.since, snapshot, self.durable, self.snapshot_type
-        )
-        return opening
+        since, head = self.since, 0
+        replay = None
+        if self.epoch is None:
+            if since is not None:
+                replay = await _catch_up(self.broker, self.channel, since, self.durable, None)
+        else:
+            # Once per subscription: where the channel stands, and in which epoch.
+            claimed = self.epoch
+            self.epoch, head = await self.broker.position(self.channel)
+            if since is not None and claimed == self.epoch and since <= head:
+                replay = (
+                    []
+                    if since == head
+                    else await _catch_up(self.broker, self.channel, since, None, self.epoch)
+                )
+        if replay is not None:
+            self.last = replay[-1].seq if replay else since or 0
+            return replay
+        last, body = await snapshot()
+        self.last = head if last is None else last
+        event = snapshot_event(self.channel, self.last, body, self.snapshot_type, self.epoch or "")
+        return [event]
 
     def waiter(self) -> asyncio.Future[None] | None:
         """A future to await before `next_batch` when nothing is ready yet (None otherwise).
@@ -170,11 +219,17 @@ class ChannelFeed:
             return []
         batch: list[Event] = []
         last = self.last
+        epoch = self.epoch or ""
         for event in drained:
+            if event.epoch != epoch:
+                # The channel was reset while we listened and its seqs started again: end; the
+                # client comes back with its last id, of the old epoch, and gets a snapshot.
+                self.ended = True
+                break
             if event.seq <= last:
                 continue  # already sent from the snapshot or the replay
             if event.seq > last + 1:
-                gap = await _catch_up(self.broker, self.channel, last, self.durable)
+                gap = await _catch_up(self.broker, self.channel, last, self.durable, self.epoch)
                 if gap is None:
                     # Cannot be exact: end; the client reconnects and gets a snapshot.
                     self.ended = True
@@ -206,31 +261,12 @@ class ChannelFeed:
             self.broker.unsubscribe(subscription)
 
 
-async def channel_events(feed: ChannelFeed) -> AsyncIterator[list[Event]]:
-    """A ChannelFeed as an async iterator of batches (the WebSocket forwards it this way)."""
-    try:
-        opening = await feed.open()
-        if opening:
-            yield opening
-        del opening
-        while True:
-            waiter = feed.waiter()
-            if waiter is not None:
-                await waiter
-            batch = await feed.next_batch()
-            if batch is None:
-                return
-            yield batch
-    finally:
-        feed.close()
-
-
 RETRY_FRAME = f"retry: {RETRY_MS}\n\n".encode()
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 
 
 def sse_frames(batch: list[Event]) -> bytes:
-    """The SSE bytes of one batch of `channel_events`; an empty batch is a keep-alive."""
+    """The SSE bytes of one batch of a feed; an empty batch is a keep-alive."""
     if not batch:
         return KEEPALIVE_FRAME
     if len(batch) == 1:

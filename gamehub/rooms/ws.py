@@ -6,6 +6,10 @@ Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{
 "ok": true, "result": {...}}` or `{"op": "reply", "ref", "ok": false, "error": {code, message,
 details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
 Authenticate with `?ticket=` (browsers) or the bearer header.
+
+A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
+then the room's events: however long its opening takes, the socket's other commands are answered
+meanwhile.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +33,14 @@ from gamehub.models import User
 from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
-from gamehub.rooms.streams import channel_events
+from gamehub.rooms.streams import RETRY_MS, ChannelFeed
 from gamehub.runtime import runtime
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
+
+# The largest seq a client may name (as the SSE streams allow: 18 digits).
+MAX_SEQ = 10**18 - 1
 
 # A command's handler: (the socket's user, the validated body, the socket's login, from its
 # bearer token or its ticket: each room command checks, in its own statements, that this login
@@ -123,30 +132,24 @@ async def _handle(
         if op == "subscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
             since = message.get("last_event_id")
-            if since is not None and (not isinstance(since, int) or since < 0):
+            # A bool is an int to Python, not to a client.
+            if since is not None and (type(since) is not int or not 0 <= since <= MAX_SEQ):
                 raise ApiError(
                     "last_event_id is a non-negative integer.", status=422, code="validation_error"
                 )
-            # The first batch (the snapshot, or the replay) is read before the reply, so that
-            # a room that does not exist is refused here; the snapshot is that check when there
-            # is one.
-            if since is not None:
-                await routes.rooms().get(room.room_id)
-            batches = channel_events(routes.room_feed(room.room_id, since))
-            first = await anext(batches)
             old = subscriptions.pop(room.room_id, None)
             if old is not None:
                 old.cancel()
             subscriptions[room.room_id] = asyncio.create_task(
-                _forward(room.room_id, first, batches, send)
+                _subscription(room.room_id, since, ref, send)
             )
-            result: dict[str, Any] = {"room_id": room.room_id}
+            return  # the subscription replies once it is open
         elif op == "unsubscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
             task = subscriptions.pop(room.room_id, None)
             if task is not None:
                 task.cancel()
-            result = {"room_id": room.room_id}
+            result: dict[str, Any] = {"room_id": room.room_id}
         elif op in COMMANDS:
             schema, handler = COMMANDS[op]
             reply = await handler(user, schema.model_validate(message), login)
@@ -158,15 +161,30 @@ async def _handle(
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
 
 
-async def _forward(
-    room_id: int,
-    first: list[Event],
-    batches: AsyncIterator[list[Event]],
-    send: Callable[[str], Awaitable[None]],
+async def _subscription(
+    room_id: int, since: int | None, ref: Any, send: Callable[[str], Awaitable[None]]
 ) -> None:
-    """Send the subscription's first batch after its reply, then every later one."""
+    """One room subscription of a socket: open it (a room that does not exist is refused in the
+    reply; the snapshot is that check when there is one), reply, then send the first batch (the
+    snapshot, or the replay) and every later one."""
+    feed: ChannelFeed | None = None
     try:
-        batch = first
+        if since is not None:
+            await routes.rooms().get(room_id)
+        feed = routes.room_feed(room_id, since)
+        batch = await feed.open()
+    except BaseException as error:
+        if feed is not None:
+            feed.close()
+        if not isinstance(error, Exception):
+            raise  # cancelled: unsubscribed, subscribed again, or the socket closed
+        if not isinstance(error, ApiError | roulette.RuleError):
+            log.exception("room %s: a WebSocket subscription failed to open", room_id)
+        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+        return
+    try:
+        reply = {"op": "reply", "ref": ref, "ok": True, "result": {"room_id": room_id}}
+        await send(json.dumps(reply))
         while True:
             for event in batch:
                 # The event's JSON text is embedded as is: no re-encoding per subscriber.
@@ -174,8 +192,29 @@ async def _forward(
                     f'{{"op":"event","room_id":{room_id},"id":{event.seq},'
                     f'"event":"{event.type}","data":{event.data}}}'
                 )
-            batch = await anext(batches)
-    except StopAsyncIteration:
-        return
+            waiter = feed.waiter()
+            if waiter is not None:
+                await waiter
+            later = await feed.next_batch()
+            if later is None:
+                # Exactness could not be kept (too slow a reader, events the broker lost): go
+                # on from the last event sent, as an SSE client would reconnect.
+                feed.close()
+                feed, later = await _reopen(room_id, feed.last)
+            batch = later
     finally:
-        await batches.aclose()  # type: ignore[attr-defined]  # an async generator
+        feed.close()
+
+
+async def _reopen(room_id: int, since: int) -> tuple[ChannelFeed, list[Event]]:
+    """A room's feed again from `since`, retried until it opens (the broker may be restarting)."""
+    while True:
+        feed = routes.room_feed(room_id, since)
+        try:
+            return feed, await feed.open()
+        except BaseException as error:
+            feed.close()
+            if not isinstance(error, Exception):
+                raise
+            log.warning("room %s: a WebSocket subscription cannot go on yet: %s", room_id, error)
+        await asyncio.sleep(RETRY_MS / 1000)

@@ -1,37 +1,18 @@
-"""Both brokers keep the same promises: gapless offsets, bounded exact history, live fan-out."""
+"""Both brokers keep the same promises: gapless offsets, bounded exact history, live fan-out,
+and epochs that tell a channel's offsets apart from those it had before the broker lost it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from gamehub.rooms.broker import Broker, MemoryBroker, SubscriberLagged
+from gamehub.rooms.broker import EPOCH_PATTERN, Broker, Event, SubscriberLagged, encode
 from tests.backends import unavailable
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
-    if request.param == "memory":
-        instance: Broker = MemoryBroker(history_size=50)
-    else:
-        url = os.environ.get("GAMEHUB_TEST_REDIS_URL")
-        if not url:
-            unavailable("set GAMEHUB_TEST_REDIS_URL to test the Redis broker")
-            raise AssertionError("unreachable")
-        from gamehub.rooms.redis_broker import RedisBroker
-
-        redis_broker = RedisBroker(url, history_size=50)
-        await redis_broker.redis.flushdb()
-        instance = redis_broker
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.close()
+from tests.rooms.broker_helpers import lose_everything
 
 
 async def test_offsets_are_gapless_and_history_is_exact(broker: Broker) -> None:
@@ -123,3 +104,57 @@ async def test_redis_databases_on_one_server_do_not_hear_each_other() -> None:
         for instance in (ours, theirs):
             await instance.redis.delete(*_keys(channel))
             await instance.close()
+
+
+async def test_broker_numbered_events_carry_the_channels_epoch(broker: Broker) -> None:
+    epoch, head = await broker.position("user:1")
+    assert head == 0 and re.fullmatch(EPOCH_PATTERN, epoch), epoch
+    assert await broker.position("user:1") == (epoch, 0)  # named once, then kept
+    listening = await broker.subscribe("user:1")
+    for n in range(3):
+        await broker.publish("user:1", {"type": "wallet", "n": n})
+    assert await broker.position("user:1") == (epoch, 3)
+    assert await broker.last_seq("user:1") == 3
+    live = [await asyncio.wait_for(listening.next(), 5) for _ in range(3)]
+    assert [(event.epoch, event.seq) for event in live] == [(epoch, 1), (epoch, 2), (epoch, 3)]
+    assert live[0].sse.startswith(f"id: {epoch}-1\nevent: wallet\n".encode())
+    history = await broker.history("user:1", 1, epoch)
+    assert history is not None and [(e.epoch, e.seq) for e in history] == [(epoch, 2), (epoch, 3)]
+    assert await broker.history("user:1", 3, epoch) == []
+    assert await broker.history("user:1", 1, "0other") is None  # another epoch
+    assert await broker.history("user:1", 4, epoch) is None  # ahead of the channel
+    assert await broker.history("user:1", 4) is None
+    # Every channel has its own epoch, drawn when it is created.
+    assert (await broker.position("user:2"))[0] != epoch
+    broker.unsubscribe(listening)
+
+
+async def test_publisher_numbered_events_have_no_epoch(broker: Broker) -> None:
+    listening = await broker.subscribe("room:4")
+    await broker.publish("room:4", {"type": "a"}, seq=1)
+    await broker.publish_event(Event("room:4", 2, "b", encode(2, {"type": "b"})))
+    live = [await asyncio.wait_for(listening.next(), 5) for _ in range(2)]
+    assert [(event.epoch, event.seq) for event in live] == [("", 1), ("", 2)]
+    assert live[1].sse == f"id: 2\nevent: b\ndata: {live[1].data}\n\n".encode()
+    history = await broker.history("room:4", 0)
+    assert history is not None and [(e.epoch, e.seq) for e in history] == [("", 1), ("", 2)]
+    assert await broker.history("room:4", 3) is None  # ahead of the room
+    broker.unsubscribe(listening)
+
+
+async def test_a_channel_lost_by_the_broker_starts_again_in_a_new_epoch(broker: Broker) -> None:
+    """Offsets start again at 1 once the broker has lost a channel (restart, flush, expiry,
+    eviction): the new ones are told apart from the old by the epoch, and a subscriber that
+    stayed connected sees it on the first event."""
+    listening = await broker.subscribe("lobby")
+    epoch, _ = await broker.position("lobby")
+    for n in range(3):
+        await broker.publish("lobby", {"type": "room_updated", "n": n})
+    assert [(await asyncio.wait_for(listening.next(), 5)).seq for _ in range(3)] == [1, 2, 3]
+    await lose_everything(broker)
+    assert await broker.history("lobby", 3, epoch) is None
+    assert await broker.publish("lobby", {"type": "room_updated", "n": 3}) == 1
+    after = await asyncio.wait_for(listening.next(), 5)
+    assert after.seq == 1 and after.epoch not in {"", epoch}
+    assert await broker.position("lobby") == (after.epoch, 1)
+    broker.unsubscribe(listening)

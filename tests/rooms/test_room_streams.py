@@ -1,70 +1,37 @@
-"""Room streams over real HTTP (httpx-sse) and WebSocket: live play seen by everyone, exact
-Last-Event-ID replay, snapshots, timeouts and a restart in the middle of a match."""
+"""Room and lobby streams over real HTTP (httpx-sse) and WebSocket: live play seen by everyone,
+exact Last-Event-ID replay, snapshots (for ids that cannot be honoured, too), timeouts and a
+restart in the middle of a match."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import ServerSentEvent, aconnect_sse
+from httpx_sse import ServerSentEvent
 from quart import Quart
 
 from gamehub import fairness
 from gamehub.app import create_app
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
-from tests.funding import books_balance, fund
-from tests.helpers import bearer, register
+from tests.funding import books_balance, funded_players
+from tests.helpers import bearer
 from tests.live import live_server
+from tests.rooms.broker_helpers import lose_everything
+from tests.sse import MALFORMED_IDS, Reader, with_last_event_id
 
-
-async def _players(app: Quart, count: int) -> list[dict[str, Any]]:
-    runtime: Runtime = app.extensions[EXTENSION]
-    client = app.test_client()
-    players = []
-    for _ in range(count):
-        data = await register(client)
-        await fund(runtime, data["user"]["id"], 100_000)
-        players.append(data)
-    return players
+# What a room's stream carries when its second player sits down.
+TYPES_ON_SEATING = ("player_joined", "match_started", "turn")
 
 
 async def _ticket(http: httpx.AsyncClient, token: str) -> str:
     response = await http.post("/auth/stream-ticket", headers=bearer(token))
     ticket: str = response.json()["ticket"]
     return ticket
-
-
-class Reader:
-    """Reads one SSE stream in the background, like a browser's EventSource."""
-
-    def __init__(self, http: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None):
-        self.events: list[ServerSentEvent] = []
-        self.changed = asyncio.Event()
-        self.task = asyncio.create_task(self._run(http, url, headers or {}))
-
-    async def _run(self, http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
-        async with aconnect_sse(http, "GET", url, headers=headers) as source:
-            async for event in source.aiter_sse():
-                if event.data:
-                    self.events.append(event)
-                    self.changed.set()
-
-    async def until(self, predicate: Any, timeout: float = 30) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate(self.events):
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-            await self.task
 
 
 def _types(events: list[ServerSentEvent]) -> list[str]:
@@ -76,7 +43,7 @@ def _ended(events: list[ServerSentEvent]) -> bool:
 
 
 async def test_match_seen_live_by_players_and_a_betting_spectator(app: Quart) -> None:
-    alice, bob, carol = await _players(app, 3)
+    alice, bob, carol = await funded_players(app, 3)
     async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         opened = await http.post(
             "/games/join", json={"stake": 20}, headers=bearer(alice["access_token"])
@@ -177,7 +144,7 @@ async def test_short_timeouts_auto_pull_and_refund(settings: Settings, backend: 
     )
     app = create_app(fast)
     async with app.test_app():
-        alice, bob, carol = await _players(app, 3)
+        alice, bob, carol = await funded_players(app, 3)
         client = app.test_client()
         lonely = await client.post(
             "/games/join", json={"stake": 10}, headers=bearer(carol["access_token"])
@@ -233,7 +200,7 @@ async def test_restart_mid_match_resumes_the_match_and_its_timers(
     short = replace(settings, roulette_turn_timeout_s=2, rooms_sweep_interval_s=0.5)
     first = create_app(short)
     async with first.test_app():
-        alice, bob = await _players(first, 2)
+        alice, bob = await funded_players(first, 2)
         client = first.test_client()
         await client.post("/games/join", json={"stake": 10}, headers=bearer(alice["access_token"]))
         room = (
@@ -281,7 +248,7 @@ async def test_restart_mid_match_resumes_the_match_and_its_timers(
 
 
 async def test_websocket_subscribe_and_commands(app: Quart) -> None:
-    alice, bob = await _players(app, 2)
+    alice, bob = await funded_players(app, 2)
     client = app.test_client()
     async with client.websocket("/ws", headers=bearer(alice["access_token"])) as ws:
         await ws.send(json.dumps({"op": "join", "stake": 15, "ref": "j1"}))
@@ -324,7 +291,7 @@ async def test_a_websocket_does_not_outlive_its_login(app: Quart, opened_with: s
     """A socket opened with a bearer token, or with a ticket (a browser's way; the ticket names
     its login), checks in each room command's own statements that its login is still live:
     after a logout its commands are refused and change nothing."""
-    alice, bob = await _players(app, 2)
+    alice, bob = await funded_players(app, 2)
     client = app.test_client()
     if opened_with == "bearer":
         socket = client.websocket("/ws", headers=bearer(alice["access_token"]))
@@ -350,3 +317,102 @@ async def test_a_websocket_does_not_outlive_its_login(app: Quart, opened_with: s
     after = await client.get(f"/games/rooms/{room_id}", headers=bearer(bob["access_token"]))
     assert (await after.get_json())["room"]["seq"] == room["seq"]
     assert await books_balance(app.extensions[EXTENSION]) == []
+
+
+def _ids(events: list[ServerSentEvent]) -> list[tuple[str, str]]:
+    return [(event.event, event.id or "") for event in events]
+
+
+async def test_lobby_and_room_streams_give_a_snapshot_for_ids_they_cannot_honour(
+    app: Quart,
+) -> None:
+    """Back with an id of another epoch, ahead of the stream, from before epochs or from before
+    the broker lost everything (streams staying open meanwhile): a snapshot, then every event.
+    A room stream's id is its seq, whatever the broker lost."""
+    runtime: Runtime = app.extensions[EXTENSION]
+    alice, bob, carol = await funded_players(app, 3)
+    auth = bearer(carol["access_token"])
+    async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        opened = await http.post(
+            "/games/join", json={"stake": 20}, headers=bearer(alice["access_token"])
+        )
+        room_id, seq = opened.json()["room"]["id"], opened.json()["room"]["seq"]
+        room_path = f"/games/rooms/{room_id}/events"
+        first = Reader(http, "/games/lobby/events", auth)
+        (lobby,) = await first.count(1)
+        await first.stop()
+        epoch, _, offset = (lobby.id or "").rpartition("-")
+        assert lobby.event == "lobby" and epoch and offset.isdigit()
+        assert [room["id"] for room in lobby.json()["rooms"]] == [room_id]
+
+        def back(path: str, last_id: str) -> Reader:
+            return Reader(http, path, {**auth, "Last-Event-ID": last_id}, reconnect=True)
+
+        lobbies = [back("/games/lobby/events", i) for i in ("0stale-1", f"{epoch}-500", "500")]
+        rooms = [back(room_path, i) for i in (str(seq + 1), "500")]
+        current = back(room_path, str(seq))  # nothing missed: nothing sent, no snapshot
+        for reader in lobbies:
+            assert _ids(await reader.count(1)) == [("lobby", lobby.id or "")]
+        for reader in rooms:
+            assert _ids(await reader.count(1)) == [("snapshot", str(seq))]
+        joined = await http.post(
+            "/games/join", json={"stake": 20}, headers=bearer(bob["access_token"])
+        )
+        assert joined.status_code == 200
+        played = [(t, str(seq + n)) for n, t in enumerate(TYPES_ON_SEATING, start=1)]
+        for reader in rooms:
+            assert _ids((await reader.count(4))[1:]) == played
+        assert _ids(await current.count(3)) == played
+        updated = [("room_updated", f"{epoch}-{int(offset) + 1}")]
+        for reader in lobbies:
+            assert _ids((await reader.count(2))[1:]) == updated
+
+        # The broker loses everything (Redis restarted empty, or flushed); the streams stay open.
+        await lose_everything(runtime.broker)
+        # The lobby starts a new epoch: each stream ends at its first event, comes back with
+        # its last id and gets a lobby snapshot, then every later event.
+        mine = await http.post("/games/join", json={"stake": 30}, headers=auth)
+        mine_id = mine.json()["room"]["id"]
+        for reader in lobbies:
+            resumed = (await reader.count(3))[2]
+            new, _, at = (resumed.id or "").rpartition("-")
+            assert (resumed.event, at) == ("lobby", "1") and new not in {"", epoch}
+            assert mine_id in [room["id"] for room in resumed.json()["rooms"]]
+        left = await http.post("/games/leave", json={"room_id": mine_id}, headers=auth)
+        assert left.status_code == 200
+        for reader in lobbies:
+            assert _ids((await reader.count(4))[3:]) == [("room_closed", f"{new}-2")]
+        # A room's seqs go on from the database: exactly the next events, on the same streams.
+        view = joined.json()["room"]
+        shooter = alice if view["turn_user_id"] == alice["user"]["id"] else bob
+        pulled = await http.post(
+            "/games/pull-trigger",
+            json={"room_id": room_id},
+            headers=bearer(shooter["access_token"]),
+        )
+        assert pulled.status_code == 200
+        after = pulled.json()["room"]["seq"]
+        for reader in [*rooms, current]:
+            await reader.until(lambda events: events[-1].id == str(after))
+            ids = [int(event.id or 0) for event in reader.events if event.event != "snapshot"]
+            assert ids == list(range(seq + 1, after + 1))
+            assert len(reader.starts) == 1  # never cut off
+        for reader in [*lobbies, *rooms, current]:
+            await reader.stop()
+
+
+async def test_room_stream_ids_are_ascii_seqs(app: Quart) -> None:
+    (alice,) = await funded_players(app, 1)
+    auth = bearer(alice["access_token"])
+    async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        opened = await http.post("/games/join", json={"stake": 20}, headers=auth)
+        path = f"/games/rooms/{opened.json()['room']['id']}/events"
+        for raw in [*MALFORMED_IDS, "e-1", "0stale-1"]:
+            refused = await http.get(path, headers=with_last_event_id(auth, raw))
+            assert refused.status_code == 422, raw
+            assert refused.json()["error"]["code"] == "validation_error"
+        # Checked before the room is looked up.
+        missing = await http.get(
+            "/games/rooms/987654/events", headers={**auth, "Last-Event-ID": "e-1"}
+        )
+        assert missing.status_code == 422

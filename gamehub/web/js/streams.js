@@ -20,7 +20,8 @@ export class Stream {
    * @param {string} name shown in the connection status
    * @param {string} path e.g. "/events"
    * @param {string[]} types the event types to listen to
-   * @param {(type: string, data: object, id: number|null) => void} onEvent
+   * @param {(type: string, data: object, id: number|null) => void} onEvent gets the id as a
+   *   number where it is one (a room's seq); other streams' ids are opaque (`<epoch>-<offset>`)
    */
   constructor(name, path, types, onEvent, { from = null, onState = () => {} } = {}) {
     this.name = name;
@@ -28,7 +29,8 @@ export class Stream {
     this.types = types;
     this.onEvent = onEvent;
     this.onState = onState;
-    this.lastId = from; // null: start with a snapshot; a number: replay everything after it
+    // null: start with a snapshot; an id (kept as the server sent it): everything after it
+    this.lastId = from === null ? null : String(from);
     this.state = "connecting";
     this.source = null;
     this.timer = null;
@@ -64,7 +66,7 @@ export class Stream {
     }
     if (this.closed) return;
     const params = new URLSearchParams({ ticket });
-    if (this.lastId !== null) params.set("last_event_id", String(this.lastId));
+    if (this.lastId !== null) params.set("last_event_id", this.lastId);
     const source = new EventSource(`${this.path}?${params}`);
     this.source = source;
     source.onopen = () => {
@@ -77,8 +79,8 @@ export class Stream {
     };
     for (const type of this.types) {
       source.addEventListener(type, (message) => {
-        const id = message.lastEventId === "" ? null : Number(message.lastEventId);
-        if (id !== null && Number.isFinite(id)) this.lastId = id;
+        if (message.lastEventId !== "") this.lastId = message.lastEventId;
+        const id = /^[0-9]+$/.test(message.lastEventId) ? Number(message.lastEventId) : null;
         let data;
         try {
           data = JSON.parse(message.data);
