@@ -33,11 +33,11 @@ class Backend:
     redis_url: str | None
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str, what: str = "services backend (PostgreSQL + Redis)") -> None:
     """In CI a missing service fails the run; on a newcomer's machine it skips, saying why."""
     if IN_CI:
-        pytest.fail(f"CI needs the services backend: {reason}", pytrace=False)
-    pytest.skip(f"services backend (PostgreSQL + Redis) not tested: {reason}")
+        pytest.fail(f"CI needs the {what}: {reason}", pytrace=False)
+    pytest.skip(f"{what} not tested: {reason}")
 
 
 def embedded_backend(folder: Path) -> Backend:

@@ -123,6 +123,11 @@ class RedisBroker:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # The topics this process has asked Redis for, and not given up since (under `_lock`).
+        # Not the pub/sub object's own `channels`: a topic stays there until Redis confirms its
+        # UNSUBSCRIBE, so a subscriber arriving just after the last one left found it there,
+        # sent nothing, and then never heard a thing once the confirmation came.
+        self._listening: set[str] = set()
         self._pending: set[asyncio.Task[None]] = set()
         # Keys live in the URL's database, but pub/sub channels are server-wide: naming them
         # after the database keeps two deployments (or test runs) on one server apart.
@@ -235,9 +240,15 @@ class RedisBroker:
     async def subscribe(self, channel: str) -> Subscription:
         """A live subscription, active in Redis before this returns (so no event slips by)."""
         subscription = self._fanout.add(channel)
-        async with self._lock:
-            if self._topics + channel not in self._pubsub.channels:
-                await self._pubsub.subscribe(self._topics + channel)
+        topic = self._topics + channel
+        try:
+            async with self._lock:
+                if topic not in self._listening:
+                    await self._pubsub.subscribe(topic)
+                    self._listening.add(topic)
+        except BaseException:
+            self._fanout.remove(subscription)  # nobody will hold it to unsubscribe
+            raise
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -250,8 +261,10 @@ class RedisBroker:
         async with self._lock:
             if channel in self._fanout.subscribers:
                 return  # someone subscribed again meanwhile
+            topic = self._topics + channel
+            self._listening.discard(topic)
             try:
-                await self._pubsub.unsubscribe(self._topics + channel)
+                await self._pubsub.unsubscribe(topic)
             except RedisError as error:
                 log.warning("broker: cannot unsubscribe %s: %s", channel, error)
 

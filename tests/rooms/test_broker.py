@@ -158,3 +158,20 @@ async def test_a_channel_lost_by_the_broker_starts_again_in_a_new_epoch(broker: 
     assert after.seq == 1 and after.epoch not in {"", epoch}
     assert await broker.position("lobby") == (after.epoch, 1)
     broker.unsubscribe(listening)
+
+
+async def test_a_subscriber_arriving_as_the_last_one_leaves_hears_the_channel(
+    broker: Broker,
+) -> None:
+    """A browser reloading: its old stream leaves (the broker gives the channel up) and its new
+    one subscribes at once. Redis confirms the UNSUBSCRIBE later; the new subscriber must not
+    take the channel for still subscribed and then hear nothing."""
+    for n in range(10):
+        leaving = await broker.subscribe("user:5")
+        broker.unsubscribe(leaving)
+        await asyncio.sleep(0)  # the broker starts giving the channel up
+        arriving = await broker.subscribe("user:5")
+        await broker.publish("user:5", {"type": "wallet", "n": n})
+        heard = await asyncio.wait_for(arriving.next(), 5)
+        assert heard.payload()["n"] == n
+        broker.unsubscribe(arriving)
