@@ -9,7 +9,8 @@ Authenticate with `?ticket=` (browsers) or the bearer header.
 
 A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
 then the room's events: however long its opening takes, the socket's other commands are answered
-meanwhile.
+meanwhile (so replies may come in another order than their commands; match them by `ref`). A
+subscription replaced or unsubscribed before it has opened sends no reply of its own.
 """
 
 from __future__ import annotations

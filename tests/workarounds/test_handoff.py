@@ -64,7 +64,12 @@ async def test_stream_headers_replay_and_release(app: Quart) -> None:
         token, user_id = data["access_token"], data["user"]["id"]
         for _ in range(3):
             await publish_wallet(runtime.broker, runtime.sessions, user_id)
-        headers = {"Last-Event-ID": "1", "X-Request-ID": "handoff-test-1", **bearer(token)}
+        epoch, _ = await runtime.broker.position(channel(user_id))
+        headers = {
+            "Last-Event-ID": f"{epoch}-1",
+            "X-Request-ID": "handoff-test-1",
+            **bearer(token),
+        }
         async with aconnect_sse(http, "GET", "/events", headers=headers) as source:
             response = source.response
             assert response.status_code == 200
@@ -76,10 +81,10 @@ async def test_stream_headers_replay_and_release(app: Quart) -> None:
             events = source.aiter_sse()
             first = await anext(events)
             assert first.retry == 2000 and not first.data
-            assert [(await anext(events)).id for _ in range(2)] == ["2", "3"]
+            assert [(await anext(events)).id for _ in range(2)] == [f"{epoch}-2", f"{epoch}-3"]
             await publish_wallet(runtime.broker, runtime.sessions, user_id)
             live = await anext(events)
-            assert (live.id, live.event) == ("4", "wallet")
+            assert (live.id, live.event) == (f"{epoch}-4", "wallet")
             assert _listeners(runtime, channel(user_id)) == 1
         # The client left: the writer notices and lets go of its subscription.
         async with asyncio.timeout(10):
