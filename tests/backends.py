@@ -36,7 +36,7 @@ class Backend:
 def unavailable(reason: str, what: str = "services backend (PostgreSQL + Redis)") -> None:
     """In CI a missing service fails the run; on a newcomer's machine it skips, saying why."""
     if IN_CI:
-        pytest.fail(f"CI needs the {what}: {reason}", pytrace=False)
+        pytest.fail(f"CI must test the {what}: {reason}", pytrace=False)
     pytest.skip(f"{what} not tested: {reason}")
 
 

@@ -77,7 +77,7 @@ class RedisServer:
 async def own_redis(folder: Path) -> AsyncIterator[RedisServer]:
     executable = shutil.which("redis-server")
     if executable is None:
-        unavailable("redis-server is not installed (on PATH)", "broker restart test")
+        unavailable("redis-server is not installed (on PATH)", "restart of a Redis of its own")
         raise AssertionError("unreachable")
     server = RedisServer(executable, free_port(), folder)
     await server.start()
