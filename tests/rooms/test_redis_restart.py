@@ -48,6 +48,7 @@ class RedisServer:
         )
         client = Redis.from_url(self.url)
         try:
+            # (If it never answers, the caller's kill() ends it.)
             async with asyncio.timeout(10):
                 while True:
                     with contextlib.suppress(OSError, RedisError):
@@ -80,8 +81,8 @@ async def own_redis(folder: Path) -> AsyncIterator[RedisServer]:
         unavailable("redis-server is not installed (on PATH)", "restart of a Redis of its own")
         raise AssertionError("unreachable")
     server = RedisServer(executable, free_port(), folder)
-    await server.start()
     try:
+        await server.start()
         yield server
     finally:
         server.kill()
