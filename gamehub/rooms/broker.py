@@ -51,7 +51,8 @@ class Epochs:
 class Event:
     """A published event; `data` is its JSON text, which already carries `seq` and `type`.
     `epoch` is the channel's epoch when the broker numbered the event ("" when its publisher
-    did, as a room's actor does): the SSE id is then `<epoch>-<seq>` instead of the bare seq."""
+    did, as a room's actor does; `data` carries it too): the SSE id is then `<epoch>-<seq>`
+    instead of the bare seq."""
 
     channel: str
     seq: int
@@ -146,9 +147,11 @@ class Subscription:
         return pending.pop(0)
 
 
-def encode(seq: int, body: dict[str, Any]) -> str:
-    """JSON with `seq` first, the same text the Redis script builds."""
-    return json.dumps({"seq": seq, **body}, separators=(",", ":"), default=str)
+def encode(seq: int, body: dict[str, Any], epoch: str = "") -> str:
+    """JSON with `seq` first (then `epoch`, for an event the broker numbered), the same text
+    the Redis script builds."""
+    head: dict[str, Any] = {"seq": seq, "epoch": epoch} if epoch else {"seq": seq}
+    return json.dumps({**head, **body}, separators=(",", ":"), default=str)
 
 
 class Broker(Protocol):
@@ -273,7 +276,8 @@ class MemoryBroker:
             seq, epoch = state.last + 1, state.epoch
         elif seq <= state.last:
             return seq  # already published (a republish after a restart)
-        self._store(state, Event(channel, seq, str(body["type"]), encode(seq, body), epoch))
+        event = Event(channel, seq, str(body["type"]), encode(seq, body, epoch), epoch)
+        self._store(state, event)
         return seq
 
     async def publish_event(self, event: Event) -> None:

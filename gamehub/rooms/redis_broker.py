@@ -20,58 +20,52 @@ PREFIX = "gamehub:"
 # Kept well past the contract's 24 h after a room ends; refreshed by every publish.
 TTL_S = 48 * 3600
 
-# A channel's offset key holds its last seq, and for a channel the broker numbers also its epoch
-# ("<seq>:<epoch>"): one key, so the two are read, written, expired and lost together. A
-# missing key is a new stream (or one lost to a restart, a flush or expiry): it gets the epoch the
-# caller drew, and whatever is left of an old stream goes.
+# Every channel has an offset key (its last seq, an integer) and a bounded stream; a channel the
+# broker numbers also has an epoch key. A missing offset key is a new stream, or one lost to a
+# restart, a flush or expiry: it gets the epoch the caller drew, and whatever is left of an old
+# stream goes. (The offset key stays an integer, as it was before epochs: an instance of the
+# previous release, during a rolling upgrade, goes on publishing without breaking anything.)
 READ_HEAD = """
-local head = redis.call('GET', KEYS[1])
-local last, epoch = 0, nil
-if head then
-  local cut = string.find(head, ':', 1, true)
-  if cut then
-    last, epoch = tonumber(string.sub(head, 1, cut - 1)), string.sub(head, cut + 1)
-  else
-    last = tonumber(head)
-  end
-else
+local head = redis.call('MGET', KEYS[1], KEYS[3])
+local last, epoch = tonumber(head[1]), head[2]
+local fresh = not last
+if fresh then
+  last, epoch = 0, false
   redis.call('DEL', KEYS[2])
 end
 """
 
 # Next offset, XADD with MAXLEN and PUBLISH in one step, so offsets never skip or repeat and
 # every process sees the same order. A caller-chosen seq at or below the last one is a no-op;
-# with a caller-chosen seq the channel is the caller's to number, and has no epoch. The message
-# published is the event's JSON, after its epoch when it has one (JSON starts with "{").
+# with a caller-chosen seq the channel is the caller's to number, and has no epoch. An event
+# numbered by the broker carries its epoch in its JSON, after `seq` (as `encode` writes it).
 PUBLISH_SCRIPT = (
     READ_HEAD
     + """
 local wanted = tonumber(ARGV[1])
 local seq = last + 1
+local data
 if wanted > 0 then
   if wanted <= last then return wanted end
-  seq, epoch = wanted, ''
+  seq = wanted
+  data = '{"seq":' .. seq .. ',' .. string.sub(ARGV[2], 2)
 else
   epoch = epoch or ARGV[7]
+  data = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[2], 2)
+  redis.call('SET', KEYS[3], epoch, 'EX', ARGV[5])
 end
-local data = '{"seq":' .. seq .. ',' .. string.sub(ARGV[2], 2)
-if epoch == '' then
-  redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
-else
-  redis.call('SET', KEYS[1], seq .. ':' .. epoch, 'EX', ARGV[5])
-end
+redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[3], 'd', data)
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[6], epoch .. data)
+redis.call('PUBLISH', ARGV[6], data)
 return seq
 """
 )
 
 
 # The same, for an event numbered and encoded by its publisher (a room's actor).
-PUBLISH_EXACT_SCRIPT = (
-    READ_HEAD
-    + """
+PUBLISH_EXACT_SCRIPT = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 local seq = tonumber(ARGV[1])
 if seq <= last then return 0 end
 redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
@@ -80,35 +74,28 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[2])
 return seq
 """
-)
 
-# A channel's epoch and last seq, for a subscriber starting from a snapshot; a channel without
-# an epoch gets the one the caller drew.
+# A channel's epoch and last seq, for a subscriber starting from a snapshot. A channel without
+# an epoch gets the one the caller drew (and, if new, its offset key, so that its first publish
+# keeps that epoch).
 POSITION_SCRIPT = (
     READ_HEAD
     + """
 if not epoch then
   epoch = ARGV[1]
-  redis.call('SET', KEYS[1], last .. ':' .. epoch, 'EX', ARGV[2])
+  redis.call('SET', KEYS[3], epoch, 'EX', ARGV[2])
+  if fresh then redis.call('SET', KEYS[1], 0, 'EX', ARGV[2]) end
 end
 return {last, epoch}
 """
 )
 
 
-def _head(value: str | bytes | None) -> tuple[int, str]:
-    """An offset key's value as (last seq, epoch); the epoch is "" where the publisher numbers."""
-    if value is None:
-        return 0, ""
-    text = value if isinstance(value, str) else value.decode()
-    last, _, epoch = text.partition(":")
-    return int(last), epoch
-
-
-def _keys(channel: str) -> tuple[str, str]:
-    # The hash tag keeps a channel's offset and stream on one Redis Cluster slot.
+def _keys(channel: str) -> tuple[str, str, str]:
+    """The channel's offset, stream and epoch keys. The hash tag keeps them on one Redis
+    Cluster slot, for the scripts and transactions that use them together."""
     tag = "{" + PREFIX + channel + "}"
-    return f"{tag}:offset", f"{tag}:stream"
+    return f"{tag}:offset", f"{tag}:stream", f"{tag}:epoch"
 
 
 class RedisBroker:
@@ -160,11 +147,8 @@ class RedisBroker:
                 continue
             channel = str(message["channel"]).removeprefix(self._topics)
             data = str(message["data"])
-            epoch = ""
-            if not data.startswith("{"):
-                cut = data.index("{")
-                epoch, data = data[:cut], data[cut:]
             head = json.loads(data)
+            epoch = str(head.get("epoch", ""))
             event = Event(channel, int(head["seq"]), str(head["type"]), data, epoch)
             self._fanout.deliver(event)
 
@@ -176,10 +160,9 @@ class RedisBroker:
                 subscription.cut_off()
 
     async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
-        offset_key, stream_key = _keys(channel)
         text = json.dumps(body, separators=(",", ":"), default=str)
         result = await self._script(
-            keys=[offset_key, stream_key],
+            keys=list(_keys(channel)),
             args=[
                 seq or 0,
                 text,
@@ -193,7 +176,7 @@ class RedisBroker:
         return int(result)
 
     async def publish_event(self, event: Event) -> None:
-        offset_key, stream_key = _keys(event.channel)
+        offset_key, stream_key, _ = _keys(event.channel)
         topic = self._topics + event.channel
         await self._exact(
             keys=[offset_key, stream_key],
@@ -203,13 +186,13 @@ class RedisBroker:
     async def history(
         self, channel: str, since: int, epoch: str | None = None
     ) -> list[Event] | None:
-        offset_key, stream_key = _keys(channel)
+        offset_key, stream_key, epoch_key = _keys(channel)
         # One round trip, and the head and the entries from one moment.
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(offset_key)
+            pipe.mget(offset_key, epoch_key)
             pipe.xrange(stream_key, min=f"{since + 1}-0", max="+")
-            value, entries = await pipe.execute()
-        last, stored = _head(value)
+            (value, stored), entries = await pipe.execute()
+        last, stored = int(value or 0), str(stored or "")
         if (epoch is not None and epoch != stored) or since > last:
             return None
         if since == last:
@@ -223,8 +206,8 @@ class RedisBroker:
         return events
 
     async def last_seq(self, channel: str) -> int:
-        offset_key, _ = _keys(channel)
-        return _head(await self.redis.get(offset_key))[0]
+        offset_key, _, _ = _keys(channel)
+        return int(await self.redis.get(offset_key) or 0)
 
     async def position(self, channel: str) -> tuple[str, int]:
         result = await self._position(keys=list(_keys(channel)), args=[self._epochs(), TTL_S])

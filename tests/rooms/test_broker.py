@@ -10,7 +10,15 @@ import uuid
 
 import pytest
 
-from gamehub.rooms.broker import EPOCH_PATTERN, Broker, Event, SubscriberLagged, encode
+from gamehub.rooms.broker import (
+    EPOCH_PATTERN,
+    Broker,
+    Event,
+    SubscriberLagged,
+    encode,
+)
+from gamehub.rooms.redis_broker import TTL_S, RedisBroker, _keys
+from gamehub.rooms.streams import ChannelFeed
 from tests.backends import unavailable
 from tests.rooms.broker_helpers import lose_everything
 
@@ -22,7 +30,9 @@ async def test_offsets_are_gapless_and_history_is_exact(broker: Broker) -> None:
     history = await broker.history("room:1", 4)
     assert history is not None
     assert [event.seq for event in history] == [5, 6, 7, 8, 9, 10]
-    assert history[0].payload() == {"seq": 5, "type": "tick", "n": 4}
+    # An event the broker numbers carries its epoch in its JSON, too.
+    assert history[0].epoch
+    assert history[0].payload() == {"seq": 5, "epoch": history[0].epoch, "type": "tick", "n": 4}
     assert await broker.history("room:1", 10) == []
     assert await broker.history("room:2", 0) == []
 
@@ -81,8 +91,6 @@ async def test_redis_databases_on_one_server_do_not_hear_each_other() -> None:
         unavailable("set GAMEHUB_TEST_REDIS_URL to test the Redis broker")
         raise AssertionError("unreachable")
     from redis.asyncio.connection import parse_url
-
-    from gamehub.rooms.redis_broker import RedisBroker, _keys
 
     database = int(parse_url(url).get("db", 0))
     base = url.rsplit("/", 1)[0] if url.rsplit("/", 1)[-1].isdigit() else url.rstrip("/")
@@ -175,3 +183,59 @@ async def test_a_subscriber_arriving_as_the_last_one_leaves_hears_the_channel(
         heard = await asyncio.wait_for(arriving.next(), 5)
         assert heard.payload()["n"] == n
         broker.unsubscribe(arriving)
+
+
+# The previous release's publish script (before epochs), as an instance of it runs it during a
+# rolling upgrade.
+PREVIOUS_PUBLISH_SCRIPT = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local wanted = tonumber(ARGV[1])
+local seq = last + 1
+if wanted > 0 then
+  if wanted <= last then return wanted end
+  seq = wanted
+end
+local data = '{"seq":' .. seq .. ',' .. string.sub(ARGV[2], 2)
+redis.call('SET', KEYS[1], seq, 'EX', ARGV[5])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ARGV[3], 'd', data)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], data)
+return seq
+"""
+
+
+async def test_an_instance_of_the_previous_release_publishes_alongside(
+    redis_broker: RedisBroker,
+) -> None:
+    """During a rolling upgrade both releases publish on one channel: the offsets stay one
+    sequence in one epoch, and a stream that hears the old release's event (no epoch) ends and
+    comes back to exactly the events it missed."""
+    broker = redis_broker
+    channel = "user:9"
+    epoch, _ = await broker.position(channel)
+    for _ in range(2):
+        await broker.publish(channel, {"type": "wallet"})
+
+    async def snapshot() -> tuple[None, dict[str, str]]:
+        return None, {}
+
+    feed = ChannelFeed(broker, channel, 2, snapshot, epoch=epoch, keepalive_s=60)
+    assert await feed.open() == []
+    previous = broker.redis.register_script(PREVIOUS_PUBLISH_SCRIPT)
+    offset_key, stream_key, _ = _keys(channel)
+    topic = broker._topics + channel  # what the previous release publishes to, too
+    args: list[str | int] = [0, '{"type":"wallet"}', "wallet", 50, TTL_S, topic]
+    assert await previous(keys=[offset_key, stream_key], args=args) == 3
+    assert await broker.publish(channel, {"type": "wallet"}) == 4
+    assert await broker.position(channel) == (epoch, 4)
+    async with asyncio.timeout(5):
+        while (batch := await feed.next_batch()) is not None:
+            assert batch == []  # nothing sent: the old release's event ends the feed
+            waiter = feed.waiter()
+            if waiter is not None:
+                await waiter
+    feed.close()
+    back = ChannelFeed(broker, channel, 2, snapshot, epoch=epoch, keepalive_s=60)
+    replay = await back.open()
+    assert [(event.epoch, event.seq) for event in replay] == [(epoch, 3), (epoch, 4)]
+    back.close()
