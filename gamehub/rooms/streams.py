@@ -219,9 +219,9 @@ class ChannelFeed:
             return []
         batch: list[Event] = []
         last = self.last
-        epoch = self.epoch or ""
+        epoch = self.epoch  # None for a room's feed: nothing to check
         for event in drained:
-            if event.epoch != epoch:
+            if epoch is not None and event.epoch != epoch:
                 # The channel was reset while we listened and its seqs started again: end; the
                 # client comes back with its last id, of the old epoch, and gets a snapshot.
                 self.ended = True
