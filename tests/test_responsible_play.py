@@ -55,6 +55,9 @@ async def test_a_cool_off_stops_play_and_ends_every_login(app: Quart) -> None:
     other_device = await _login(client, name)
     socket = client.websocket("/ws", headers=bearer(other_device))
     async with socket as ws:
+        # The socket is open (its login checked) before the pause: it answers a command.
+        await ws.send(json.dumps({"op": "unsubscribe", "room_id": 1, "ref": "u"}))
+        assert json.loads(await ws.receive())["ok"] is True
         paused = await _pause(client, player["access_token"], "cool_off", 2)
         assert paused.status_code == 200, await paused.get_data(as_text=True)
         body = await paused.get_json()
