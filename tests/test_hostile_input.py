@@ -114,7 +114,7 @@ async def test_bad_bodies_are_400_malformed_json_on_every_operation(
     }
     for method, path in sorted(json_operations(app)):
         response, elapsed = await timed(
-            client.open(path, method=method, data=body, headers=headers)
+            getattr(client, method.lower())(path, data=body, headers=headers)
         )
         await assert_refused(response, elapsed, 400, "malformed_json", (method, path))
     no_unhandled_errors(caplog)
