@@ -10,6 +10,7 @@ from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
+from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
 from gamehub.responsible.routes import blueprint as responsible_blueprint
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     app.request_class = ApiRequest
+    # Every <int:...> in a path is a row id: out of bigint's range it matches nothing (404).
+    app.url_map.converters["int"] = IdConverter
     # Each request is handled in the server's task for it, not in two more (see asgi_http.py).
     app.asgi_http_class = InlineHTTPConnection
     # Streams are written outside Quart once it has answered (see handoff.py): the documented

@@ -1,12 +1,15 @@
 """JSON in and out: numbers parse as Decimal (floats never touch money), bodies parse regardless
-of Content-Type, and a malformed body is a 400 `malformed_json`."""
+of Content-Type, and a body that is not UTF-8 JSON nested at most `MAX_DEPTH` deep is a 400
+`malformed_json` (never a 500): `client_json` is the one way a client's JSON is read, for HTTP
+bodies and WebSocket frames alike."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
@@ -14,9 +17,55 @@ from quart.wrappers import Request
 from gamehub.db import iso_utc
 from gamehub.errors import ApiError
 
+# No body of this API nests deeper than 6 (Daraja's callbacks); 32 leaves room and keeps a
+# hostile body from costing validation (or a recursive walk anywhere later) real work.
+MAX_DEPTH = 32
+
 
 class MalformedJson(ApiError):
     status, code, message = 400, "malformed_json", "The request body is not valid JSON."
+
+
+def client_json(data: str | bytes, loads: Callable[[str], Any] = json.loads) -> Any:
+    """A client's JSON text parsed with `loads`, or MalformedJson: not UTF-8, not JSON, or
+    nested deeper than MAX_DEPTH."""
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        value = loads(text)
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MalformedJson(details={"reason": str(error)[:200]}) from None
+    except RecursionError:
+        # The C parser gives up near the interpreter's recursion limit (about 1000 deep),
+        # after reading no more than those brackets.
+        raise _too_deep() from None
+    # Fewer brackets than the limit cannot nest past it: most bodies skip the walk.
+    if (
+        text.count("[") + text.count("{") > MAX_DEPTH
+        and isinstance(value, dict | list)
+        and _deeper_than(value, MAX_DEPTH)
+    ):
+        raise _too_deep()
+    return value
+
+
+def _too_deep() -> MalformedJson:
+    return MalformedJson(details={"reason": f"nested deeper than {MAX_DEPTH} levels"})
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` deep: one level at a time (no
+    recursion to run out of), at well under the parse's own cost."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
+        if not level:
+            return False
+    return True
 
 
 class ExactJSONProvider(DefaultJSONProvider):
@@ -37,7 +86,20 @@ class ExactJSONProvider(DefaultJSONProvider):
 
 class ApiRequest(Request):
     async def get_json(self, force: bool = True, silent: bool = False, cache: bool = True) -> Any:
-        return await super().get_json(force=force, silent=silent, cache=cache)
-
-    def on_json_loading_failed(self, error: Exception) -> NoReturn:
-        raise MalformedJson(details={"reason": str(error)[:200]})
+        """The body as JSON (whatever its Content-Type), through `client_json`; a malformed
+        body is MalformedJson, or None when `silent`."""
+        if cache and self._cached_json[silent] is not Ellipsis:
+            return self._cached_json[silent]
+        if not (force or self.is_json):
+            return None
+        # Bytes, not text: werkzeug would decode outside its own error handling.
+        data = await self.get_data(cache=cache, as_text=False)
+        try:
+            result = client_json(data, self.json_module.loads)
+        except MalformedJson:
+            if not silent:
+                raise
+            result = None
+        if cache:
+            self._cached_json[silent] = result
+        return result

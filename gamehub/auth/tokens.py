@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ import jwt
 
 from gamehub.db import utcnow
 from gamehub.errors import Unauthorized
+from gamehub.ids import is_id
 from gamehub.settings import Settings
 
 ALGORITHM = "HS256"
+_SUB = re.compile(r"[0-9]{1,19}")
 ACCESS = "access"
 
 
@@ -89,11 +92,19 @@ def _verify(settings: Settings, token: str) -> tuple[AccessClaims, float]:
         raise Unauthorized("The access token has expired.", code="token_expired") from None
     except jwt.PyJWTError:
         raise Unauthorized("The access token is not valid.", code="invalid_token") from None
-    if claims.get("typ") != ACCESS or not str(claims["sub"]).isdigit():
+    sub = claims["sub"]
+    # ASCII digits naming a row: str.isdigit() also takes "²", and a signed token is no reason
+    # to trust an id past bigint's range.
+    if (
+        claims.get("typ") != ACCESS
+        or not isinstance(sub, str)
+        or not _SUB.fullmatch(sub)
+        or not is_id(int(sub))
+    ):
         raise Unauthorized("The access token is not valid.", code="invalid_token")
     paused = claims.get("pau")
     verified = AccessClaims(
-        user_id=int(claims["sub"]),
+        user_id=int(sub),
         family_id=str(claims["sid"]),
         paused_until=float(paused) if isinstance(paused, int | float) else None,
     )

@@ -36,7 +36,7 @@ def invalid(field: str) -> DarajaFault:
 def parse_body(raw: str | bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw or "null", parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not text, or nested past the parser's limit
         raise invalid("JSON") from None
     if not isinstance(body, dict):
         raise invalid("JSON")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from gamehub.ids import Id
 from gamehub.money import Cents
 
-RoomId = Annotated[int, Field(ge=1, strict=True)]
+RoomId = Id
 
 
 class Strict(BaseModel):

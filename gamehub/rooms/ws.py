@@ -30,6 +30,7 @@ from gamehub.auth import service as auth
 from gamehub.auth import tickets
 from gamehub.auth.tokens import AccessClaims, decode_access_token
 from gamehub.errors import ApiError, Unauthorized, validation_details
+from gamehub.jsonio import client_json
 from gamehub.models import User
 from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
@@ -125,7 +126,7 @@ async def _handle(
 ) -> None:
     ref: Any = None
     try:
-        message = json.loads(raw)
+        message = client_json(raw)
         if not isinstance(message, dict):
             raise ApiError("A message is a JSON object.", status=422, code="validation_error")
         ref = message.pop("ref", None)

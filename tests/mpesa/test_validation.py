@@ -107,13 +107,15 @@ async def test_malformed_json_and_missing_bearer(
 ) -> None:
     token = await client.access_token()
     async with httpx.AsyncClient(base_url=daraja.base_url) as http:
-        broken = await http.post(
-            "/mpesa/stkpush/v1/processrequest",
-            headers={"Authorization": f"Bearer {token}"},
-            content=b"{nope",
-        )
+        for content in (b"{nope", b"\xff\xfe{}", b"[" * 10_000 + b"]" * 10_000):
+            broken = await http.post(
+                "/mpesa/stkpush/v1/processrequest",
+                headers={"Authorization": f"Bearer {token}"},
+                content=content,
+            )
+            assert broken.status_code == 400, content[:10]
+            assert broken.json()["errorCode"] == "400.002.02"
         anonymous = await http.post("/mpesa/stkpush/v1/processrequest", json=good_stk())
-    assert broken.status_code == 400 and broken.json()["errorCode"] == "400.002.02"
     assert anonymous.status_code == 400 and anonymous.json()["errorCode"] == "404.001.04"
 
 

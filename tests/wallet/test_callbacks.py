@@ -4,6 +4,8 @@ malformed callbacks change nothing and still get Daraja's acknowledgement (never
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
 
 import pytest
@@ -152,6 +154,28 @@ async def test_malformed_bodies_are_acknowledged(live: Live, kind: str) -> None:
         assert (response.status_code, response.json()) == (200, ACK), content
     odd = {"Result": {"ResultCode": "x", "OriginatorConversationID": {"a": 1}}}
     assert (await live.http.post(url, json=odd)).json() == ACK
+
+
+async def test_unreadable_callbacks_change_nothing(live: Live) -> None:
+    """A success that is not UTF-8, or buried thousands deep, is read as no callback at all:
+    acknowledged at once, and the deposit stays pending."""
+    player, started = await _quiet_deposit(live)
+    url = live.callback_url("stk")
+    real = json.dumps(stk_success(started["provider_ref"], 100, "UNREAD0001")).encode()
+    for content in (
+        real.replace(b"UNREAD0001", b"UNREAD\xff001"),
+        b"\xff\xfe" + real,
+        b'{"Body":' * 10_000 + real + b"}" * 10_000,
+        b"[" * 10_000 + real + b"]" * 10_000,
+    ):
+        began = time.perf_counter()
+        response = await live.http.post(
+            url, content=content, headers={"Content-Type": "application/json"}
+        )
+        assert (response.status_code, response.json()) == (200, ACK), content[:20]
+        assert time.perf_counter() - began < 1.0, content[:20]
+    assert (await transaction_of(live, player, started["id"]))["status"] == "pending"
+    assert (await wallet(live, player))["balance"] == "0.00"
 
 
 async def test_forged_payout_results_change_nothing(live: Live) -> None:

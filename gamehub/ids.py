@@ -1,0 +1,35 @@
+"""The one bound on ids: every id the API takes fits PostgreSQL's bigint (signed 64-bit).
+
+It is checked at the edge, where an id comes in (URL paths through `IdConverter`, request bodies
+and WebSocket frames through `Id`, token claims where they are decoded), so a larger id is a
+404, 422 or 401 and never reaches the database to overflow there as a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+from werkzeug.routing import IntegerConverter, Map
+
+MAX_ID = 2**63 - 1
+
+# An id in a body: a JSON integer (strict: no "7", no 7.0, no true) in PostgreSQL's range.
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+
+
+def is_id(value: object) -> bool:
+    """Whether `value` is an int (not a bool) that can name a row."""
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in this app's paths: ASCII digits naming a row, else the path matches nothing
+    (404). werkzeug's own takes any Unicode digit and any size."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
