@@ -42,6 +42,16 @@ class ReferenceReused(ApiError):
     status, code, message = 409, "reference_reused", "That reference names another operation."
 
 
+def same_operation(
+    found: tuple[int, int, str, int], wanted: tuple[int, int, str, int], reference: str
+) -> None:
+    """The one meaning of a reference seen again, in every form of the ledger: it is "already
+    done" when it names the same operation (debit, credit, kind, amount), and ReferenceReused
+    otherwise. Returns only in the first case."""
+    if found != wanted:
+        raise ReferenceReused(details={"reference": reference})
+
+
 class HoldNotPending(ApiError):
     status, code, message = 409, "hold_not_pending", "That hold has already ended."
 
@@ -204,12 +214,11 @@ async def transfer(
     transfer_id = (await session.execute(stmt)).scalar_one_or_none()
     if transfer_id is None:
         existing = await _existing_transfer(session, reference)
-        if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
-            debit,
-            credit,
-            amount,
-        ):
-            raise ReferenceReused(details={"reference": reference})
+        same_operation(
+            (existing.debit_account_id, existing.credit_account_id, existing.kind, existing.amount),
+            (debit, credit, kind, amount),
+            reference,
+        )
         return TransferResult(existing.id, created=False)
     await _move(session, debit, credit, amount)
     return TransferResult(transfer_id, created=True)
@@ -274,12 +283,11 @@ async def hold(
     if hold_id is None:
         existing = await session.scalar(select(Hold).where(Hold.reference == reference))
         assert existing is not None
-        if (existing.debit_account_id, existing.credit_account_id, existing.amount) != (
-            debit,
-            credit,
-            amount,
-        ):
-            raise ReferenceReused(details={"reference": reference})
+        same_operation(
+            (existing.debit_account_id, existing.credit_account_id, existing.kind, existing.amount),
+            (debit, credit, kind, amount),
+            reference,
+        )
         return HoldResult(existing.id, created=False)
     reserved = (
         await session.execute(

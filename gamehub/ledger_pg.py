@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+
 from gamehub import ledger
 from gamehub.db import utcnow
 from gamehub.pg import Connection, Sql
@@ -99,6 +101,101 @@ def batch_params(moves: list[ledger.TransferSpec]) -> dict[str, list[Any]]:
         "credits": [m.credit for m in moves],
         "amounts": [m.amount for m in moves],
     }
+
+
+def open_empty_escrow(gate: str, prefix_param: str) -> str:
+    """CTE `opened`: the account whose code is `:<prefix_param>` followed by the id of the
+    gate's one row (a room's escrow: `room:<id>:escrow`), opened empty as account_id opens one,
+    RETURNING its id. Parameters: the prefix and :now. Only for an account whose code is new
+    (the gate's id has just been taken), so a code already open aborts the statement."""
+    return f"""
+    opened AS (
+        INSERT INTO ledger_accounts
+            (code, kind, user_id, balance, held, allow_negative, created_at)
+        SELECT :{prefix_param} || {gate}.id, 'escrow', NULL, 0, 0, false, :now FROM {gate}
+        RETURNING id
+    )"""  # noqa: S608
+
+
+def into_new_account(gate: str) -> str:
+    """CTEs `paid`, `opened` and `transfer`: one transfer from an existing account into an
+    account this statement opens already holding it (a room's escrow on its first stake),
+    applied only when the gate has a row. `paid` has a row only when the debit account could
+    cover the amount from what it has available: the caller refuses the statement otherwise.
+    `opened` RETURNING the new account's id. Locks: the debit account only (the other is
+    new). A reference already used aborts the statement, as in batch. Parameters are those of
+    into_new_account_params, and :now."""
+    return f"""
+    paid AS (
+        UPDATE ledger_accounts SET balance = balance - :move_amount
+        WHERE id = :move_debit AND balance - held >= :move_amount
+          AND EXISTS (SELECT FROM {gate})
+        RETURNING id
+    ), opened AS (
+        INSERT INTO ledger_accounts
+            (code, kind, user_id, balance, held, allow_negative, created_at)
+        SELECT :new_account_code, 'escrow', NULL, :move_amount, 0, false, :now FROM {gate}
+        RETURNING id
+    ), transfer AS (
+        INSERT INTO ledger_transfers
+            (reference, kind, debit_account_id, credit_account_id, amount, created_at)
+        SELECT :move_reference, :move_kind, :move_debit, opened.id, :move_amount, :now
+        FROM opened
+    )"""  # noqa: S608
+
+
+def into_new_account_params(move: ledger.TransferSpec, new_account_code: str) -> dict[str, Any]:
+    """into_new_account's parameters for `move`, whose credit side is the account to open
+    under `new_account_code` (its id in `move` is ignored: the statement makes it)."""
+    ledger.check_amount(move.amount)
+    return {
+        "move_amount": move.amount,
+        "move_debit": move.debit,
+        "move_reference": move.reference,
+        "move_kind": move.kind,
+        "new_account_code": new_account_code,
+    }
+
+
+# The constraint a reference used again violates (migration 0001's naming convention).
+TRANSFER_REFERENCE = "uq_ledger_transfers_reference"
+_TRANSFERS_BY_REFERENCE = Sql(
+    """
+    SELECT reference, debit_account_id, credit_account_id, kind, amount
+    FROM ledger_transfers WHERE reference = ANY(:references::text[])
+    """
+)
+
+
+def reference_used(error: BaseException) -> bool:
+    """Whether a statement failed because one of its transfers' references was taken."""
+    return (
+        isinstance(error, asyncpg.UniqueViolationError)
+        and error.constraint_name == TRANSFER_REFERENCE
+    )
+
+
+async def already_done(connection: Connection, moves: list[ledger.TransferSpec]) -> bool:
+    """After a statement of these fragments failed on a reference already used
+    (reference_used), what ledger.transfer answers in that case, for the whole batch: True
+    when every move's reference names that same transfer (the operation was done before),
+    ReferenceReused when any names another, or when only some were done (then the batch is
+    not the one done before either). False when none exists (another unique constraint
+    failed)."""
+    rows = await _TRANSFERS_BY_REFERENCE.fetch(connection, references=[m.reference for m in moves])
+    found = {row["reference"]: row for row in rows}
+    if not found:
+        return False
+    for move in moves:
+        row = found.get(move.reference)
+        if row is None:
+            raise ledger.ReferenceReused(details={"reference": move.reference})
+        ledger.same_operation(
+            (row["debit_account_id"], row["credit_account_id"], row["kind"], row["amount"]),
+            (move.debit, move.credit, move.kind, move.amount),
+            move.reference,
+        )
+    return True
 
 
 _ACCOUNT_BY_CODE = Sql("SELECT id FROM ledger_accounts WHERE code = :code")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
+from gamehub import ledger, ledger_pg
 from gamehub.auth.service import LIVE_LOGIN_SQL, SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, combine, in_escrow_sql
@@ -208,9 +209,18 @@ async def spin(
             }
             try:
                 row = await pool.fetchrow(_SPIN, params)
-            except asyncpg.UniqueViolationError:
+            except asyncpg.UniqueViolationError as error:
                 if scope is None:
                     raise
+                if ledger_pg.reference_used(error):
+                    # The ledger's one meaning of a reference seen again: the same bet is
+                    # "already played", anything else under it is ReferenceReused.
+                    stake = ledger.TransferSpec(
+                        f"{params['reference']}:bet", "bet", pair.wallet, house, bet
+                    )
+                    async with pool.connection() as connection:
+                        if not await ledger_pg.already_done(connection, [stake]):
+                            raise
                 raise AlreadyPlayed() from None
             assert row is not None
             if not row["live"]:

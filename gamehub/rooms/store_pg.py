@@ -43,10 +43,10 @@ _NEW_BET = Sql(
     RETURNING id
     """
 )
-# The room, its game session and match rows, and its escrow account, opened empty as
-# ledger.account_id opens one (in the same statement, so the room costs one round trip).
+# The room, its game session and match rows, and its escrow account, opened empty by
+# ledger_pg's fragment (in the same statement, so the room costs one round trip).
 _OPEN_ROOM = Sql(
-    """
+    f"""
     WITH room AS (
         INSERT INTO multiplayer (game_id, status, stake, seats_taken, seq, created_at)
         VALUES (:game_id, 'waiting', :stake, 0, 0, :now)
@@ -58,13 +58,9 @@ _OPEN_ROOM = Sql(
     ), match AS (
         INSERT INTO russian_roulette (room_id, game_session_id, pull_number)
         SELECT room.id, session.id, 0 FROM room, session
-    ), escrow AS (
-        INSERT INTO ledger_accounts (code, kind, user_id, balance, held, allow_negative, created_at)
-        SELECT :escrow_prefix || room.id, 'escrow', NULL, 0, 0, false, :now FROM room
-        RETURNING id
-    )
-    SELECT room.id, escrow.id FROM room, escrow
-    """
+    ), {ledger_pg.open_empty_escrow(gate="room", prefix_param="escrow_prefix")}
+    SELECT room.id, opened.id FROM room, opened
+    """  # noqa: S608  (constant SQL only)
 )
 # No login to check (NULL), or that login is neither logged out nor revoked.
 _LIVE_LOGIN = f"(CAST(:family_id AS TEXT) IS NULL OR {LIVE_LOGIN_SQL})"
@@ -81,12 +77,17 @@ class Refused(Exception):
 
 @contextlib.contextmanager
 def _refusal() -> Iterator[None]:
-    """A statement's gamehub_refuse() as Refused."""
+    """A statement's gamehub_refuse() as Refused, and a transfer reference used again as the
+    ledger's ReferenceReused: the statement is guarded by the room's seq, so a command done
+    before writes nothing at all (not even its transfers); a reference that reaches the
+    insert again therefore names another operation."""
     try:
         yield
     except asyncpg.PostgresError as error:
         if getattr(error, "sqlstate", None) == REFUSED:
             raise Refused() from error
+        if ledger_pg.reference_used(error):
+            raise ledger.ReferenceReused() from error
         raise
 
 
@@ -219,7 +220,8 @@ def _save_sql(parts: frozenset[str]) -> Sql:
 # row is inserted as store.plan leaves it after the join (its id taken from the sequence
 # beforehand, see RoomIds), with its game session and match rows, the player's seat, the
 # stake moved from the wallet (guarded: only what is available) into the room's new escrow
-# account (opened holding it), the transfer, the stake's bet row and the join's events. Locks:
+# account (opened holding it) with its transfer (ledger_pg.into_new_account, which builds every
+# ledger row of it), the stake's bet row and the join's events. Locks:
 # the wallet only (the room and its escrow are new). gamehub_refuse() undoes it all when the
 # wallet cannot pay or the player sits elsewhere; the service then opens the room the
 # transactional way, which explains the refusal.
@@ -239,19 +241,7 @@ _OPEN_AND_JOIN = Sql(
     ), match AS (
         INSERT INTO russian_roulette (room_id, game_session_id, pull_number)
         SELECT room.id, session.id, 0 FROM room, session
-    ), paid AS (
-        UPDATE ledger_accounts SET balance = balance - :amount
-        WHERE id = :wallet AND balance - held >= :amount AND EXISTS (SELECT FROM room)
-        RETURNING id
-    ), escrow AS (
-        INSERT INTO ledger_accounts (code, kind, user_id, balance, held, allow_negative, created_at)
-        SELECT :escrow_code, 'escrow', NULL, :amount, 0, false, :now FROM room
-        RETURNING id
-    ), transfer AS (
-        INSERT INTO ledger_transfers
-            (reference, kind, debit_account_id, credit_account_id, amount, created_at)
-        SELECT :reference, :kind, :wallet, escrow.id, :amount, :now FROM escrow
-    ), seat AS (
+    ), {ledger_pg.into_new_account(gate="room")}, seat AS (
         INSERT INTO active_seats (user_id, room_id, created_at)
         SELECT :seat_user, room.id, :now FROM room
         ON CONFLICT (user_id) DO NOTHING
@@ -267,7 +257,7 @@ _OPEN_AND_JOIN = Sql(
         SELECT room.id, e.*, :now::timestamptz
         FROM room, unnest(:seqs::bigint[], :types::text[], :datas::text[]) AS e
     )
-    SELECT (SELECT id FROM escrow) AS escrow, {_LIVE_LOGIN} AS live,
+    SELECT (SELECT id FROM opened) AS escrow, {_LIVE_LOGIN} AS live,
         CASE WHEN EXISTS (SELECT FROM room)
                 AND (NOT EXISTS (SELECT FROM paid) OR NOT EXISTS (SELECT FROM seat))
             THEN gamehub_refuse('the wallet cannot pay the stake or the player sits elsewhere')
@@ -312,11 +302,8 @@ async def open_and_join(
     params = {
         **_room_params(writes, login, seat),
         "stake": writes.room_values["state"]["stake"],
+        **ledger_pg.into_new_account_params(move, store.escrow_code(writes.room.id)),
         "amount": move.amount,
-        "wallet": move.debit,
-        "escrow_code": store.escrow_code(writes.room.id),
-        "reference": move.reference,
-        "kind": move.kind,
         "request_ref": next(
             h.request_ref for h in writes.history if isinstance(h, store.OpenStake)
         ),
