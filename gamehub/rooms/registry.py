@@ -197,8 +197,10 @@ class Registry:
                 self.actor(room_id).arm(found[1])
         self._sweeper = asyncio.create_task(self._sweep(), name="rooms-sweeper")
 
-    async def _republish(self, room_id: int) -> None:
-        published = await self.broker.last_seq(store.channel(room_id))
+    async def _republish(self, room_id: int, published: int | None = None) -> None:
+        """Publish the room's stored events after `published` (default: the broker's last)."""
+        if published is None:
+            published = await self.broker.last_seq(store.channel(room_id))
         missing = await store.durable_history(self.sessions, room_id, published)
         for event in missing or []:
             await self.broker.publish_event(event)
@@ -235,7 +237,7 @@ class Registry:
                 log.warning(
                     "room %s: events after %s were never published; republishing", room_id, last
                 )
-                await self._republish(room_id)
+                await self._republish(room_id, last)
         self._behind = behind
 
     async def stop(self) -> None:
