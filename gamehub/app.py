@@ -6,6 +6,7 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from gamehub import errors, health, observability, userstream
+from gamehub.admin.blueprints import admin_blueprints
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.register_blueprint(userstream.blueprint)
     app.register_blueprint(wallet_blueprint)
     app.register_blueprint(responsible_blueprint)
+    for blueprint in admin_blueprints():  # the back office: /admin
+        app.register_blueprint(blueprint)
     app.register_blueprint(web_blueprint())  # the browser client at /
     for blueprint, prefix in gateway_blueprints:  # the built-in Daraja sandbox, if in use
         app.register_blueprint(blueprint, url_prefix=prefix)

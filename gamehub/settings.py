@@ -127,6 +127,10 @@ class Settings:
     withdraw_min_kes: int = 10
     withdraw_max_kes: int = 250_000
     daily_deposit_cap_kes: int = 500_000
+    # Operators (gamehub/admin): their tokens' life, and the size of an adjustment from which a
+    # second operator must approve it (four eyes).
+    admin_token_ttl_s: int = 600
+    adjustment_approval_kes: int = 10_000
 
     def roulette_overrides(self) -> dict[str, int]:
         overrides = {
@@ -191,6 +195,8 @@ def load_settings(
         "ROULETTE_WAITING_TIMEOUT_S",
         "DB_POOL_SIZE",
         "DB_RAW_POOL_SIZE",
+        "ADMIN_TOKEN_TTL_S",
+        "ADJUSTMENT_APPROVAL_KES",
     ):
         value = get(name)
         if value is not None:

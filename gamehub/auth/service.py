@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
+from gamehub.admin.suspended import ensure_not_suspended
 from gamehub.auth import passwords, tokens
 from gamehub.auth.schemas import LoginIn, ProfilePatch, RegisterIn
 from gamehub.balances import Balance, combine, in_escrow
@@ -126,6 +127,8 @@ async def login(
     if not await passwords.verify_password(data.password, user.password_hash):
         raise InvalidCredentials()
     async with transaction(sessions) as session:
+        # Only after the password: a suspension is not told to someone who guesses a name.
+        await ensure_not_suspended(session, user.id)
         return await _start_family(session, settings, user)
 
 

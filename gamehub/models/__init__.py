@@ -12,6 +12,7 @@ from gamehub.models.games import (
 )
 from gamehub.models.idempotency import IdempotencyRecord
 from gamehub.models.ledger import Account, Hold, Transfer
+from gamehub.models.operators import Operator, Suspension
 from gamehub.models.payments import Transaction
 from gamehub.models.responsible import DepositLimit
 from gamehub.models.rooms import ActiveSeat, RoomEvent
@@ -26,11 +27,13 @@ __all__ = [
     "Hold",
     "IdempotencyRecord",
     "Multiplayer",
+    "Operator",
     "RefreshToken",
     "RoomEvent",
     "RussianRoulette",
     "SeedPair",
     "SpinAndWin",
+    "Suspension",
     "TokenFamily",
     "Transaction",
     "Transfer",

@@ -1,0 +1,80 @@
+"""Request and response bodies of the operator endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from gamehub.auth.schemas import Strict
+from gamehub.wallet.schemas import TransactionOut, WalletOut
+
+Reason = Annotated[str, Field(min_length=1, max_length=1000, strict=True)]
+
+
+class AdminLoginIn(Strict):
+    username: Annotated[str, Field(min_length=1, max_length=254, strict=True)]
+    password: Annotated[str, Field(min_length=1, max_length=1024, strict=True)]
+    totp: Annotated[str, Field(pattern=r"^[0-9]{6}$", strict=True)]
+
+
+class AdminTokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str = "admin"
+
+
+class UsersQuery(BaseModel):
+    query: Annotated[str, Field(min_length=1, max_length=254)]
+
+
+class SuspensionOut(BaseModel):
+    suspended_at: str
+    reason: str
+    operator_id: int
+
+
+class PlayerOut(BaseModel):
+    id: int
+    username: str
+    email: str
+    phone: str | None
+    date_of_birth: str
+    created_at: str
+    suspended: bool
+    suspension: SuspensionOut | None
+
+
+class UsersOut(BaseModel):
+    users: list[PlayerOut]
+
+
+class OpenLoginOut(BaseModel):
+    id: str
+    created_at: str
+    expires_at: str
+
+
+class PauseOut(BaseModel):
+    paused: bool
+    pause_kind: str | None
+    paused_until: str | None
+
+
+class LimitOut(BaseModel):
+    limit: str | None
+    next_limit: str | None
+    next_from: str | None
+
+
+class PlayerPageOut(PlayerOut):
+    wallet: WalletOut
+    transactions: list[TransactionOut]
+    open_logins: list[OpenLoginOut]
+    pause: PauseOut
+    deposit_limits: dict[str, LimitOut]
+
+
+class ReasonIn(Strict):
+    reason: Reason
