@@ -7,6 +7,7 @@ from quart_schema import QuartSchema
 
 from gamehub import errors, health, observability, userstream
 from gamehub.admin.blueprints import admin_blueprints
+from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)
     housekeeping = Housekeeping(runtime.sessions)
+    money_trail = MoneyTrail(runtime.sessions)  # every money movement into the audit trail
 
     @app.before_serving
     async def _start() -> None:
@@ -99,12 +101,14 @@ def create_app(settings: Settings | None = None) -> Quart:
         await registry.start()
         housekeeping.start()
         reconciler.start()
+        money_trail.start()
 
     @app.after_serving
     async def _stop() -> None:
         await housekeeping.stop()
         await registry.stop()
         await reconciler.stop()
+        await money_trail.stop()
         await gateway.close()
         await runtime.broker.close()
         await runtime.pg.close()

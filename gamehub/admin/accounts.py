@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.admin import tokens, totp
+from gamehub.admin import audit, tokens, totp
 from gamehub.admin.suspended import ensure_not_suspended
 from gamehub.auth import passwords
 from gamehub.auth.service import InvalidCredentials
@@ -35,7 +35,9 @@ class NewOperator:
     otpauth_uri: str
 
 
-async def make_operator(sessions: async_sessionmaker[AsyncSession], username: str) -> NewOperator:
+async def make_operator(
+    sessions: async_sessionmaker[AsyncSession], username: str, *, actor: str = "cli"
+) -> NewOperator:
     """Make an existing account an operator with a fresh TOTP secret (a new one each time it is
     run, so running it again re-enrols a lost authenticator and the old codes stop working)."""
     secret = totp.new_secret()
@@ -50,6 +52,13 @@ async def make_operator(sessions: async_sessionmaker[AsyncSession], username: st
             found.totp_secret = secret
             found.last_totp_step = None
         await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="operator.enrolled" if found is None else "operator.re_enrolled",
+            subject=f"user:{user.id}",
+            details={"username": user.username},
+        )
         return NewOperator(user.id, totp.provisioning_uri(secret, user.username))
 
 
@@ -67,6 +76,7 @@ async def login(
     username: str,
     password: str,
     code: str,
+    address: str | None = None,
 ) -> OperatorSession:
     """Password first (the same 401 as a player's login, operator or not), then the code."""
     async with sessions() as session:
@@ -103,6 +113,13 @@ async def login(
         )
         if spent is None:
             raise TotpReused()
+        await audit.record(
+            session,
+            actor=audit.operator_actor(user.id),
+            action="operator.signed_in",
+            subject=f"user:{user.id}",
+            address=address,
+        )
     return OperatorSession(
         operator_id=user.id,
         username=user.username,

@@ -25,6 +25,12 @@ def add_commands(
     )
     create.add_argument("username")
     create.set_defaults(handler=lambda args: _run(settings, _create_operator(args.username)))
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="check the audit trail's chain; names every edited entry and every gap"
+    )
+    verify.set_defaults(handler=lambda _args: _run(settings, _verify_audit))
 
 
 def _run(load: SettingsLoader, job: Job) -> None:
@@ -50,7 +56,7 @@ def _create_operator(username: str) -> Job:
         from gamehub.admin import accounts
 
         try:
-            made = await accounts.make_operator(sessions, username)
+            made = await accounts.make_operator(sessions, username, actor="cli")
         except accounts.NoSuchAccount:
             print(f"gamehub: no account named {username!r}; register it first", file=sys.stderr)
             return 1
@@ -63,3 +69,18 @@ def _create_operator(username: str) -> Job:
         return 0
 
     return job
+
+
+async def _verify_audit(sessions: async_sessionmaker[AsyncSession]) -> int:
+    from gamehub.admin.audit_verify import verify
+
+    async with sessions() as session:
+        report = await verify(session)
+    for problem in report.problems:
+        print(f"gamehub: audit {problem}", flush=True)
+    head = f"head entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
+    if report.ok:
+        print(f"audit trail intact: {report.entries} entries, {head}", flush=True)
+        return 0
+    print(f"audit trail damaged: {len(report.problems)} problem(s) in {report.entries} entries")
+    return 1

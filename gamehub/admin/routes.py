@@ -31,6 +31,6 @@ async def login(data: AdminLoginIn) -> AdminTokenOut:
     _limiter().hit(f"admin-login:{request.remote_addr}:{data.username.lower()}")
     rt = runtime()
     signed_in = await accounts.login(
-        rt.sessions, rt.settings, data.username, data.password, data.totp
+        rt.sessions, rt.settings, data.username, data.password, data.totp, request.remote_addr
     )
     return AdminTokenOut(access_token=signed_in.access_token, expires_in=signed_in.expires_in)

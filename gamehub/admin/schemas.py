@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -78,3 +78,25 @@ class PlayerPageOut(PlayerOut):
 
 class ReasonIn(Strict):
     reason: Reason
+
+
+class AuditQuery(BaseModel):
+    before: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    address: str | None
+    prev_hash: str
+    hash: str
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next_before: int | None  # pass as `before` for the next (older) page; null on the last

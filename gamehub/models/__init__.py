@@ -1,5 +1,6 @@
 """Every table, grouped by area; importing this package registers them all on Base.metadata."""
 
+from gamehub.models.audit import AuditEntry
 from gamehub.models.auth import RefreshToken, TokenFamily, User
 from gamehub.models.fairness import SeedPair
 from gamehub.models.games import (
@@ -20,6 +21,7 @@ from gamehub.models.rooms import ActiveSeat, RoomEvent
 __all__ = [
     "Account",
     "ActiveSeat",
+    "AuditEntry",
     "BetHistory",
     "DepositLimit",
     "Game",
