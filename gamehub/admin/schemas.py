@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from gamehub.auth.schemas import Strict
 from gamehub.wallet.schemas import TransactionOut, WalletOut
 
-Reason = Annotated[str, Field(min_length=1, max_length=1000, strict=True)]
+# What an operator writes for the trail: something, not only spaces.
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, strict=True)
+]
 
 
 class AdminLoginIn(Strict):
@@ -100,3 +103,7 @@ class AuditEntryOut(BaseModel):
 class AuditOut(BaseModel):
     entries: list[AuditEntryOut]
     next_before: int | None  # pass as `before` for the next (older) page; null on the last
+
+
+class PlayerEnvelope(BaseModel):
+    user: PlayerOut
