@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from gamehub.auth.schemas import Strict
+from gamehub.ids import Id
+from gamehub.money import parse_cents
 from gamehub.wallet.schemas import TransactionOut, WalletOut
 
 # What an operator writes for the trail: something, not only spaces.
@@ -107,3 +110,94 @@ class AuditOut(BaseModel):
 
 class PlayerEnvelope(BaseModel):
     user: PlayerOut
+
+
+def _signed_cents(value: object) -> int:
+    """A signed amount: "-250.50", "+100", 100 or -100 (at most 2 decimals, never zero)."""
+    if isinstance(value, str):
+        text = value.strip()
+        negative = text.startswith("-")
+        magnitude: object = text[1:] if text[:1] in "+-" else text
+    elif isinstance(value, Decimal | int) and not isinstance(value, bool):
+        negative = value < 0
+        magnitude = abs(value)
+    else:
+        raise ValueError("amount must be a signed decimal string or a number")
+    cents = parse_cents(magnitude)
+    return -cents if negative else cents
+
+
+SignedCents = Annotated[
+    int,
+    BeforeValidator(_signed_cents),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "pattern": r"^[+-]?[0-9]+(\.[0-9]{1,2})?$"},
+                {"type": "number", "multipleOf": 0.01},
+            ],
+            "description": "KES, signed: positive credits the wallet, negative debits it",
+            "examples": ["-250.50", "1000"],
+        }
+    ),
+]
+
+
+class AdjustmentIn(Strict):
+    user_id: Id
+    amount: SignedCents
+    reason: Reason
+
+
+class AdjustmentOut(BaseModel):
+    id: int
+    user_id: int
+    amount: str
+    reason: str
+    status: Literal["awaiting_approval", "posted"]
+    requested_by: int
+    requested_at: str
+    approved_by: int | None
+    posted_at: str | None
+
+
+class AdjustmentEnvelope(BaseModel):
+    adjustment: AdjustmentOut
+
+
+class AdjustmentsQuery(BaseModel):
+    status: Literal["awaiting_approval", "posted"] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class AdjustmentsOut(BaseModel):
+    adjustments: list[AdjustmentOut]
+
+
+class PaymentsQuery(BaseModel):
+    status: Literal["pending", "completed", "failed"] = "pending"
+    # Unset: GAMEHUB_RECONCILE_AFTER_S, i.e. payments the reconciler has had a go at.
+    older_than_s: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 100
+
+
+class PaymentOut(TransactionOut):
+    user_id: int
+    username: str
+
+
+class PaymentsOut(BaseModel):
+    payments: list[PaymentOut]
+
+
+class PaymentEnvelope(BaseModel):
+    payment: TransactionOut
+
+
+class ResolveIn(Strict):
+    outcome: Literal["completed", "failed"]
+    # What the decision rests on (a Safaricom statement line, a support ticket): kept in the
+    # audit trail; a failure's text also becomes the transaction's failure_reason.
+    evidence: Reason
+    # The M-Pesa receipt number of a payment resolved as completed, when the evidence has one.
+    receipt: Annotated[str, Field(pattern=r"^[A-Z0-9]{6,32}$", strict=True)] | None = None

@@ -13,7 +13,7 @@ from gamehub.models.games import (
 )
 from gamehub.models.idempotency import IdempotencyRecord
 from gamehub.models.ledger import Account, Hold, Transfer
-from gamehub.models.operators import Operator, Suspension
+from gamehub.models.operators import Adjustment, Operator, Suspension
 from gamehub.models.payments import Transaction
 from gamehub.models.responsible import DepositLimit
 from gamehub.models.rooms import ActiveSeat, RoomEvent
@@ -21,6 +21,7 @@ from gamehub.models.rooms import ActiveSeat, RoomEvent
 __all__ = [
     "Account",
     "ActiveSeat",
+    "Adjustment",
     "AuditEntry",
     "BetHistory",
     "DepositLimit",

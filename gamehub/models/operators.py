@@ -1,10 +1,11 @@
-"""Operators (back-office staff with a second factor) and the suspensions they decide."""
+"""Operators (back-office staff with a second factor), the suspensions they decide and the
+balance adjustments they make."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gamehub.db import Base, UTCDateTime, utcnow
@@ -35,3 +36,32 @@ class Suspension(Base):
     suspended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(Text)
     operator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+
+
+class Adjustment(Base):
+    """A correction of a player's balance by an operator, with a reason. Small ones are posted
+    at once; from the configured size on they wait for a second operator (four eyes, which the
+    table itself insists on: the approver is never the requester)."""
+
+    __tablename__ = "balance_adjustments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    # Signed cents: positive credits the wallet, negative debits it.
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint("status IN ('awaiting_approval', 'posted')", name="known_status"),
+        CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="four_eyes"),
+        CheckConstraint(
+            "(status = 'posted') = (transfer_id IS NOT NULL)", name="posted_has_transfer"
+        ),
+    )
