@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -201,3 +202,40 @@ class ResolveIn(Strict):
     evidence: Reason
     # The M-Pesa receipt number of a payment resolved as completed, when the evidence has one.
     receipt: Annotated[str, Field(pattern=r"^[A-Z0-9]{6,32}$", strict=True)] | None = None
+
+
+class HouseQuery(BaseModel):
+    # UTC days, inclusive; unset: the last 7 days through today.
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class RtpOut(BaseModel):
+    observed: str | None  # paid out / wagered, 4 decimals
+    theoretical: str | None
+    ci95_low: str | None
+    ci95_high: str | None
+    # Whether the theoretical value lies inside the interval (null without one).
+    within: bool | None
+
+
+class HouseDayOut(BaseModel):
+    day: str
+    game: str
+    bets: int
+    wagered: str
+    paid_out: str
+    rake: str
+    net: str
+    rtp: RtpOut
+
+
+class HouseReportOut(BaseModel):
+    period: dict[str, str]  # {"from": day, "to": day}, inclusive
+    days: list[HouseDayOut]
+    totals: dict[str, str]
+
+
+class LedgerCheckOut(BaseModel):
+    ok: bool
+    problems: list[str]
