@@ -1,5 +1,6 @@
-"""The browser client: `gamehub/web/index.html` at `/` and its files under `/web/` (Quart
-keeps `/static/` for the app's own static folder)."""
+"""The browser client: `gamehub/web/index.html` at `/`, the operators' back office at
+`/backoffice`, and their files under `/web/` (Quart keeps `/static/` for the app's own static
+folder)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gamehub.errors import NotFound
 
 WEB_ROOT = Path(__file__).parent / "web"
 INDEX = "index.html"
+BACK_OFFICE = "backoffice.html"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -88,6 +90,12 @@ def web_blueprint(root: Path = WEB_ROOT) -> Blueprint:
     async def index() -> Response:
         """The browser client (a single page)."""
         return serve(INDEX)
+
+    @blueprint.get("/backoffice")
+    @hide
+    async def back_office() -> Response:
+        """The operators' back office (a page of its own, talking to /admin)."""
+        return serve(BACK_OFFICE)
 
     @blueprint.get("/web/<path:name>")
     @hide
