@@ -66,6 +66,7 @@ EXPECTED_OPERATIONS = {
     ("POST", "/admin/users/<int:user_id>/suspend"),
     ("POST", "/admin/users/<int:user_id>/reinstate"),
     ("POST", "/admin/adjustments"),
+    ("POST", "/admin/adjustments/<int:adjustment_id>/reject"),
     ("POST", "/admin/payments/<int:transaction_id>/resolve"),
 }
 
@@ -122,8 +123,10 @@ async def test_bad_bodies_are_400_malformed_json_on_every_operation(
     # The back office's operations are reached with an operator's token.
     staff = await operator(client, app.extensions[EXTENSION])
     for method, rule in sorted(json_operations(app)):
-        path = rule.replace("<int:user_id>", str(staff.user_id)).replace(
-            "<int:transaction_id>", "1"
+        path = (
+            rule.replace("<int:user_id>", str(staff.user_id))
+            .replace("<int:transaction_id>", "1")
+            .replace("<int:adjustment_id>", "1")
         )
         sent = {**headers, **staff.headers} if path.startswith("/admin/") else headers
         response, elapsed = await timed(

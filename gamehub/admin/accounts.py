@@ -98,7 +98,38 @@ async def login(
         raise InvalidCredentials()
     step = totp.matching_step(operator.totp_secret, code)
     if step is None:
+        await _refused(sessions, user.id, "invalid_totp", address)
         raise InvalidTotp()
+    try:
+        return await _start(sessions, settings, user, operator, step, address)
+    except TotpReused:
+        await _refused(sessions, user.id, "totp_reused", address)
+        raise
+
+
+async def _refused(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, why: str, address: str | None
+) -> None:
+    """The right password with a wrong or spent code: someone may hold the operator's password."""
+    async with transaction(sessions) as session:
+        await audit.record(
+            session,
+            actor=audit.operator_actor(user_id),
+            action="operator.sign_in_refused",
+            subject=f"user:{user_id}",
+            details={"reason": why},
+            address=address,
+        )
+
+
+async def _start(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    user: User,
+    operator: Operator,
+    step: int,
+    address: str | None,
+) -> OperatorSession:
     async with transaction(sessions) as session:
         await ensure_not_suspended(session, user.id)
         spent = await session.scalar(

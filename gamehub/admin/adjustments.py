@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 AWAITING = "awaiting_approval"
 POSTED = "posted"
+REJECTED = "rejected"
 
 
 class FourEyes(Forbidden):
@@ -121,6 +122,30 @@ async def approve(rt: Runtime, operator: CurrentOperator, adjustment_id: int) ->
             address=operator.address,
         )
     await _announce(rt, adjustment.user_id)
+    return adjustment
+
+
+async def reject(
+    rt: Runtime, operator: CurrentOperator, adjustment_id: int, reason: str
+) -> Adjustment:
+    """Turn down an adjustment awaiting approval (the requester may withdraw their own)."""
+    async with transaction(rt.sessions) as session:
+        adjustment = await session.get(Adjustment, adjustment_id, with_for_update=True)
+        if adjustment is None:
+            raise NotFound("No such adjustment.")
+        if adjustment.status != AWAITING:
+            raise NotAwaiting(details={"status": adjustment.status})
+        adjustment.status = REJECTED
+        adjustment.rejected_by = operator.id
+        await session.flush()
+        await audit.record(
+            session,
+            actor=audit.operator_actor(operator.id),
+            action="adjustment.rejected",
+            subject=f"adjustment:{adjustment.id}",
+            details={**_details(adjustment), "rejection": reason},
+            address=operator.address,
+        )
     return adjustment
 
 

@@ -17,6 +17,7 @@ from gamehub.admin.schemas import (
     PaymentOut,
     PaymentsOut,
     PaymentsQuery,
+    ReasonIn,
     ResolveIn,
 )
 from gamehub.db import iso_utc
@@ -38,6 +39,7 @@ def _adjustment(row: Adjustment) -> AdjustmentOut:
         requested_by=row.requested_by,
         requested_at=iso_utc(row.requested_at),
         approved_by=row.approved_by,
+        rejected_by=row.rejected_by,
         posted_at=None if row.posted_at is None else iso_utc(row.posted_at),
     )
 
@@ -62,6 +64,16 @@ async def create_adjustment(data: AdjustmentIn) -> tuple[AdjustmentEnvelope, int
 async def approve_adjustment(adjustment_id: int) -> AdjustmentEnvelope:
     """Approve and post another operator's adjustment (your own: 403 four_eyes)."""
     row = await adjustments.approve(runtime(), current_operator(), adjustment_id)
+    return AdjustmentEnvelope(adjustment=_adjustment(row))
+
+
+@blueprint.post("/adjustments/<int:adjustment_id>/reject")
+@operator_required
+@validate_request(ReasonIn)
+@validate_response(AdjustmentEnvelope)
+async def reject_adjustment(adjustment_id: int, data: ReasonIn) -> AdjustmentEnvelope:
+    """Turn down an adjustment awaiting approval, with a reason (nothing moves)."""
+    row = await adjustments.reject(runtime(), current_operator(), adjustment_id, data.reason)
     return AdjustmentEnvelope(adjustment=_adjustment(row))
 
 

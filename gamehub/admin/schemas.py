@@ -155,10 +155,11 @@ class AdjustmentOut(BaseModel):
     user_id: int
     amount: str
     reason: str
-    status: Literal["awaiting_approval", "posted"]
+    status: Literal["awaiting_approval", "posted", "rejected"]
     requested_by: int
     requested_at: str
     approved_by: int | None
+    rejected_by: int | None
     posted_at: str | None
 
 
@@ -167,7 +168,7 @@ class AdjustmentEnvelope(BaseModel):
 
 
 class AdjustmentsQuery(BaseModel):
-    status: Literal["awaiting_approval", "posted"] | None = None
+    status: Literal["awaiting_approval", "posted", "rejected"] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 

@@ -54,12 +54,16 @@ class Adjustment(Base):
     requested_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # Who turned it down instead (any operator, the requester too: withdrawing it).
+    rejected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
 
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
-        CheckConstraint("status IN ('awaiting_approval', 'posted')", name="known_status"),
+        CheckConstraint(
+            "status IN ('awaiting_approval', 'posted', 'rejected')", name="known_status"
+        ),
         CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="four_eyes"),
         CheckConstraint(
             "(status = 'posted') = (transfer_id IS NOT NULL)", name="posted_has_transfer"

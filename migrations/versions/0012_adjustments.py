@@ -37,11 +37,12 @@ def upgrade() -> None:
         sa.Column("requested_by", sa.BigInteger(), nullable=False),
         sa.Column("requested_at", gamehub.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("approved_by", sa.BigInteger(), nullable=True),
+        sa.Column("rejected_by", sa.BigInteger(), nullable=True),
         sa.Column("posted_at", gamehub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("transfer_id", sa.BigInteger(), nullable=True),
         sa.CheckConstraint("amount <> 0", name=op.f("ck_balance_adjustments_amount_not_zero")),
         sa.CheckConstraint(
-            "status IN ('awaiting_approval', 'posted')",
+            "status IN ('awaiting_approval', 'posted', 'rejected')",
             name=op.f("ck_balance_adjustments_known_status"),
         ),
         sa.CheckConstraint(
@@ -68,6 +69,12 @@ def upgrade() -> None:
             ["approved_by"],
             ["users.id"],
             name=op.f("fk_balance_adjustments_approved_by_users"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["rejected_by"],
+            ["users.id"],
+            name=op.f("fk_balance_adjustments_rejected_by_users"),
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(

@@ -193,3 +193,38 @@ async def test_adjustment_refusals(app: Quart) -> None:
     )
     assert by_player.status_code == 403
     assert (await error_of(by_player))["code"] == "operator_token_required"
+
+
+async def test_an_adjustment_awaiting_approval_can_be_turned_down(app: Quart) -> None:
+    runtime = _runtime(app)
+    client = app.test_client()
+    first = await operator(client, runtime)
+    second = await operator(client, runtime)
+    player = await register(client)
+    limit = runtime.settings.adjustment_approval_kes
+    requested = await client.post(
+        "/admin/adjustments",
+        json={"user_id": player["user"]["id"], "amount": str(limit), "reason": "typo?"},
+        headers=first.headers,
+    )
+    adjustment_id = (await requested.get_json())["adjustment"]["id"]
+    missing_reason = await client.post(
+        f"/admin/adjustments/{adjustment_id}/reject", json={}, headers=second.headers
+    )
+    assert missing_reason.status_code == 422
+    rejected = await client.post(
+        f"/admin/adjustments/{adjustment_id}/reject",
+        json={"reason": "no ticket behind it"},
+        headers=second.headers,
+    )
+    assert rejected.status_code == 200, await rejected.get_data(as_text=True)
+    body = (await rejected.get_json())["adjustment"]
+    assert (body["status"], body["rejected_by"], body["approved_by"]) == (
+        "rejected",
+        second.user_id,
+        None,
+    )
+    late = await client.post(f"/admin/adjustments/{adjustment_id}/approve", headers=second.headers)
+    assert late.status_code == 409
+    assert (await error_of(late))["code"] == "adjustment_not_awaiting"
+    assert (await _wallet(client, player["access_token"]))["balance"] == "0.00"

@@ -11,8 +11,10 @@ import time
 
 import jwt
 from quart import Quart
+from sqlalchemy import select
 
 from gamehub.admin import accounts, totp
+from gamehub.models import AuditEntry
 from gamehub.runtime import EXTENSION, Runtime
 from tests.admin.operators import admin_login, code_now, operator, secret_of
 from tests.conftest import TEST_JWT_SECRET
@@ -125,6 +127,14 @@ async def test_a_code_signs_in_once(app: Quart) -> None:
     replayed = await client.post("/admin/login", json=body)
     assert replayed.status_code == 401
     assert (await error_of(replayed))["code"] == "totp_reused"
+    async with runtime.sessions() as session:
+        refusals = (
+            await session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "operator.sign_in_refused")
+            )
+        ).all()
+    # The right password with a spent code is worth an operator's attention.
+    assert {"reason": "totp_reused"} in refusals
 
 
 async def test_a_player_is_not_an_operator(app: Quart) -> None:

@@ -162,6 +162,7 @@ async function loadMoney() {
       el("li", {},
         el("span", { class: "grow" }, `#${row.id}: KES ${money(row.amount)} for player ${row.user_id} — ${row.reason} (by operator ${row.requested_by})`),
         el("button", { type: "button", class: "small", onclick: (e) => approve(e.currentTarget, row.id) }, `Approve #${row.id}`),
+        el("button", { type: "button", class: "small ghost", onclick: (e) => reject(e.currentTarget, row.id) }, `Reject #${row.id}`),
       ),
     ),
   );
@@ -177,6 +178,20 @@ async function approve(button, id) {
     try {
       await post(`/admin/adjustments/${id}/approve`);
       notify(`Adjustment ${id} approved and posted.`);
+      await loadMoney();
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+
+async function reject(button, id) {
+  const reason = prompt(`Why is adjustment ${id} turned down?`);
+  if (!reason) return;
+  await busy(button, async () => {
+    try {
+      await post(`/admin/adjustments/${id}/reject`, { reason });
+      notify(`Adjustment ${id} turned down; nothing moved.`);
       await loadMoney();
     } catch (error) {
       showError(error);
