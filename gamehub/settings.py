@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gamehub.taxes import TaxRate, parse_rates
+
 PREFIX = "GAMEHUB_"
 MIN_JWT_SECRET_LENGTH = 32
 DEFAULT_DATA_DIR = "data"
@@ -131,6 +133,8 @@ class Settings:
     # second operator must approve it (four eyes).
     admin_token_ttl_s: int = 600
     adjustment_approval_kes: int = 10_000
+    # Excise on deposits (gamehub/taxes.py): rates with the day each comes into force; none = off.
+    tax_deposit_excise: tuple[TaxRate, ...] = ()
 
     def roulette_overrides(self) -> dict[str, int]:
         overrides = {
@@ -246,6 +250,11 @@ def load_settings(
     ):
         if (value := get(name)) is not None:
             kwargs[name.lower()] = _int(value, name, minimum=1)
+    if (value := get("TAX_DEPOSIT_EXCISE")) is not None:
+        try:
+            kwargs["tax_deposit_excise"] = parse_rates(value)
+        except ValueError as error:
+            raise SettingsError(f"{PREFIX}TAX_DEPOSIT_EXCISE: {error}") from None
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     validate(settings)
     return settings

@@ -137,3 +137,37 @@ async def house(
 async def ledger_check(session: AsyncSession) -> list[str]:
     """Every broken invariant of the books, now: the ledger's and the rooms' escrow."""
     return await ledger.check_invariants(session) + await store.escrow_problems(session)
+
+
+_TAXES = text(
+    """
+    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, kind, count(*), sum(amount)
+    FROM ledger_transfers
+    WHERE kind IN ('deposit', 'deposit_excise') AND created_at >= :start AND created_at < :end
+    GROUP BY 1, 2
+    """
+)
+
+
+@dataclass(frozen=True)
+class TaxDay:
+    day: date
+    tax: str
+    base: int  # what it was levied on (the day's deposits)
+    amount: int  # owed to the tax authority (credited to the liability account)
+    count: int
+
+
+async def taxes(
+    sessions: async_sessionmaker[AsyncSession], first: date, last: date
+) -> list[TaxDay]:
+    """The excise on deposits per UTC day: deposits, and the excise they carried."""
+    bounds = {"start": _moment(first), "end": _moment(last + timedelta(days=1))}
+    async with sessions() as session:
+        rows = (await session.execute(_TAXES, bounds)).all()
+    deposits = {day: int(total) for day, kind, _count, total in rows if kind == "deposit"}
+    return [
+        TaxDay(day, "deposit_excise", deposits.get(day, 0), int(total), int(count))
+        for day, kind, count, total in sorted(rows)
+        if kind == "deposit_excise"
+    ]

@@ -17,6 +17,8 @@ from gamehub.admin.schemas import (
     HouseReportOut,
     LedgerCheckOut,
     RtpOut,
+    TaxDayOut,
+    TaxReportOut,
 )
 from gamehub.db import utcnow
 from gamehub.errors import ApiError
@@ -137,6 +139,30 @@ async def house_csv(query_args: HouseQuery) -> Response:
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@blueprint.get("/reports/taxes")
+@operator_required
+@validate_querystring(HouseQuery)
+@validate_response(TaxReportOut)
+async def taxes(query_args: HouseQuery) -> TaxReportOut:
+    """Taxes levied per UTC day (the excise on deposits, when configured) and their base."""
+    first, last = _days(query_args)
+    rows = await reports.taxes(runtime().readers, first, last)
+    return TaxReportOut(
+        period={"from": first.isoformat(), "to": last.isoformat()},
+        days=[
+            TaxDayOut(
+                day=row.day.isoformat(),
+                tax=row.tax,
+                base=format_cents(row.base),
+                amount=format_cents(row.amount),
+                count=row.count,
+            )
+            for row in rows
+        ],
+        total=format_cents(sum(row.amount for row in rows)),
     )
 
 

@@ -240,3 +240,17 @@ class HouseReportOut(BaseModel):
 class LedgerCheckOut(BaseModel):
     ok: bool
     problems: list[str]
+
+
+class TaxDayOut(BaseModel):
+    day: str
+    tax: str
+    base: str
+    amount: str
+    count: int
+
+
+class TaxReportOut(BaseModel):
+    period: dict[str, str]
+    days: list[TaxDayOut]
+    total: str

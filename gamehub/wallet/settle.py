@@ -20,7 +20,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gamehub import ledger
+from gamehub import ledger, taxes
 from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction
 from gamehub.money import CENTS
@@ -116,6 +116,7 @@ async def complete_deposit(
                 credit=wallet,
                 amount=row.amount,
             )
+            await _deposit_excise(rt, session, row, wallet)
             if on_settled is not None:
                 await on_settled(session, row)
     except IntegrityError:
@@ -125,6 +126,25 @@ async def complete_deposit(
         return None
     await announce(rt, row, wallet=True)
     return row
+
+
+async def _deposit_excise(
+    rt: Runtime, session: AsyncSession, row: Transaction, wallet: int
+) -> None:
+    """The excise on a deposit, when configured: from the wallet to its liability account, in
+    the deposit's own transaction (the rate in force when the deposit was asked for)."""
+    due = taxes.tax_on(row.amount, taxes.rate_at(rt.settings.tax_deposit_excise, row.created_at))
+    if due <= 0:
+        return
+    liability = await ledger.account_id(session, taxes.DEPOSIT_EXCISE_ACCOUNT, "tax")
+    await ledger.transfer(
+        session,
+        reference=f"deposit:{row.id}:excise",
+        kind="deposit_excise",
+        debit=wallet,
+        credit=liability,
+        amount=due,
+    )
 
 
 async def fail_deposit(
