@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from gamehub.models import RefreshToken, Suspension, TokenFamily, Transaction, U
 from gamehub.responsible import deposit_limits
 
 SEARCH_LIMIT = 50
+# A query that looks like (part of) a phone number: digits, with +, spaces or dashes.
+_PHONE_LIKE = re.compile(r"\+?[0-9][0-9 -]*")
 RECENT_TRANSACTIONS = 20
 
 
@@ -27,13 +30,13 @@ def _like(fragment: str) -> str:
 async def search(session: AsyncSession, query: str) -> list[tuple[User, Suspension | None]]:
     """Players whose username, email or phone contains `query` (case-insensitive)."""
     pattern = _like(query.strip())
-    digits = "".join(ch for ch in query if ch.isdigit())
     matches = [
         User.username.ilike(pattern, escape="\\"),
         User.email.ilike(pattern, escape="\\"),
     ]
-    if digits:
-        # Phones are stored as 2547…; "0712…" is found by what follows its leading 0.
+    if _PHONE_LIKE.fullmatch(query.strip()):
+        # Phones are stored as 2547…; "0712…" and "+254 712…" are found by their digits.
+        digits = "".join(ch for ch in query if ch.isdigit())
         matches.append(User.phone.like(_like(digits.removeprefix("0"))))
     rows = await session.execute(
         select(User, Suspension)

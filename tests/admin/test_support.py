@@ -46,6 +46,8 @@ async def test_search_by_username_email_or_phone_fragment(app: Quart) -> None:
     assert await found("mail.example") == ["otieno_o"]
     assert await found("0712345") == ["wanjiku_k"]  # stored as 254712345678
     assert await found("254712") == ["wanjiku_k"]
+    assert await found("+254 712") == ["wanjiku_k"]
+    assert await found("k7123") == []  # letters and digits: a name, not a phone
     assert await found("u_x") == ["kamau_x"]  # _ is a character, not a wildcard
     assert await found("zzz") == []
     user = (
