@@ -136,6 +136,11 @@ async def test_a_suspension_ends_every_login_and_refuses_new_ones(app: Quart) ->
         assert refreshed.status_code == 401
     ticket = await client.post("/auth/stream-ticket", headers=bearer(second["access_token"]))
     assert ticket.status_code == 401
+    # No new stream either (an open one is closed by the mechanism that closes a logged-out
+    # login's streams; see docs/OPERATIONS.md).
+    stream = await client.get("/events", headers=bearer(second["access_token"]))
+    assert stream.status_code == 401
+    assert (await error_of(stream))["code"] == "session_revoked"
 
     refused = await _login(client, name)
     assert refused.status_code == 403
