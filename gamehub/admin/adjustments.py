@@ -72,8 +72,22 @@ def _details(adjustment: Adjustment) -> dict[str, object]:
 
 
 async def request(
-    rt: Runtime, operator: CurrentOperator, user_id: int, amount: int, reason: str
+    rt: Runtime,
+    operator: CurrentOperator,
+    user_id: int,
+    amount: int,
+    reason: str,
+    scope: str | None = None,
 ) -> Adjustment:
+    """Record (and, below the approval size, post) an adjustment. With an Idempotency-Key's
+    `scope`, a retry finds the adjustment an earlier attempt made instead of making another."""
+    if scope is not None:
+        async with rt.sessions() as session:
+            earlier = await session.scalar(
+                select(Adjustment).where(Adjustment.request_ref == scope)
+            )
+        if earlier is not None:
+            return earlier
     async with transaction(rt.sessions) as session:
         if await session.get(User, user_id) is None:
             raise NotFound("No such player.")
@@ -84,6 +98,7 @@ async def request(
             status=AWAITING,
             requested_by=operator.id,
             requested_at=utcnow(),
+            request_ref=scope,
         )
         session.add(adjustment)
         await session.flush()

@@ -62,6 +62,8 @@ def operator_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
         if username is None:
             raise Unauthorized("This operator may no longer sign in.", code="session_revoked")
         g.operator = CurrentOperator(claims.operator_id, username, request.remote_addr)
+        # Idempotency-Key records are kept per account (idempotency.py): the operator's own.
+        g.user_id = claims.operator_id
         return await func(*args, **kwargs)
 
     return security_scheme([{"bearer": []}])(wrapper)

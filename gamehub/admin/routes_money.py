@@ -21,6 +21,7 @@ from gamehub.admin.schemas import (
     ResolveIn,
 )
 from gamehub.db import iso_utc
+from gamehub.idempotency import idempotency_scope, idempotent
 from gamehub.models import Adjustment
 from gamehub.money import format_cents
 from gamehub.runtime import runtime
@@ -47,12 +48,19 @@ def _adjustment(row: Adjustment) -> AdjustmentOut:
 @blueprint.post("/adjustments")
 @operator_required
 @validate_request(AdjustmentIn)
+@idempotent
 @validate_response(AdjustmentEnvelope, 201)
 @validate_response(AdjustmentEnvelope, 202)
 async def create_adjustment(data: AdjustmentIn) -> tuple[AdjustmentEnvelope, int]:
-    """Correct a balance with a reason: 201 posted, or 202 awaiting a second operator."""
+    """Correct a balance with a reason: 201 posted, or 202 awaiting a second operator.
+    Takes an optional Idempotency-Key, as the players' money-moving POSTs do."""
     row = await adjustments.request(
-        runtime(), current_operator(), data.user_id, data.amount, data.reason
+        runtime(),
+        current_operator(),
+        data.user_id,
+        data.amount,
+        data.reason,
+        idempotency_scope(),
     )
     status = 201 if row.status == adjustments.POSTED else 202
     return AdjustmentEnvelope(adjustment=_adjustment(row)), status

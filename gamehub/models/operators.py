@@ -58,6 +58,9 @@ class Adjustment(Base):
     rejected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    # The Idempotency-Key scope of the request that asked for it: a retry finds this adjustment
+    # instead of asking again.
+    request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
 
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("rejected_by", sa.BigInteger(), nullable=True),
         sa.Column("posted_at", gamehub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("transfer_id", sa.BigInteger(), nullable=True),
+        sa.Column("request_ref", sa.String(length=128), nullable=True),
         sa.CheckConstraint("amount <> 0", name=op.f("ck_balance_adjustments_amount_not_zero")),
         sa.CheckConstraint(
             "status IN ('awaiting_approval', 'posted', 'rejected')",
@@ -84,6 +85,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_balance_adjustments")),
         sa.UniqueConstraint("transfer_id", name=op.f("uq_balance_adjustments_transfer_id")),
+        sa.UniqueConstraint("request_ref", name=op.f("uq_balance_adjustments_request_ref")),
     )
     op.create_index(
         "ix_balance_adjustments_user_id", "balance_adjustments", ["user_id"], unique=False

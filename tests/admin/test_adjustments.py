@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 from quart import Quart
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from gamehub import ledger
-from gamehub.models import AuditEntry, Transfer
+from gamehub.models import AuditEntry, IdempotencyRecord, Transfer
 from gamehub.runtime import EXTENSION, Runtime
 from tests.admin.operators import operator
 from tests.funding import books_balance, fund
@@ -228,3 +228,30 @@ async def test_an_adjustment_awaiting_approval_can_be_turned_down(app: Quart) ->
     assert late.status_code == 409
     assert (await error_of(late))["code"] == "adjustment_not_awaiting"
     assert (await _wallet(client, player["access_token"]))["balance"] == "0.00"
+
+
+async def test_an_idempotency_key_asks_once(app: Quart) -> None:
+    runtime = _runtime(app)
+    client = app.test_client()
+    staff = await operator(client, runtime)
+    player = await register(client)
+    body = {"user_id": player["user"]["id"], "amount": "75", "reason": "refund, ticket 3"}
+    headers = {**staff.headers, "Idempotency-Key": "adjust-3"}
+    first = await client.post("/admin/adjustments", json=body, headers=headers)
+    again = await client.post("/admin/adjustments", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await again.get_json() == await first.get_json()
+    assert (await _wallet(client, player["access_token"]))["balance"] == "75.00"
+    other = await client.post("/admin/adjustments", json={**body, "amount": "76"}, headers=headers)
+    assert other.status_code == 422
+    assert (await error_of(other))["code"] == "idempotency_key_reused"
+    # A retry whose first attempt's record was lost (a crash) finds the adjustment it made.
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(delete(IdempotencyRecord))
+    retried = await client.post("/admin/adjustments", json=body, headers=headers)
+    assert retried.status_code == 201
+    assert (await retried.get_json())["adjustment"]["id"] == (await first.get_json())["adjustment"][
+        "id"
+    ]
+    assert (await _wallet(client, player["access_token"]))["balance"] == "75.00"

@@ -30,8 +30,8 @@ export function whenSignedOut(callback) {
   onSignedOut = callback;
 }
 
-export async function call(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+export async function call(method, path, body, headers = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -58,4 +58,4 @@ export async function call(method, path, body) {
 }
 
 export const get = (path) => call("GET", path).then((r) => r.data);
-export const post = (path, body) => call("POST", path, body);
+export const post = (path, body, headers) => call("POST", path, body, headers);

@@ -1,6 +1,7 @@
 // The back office: sign-in with TOTP, players (search, page, suspend, adjust), money
 // (approvals, the payments queue, the ledger check), the house report with its chart, the
 // audit trail. Phone-first like the client; views by hash (#/players, #/money, ...).
+import { newKey } from "../api.js";
 import { $, busy, clearFormErrors, el, formError, money, notify, showError, when } from "../ui.js";
 import { call, forgetOperator, get, operatorSession, post, saveOperator, whenSignedOut } from "./api.js";
 import { drawHouseChart } from "./chart.js";
@@ -138,9 +139,11 @@ $("#adjust-form").addEventListener("submit", async (event) => {
   const form = event.currentTarget;
   if (!shownPlayer) return;
   const body = { user_id: shownPlayer.id, amount: $("#adjust-amount").value.trim().replace("−", "-"), reason: $("#adjust-reason").value };
+  const key = newKey();
   await busy(form.querySelector("button"), async () => {
     try {
-      const { status, data } = await post("/admin/adjustments", body);
+      // One key per submission: a retry after a lost answer cannot adjust twice.
+      const { status, data } = await post("/admin/adjustments", body, { "Idempotency-Key": key });
       notify(status === 202
         ? `Adjustment ${data.adjustment.id} of KES ${money(data.adjustment.amount)} awaits a second operator.`
         : `Adjustment of KES ${money(data.adjustment.amount)} posted.`);
