@@ -47,8 +47,12 @@ class Report:
         return not self.problems
 
 
-async def verify(session: AsyncSession) -> Report:
+async def verify(session: AsyncSession, expect: tuple[int, str] | None = None) -> Report:
+    """Walk the whole trail. `expect` is a head noted earlier (id, hash) that must still be in
+    it, unchanged: deleting the newest entries leaves a valid but shorter chain, which only a
+    copy kept outside the database can reveal."""
     report = Report()
+    seen_expected = expect is None
     previous_id: int | None = None
     previous_hash = GENESIS
     while True:
@@ -70,7 +74,17 @@ async def verify(session: AsyncSession) -> Report:
                         f"or {after} was rewritten",
                     )
                 )
+            if expect is not None and entry_id == expect[0]:
+                seen_expected = True
+                if stored != expect[1]:
+                    report.problems.append(
+                        Problem(entry_id, "is not the entry noted earlier: its hash differs")
+                    )
             previous_id, previous_hash = entry_id, stored
+    if not seen_expected and expect is not None:
+        report.problems.append(
+            Problem(expect[0], "noted earlier, is gone: the trail was cut or rewritten")
+        )
     report.head_id, report.head_hash = previous_id, previous_hash
     report.problems.extend(await money_problems(session))
     return report

@@ -30,7 +30,12 @@ def add_commands(
     verify = audit_commands.add_parser(
         "verify", help="check the audit trail's chain; names every edited entry and every gap"
     )
-    verify.set_defaults(handler=lambda _args: _run(settings, _verify_audit))
+    verify.add_argument(
+        "--expect",
+        metavar="ID:HASH",
+        help="a head noted by an earlier run ('head entry ID HASH') that must still be there",
+    )
+    verify.set_defaults(handler=lambda args: _run(settings, _verify_audit(args.expect)))
 
 
 def _run(load: SettingsLoader, job: Job) -> None:
@@ -71,11 +76,28 @@ def _create_operator(username: str) -> Job:
     return job
 
 
-async def _verify_audit(sessions: async_sessionmaker[AsyncSession]) -> int:
+def _verify_audit(expect: str | None) -> Job:
+    noted: tuple[int, str] | None = None
+    if expect is not None:
+        entry, _, digest = expect.partition(":")
+        if not entry.isdigit() or len(digest) != 64:
+            print("gamehub: --expect takes ID:HASH (64 hex digits)", file=sys.stderr)
+            raise SystemExit(2)
+        noted = (int(entry), digest.lower())
+
+    async def job(sessions: async_sessionmaker[AsyncSession]) -> int:
+        return await _report_audit(sessions, noted)
+
+    return job
+
+
+async def _report_audit(
+    sessions: async_sessionmaker[AsyncSession], noted: tuple[int, str] | None
+) -> int:
     from gamehub.admin.audit_verify import verify
 
     async with sessions() as session:
-        report = await verify(session)
+        report = await verify(session, noted)
     for problem in report.problems:
         print(f"gamehub: audit {problem}", flush=True)
     head = f"head entry {report.head_id} {report.head_hash}" if report.head_id else "empty"

@@ -29,10 +29,10 @@ def _runtime(app: Quart) -> Runtime:
     return runtime
 
 
-def _audit_verify(runtime: Runtime) -> subprocess.CompletedProcess[str]:
+def _audit_verify(runtime: Runtime, *options: str) -> subprocess.CompletedProcess[str]:
     """`gamehub audit verify` against the test database, as an operator would run it."""
     return subprocess.run(
-        [sys.executable, "-m", "gamehub.cli", "audit", "verify"],
+        [sys.executable, "-m", "gamehub.cli", "audit", "verify", *options],
         capture_output=True,
         text=True,
         env={
@@ -121,6 +121,31 @@ async def test_verify_names_an_edited_entry_and_a_missing_one(app: Quart) -> Non
         for line in lines
     ), lines
     assert lines[-1] == "audit trail damaged: 2 problem(s) in 4 entries"
+
+
+async def test_a_head_noted_earlier_reveals_a_cut_tail(app: Quart) -> None:
+    runtime = _runtime(app)
+    ids = await _entries(runtime, 3)
+    intact = _audit_verify(runtime)
+    head = intact.stdout.split("head entry ")[1].split()
+    assert head[0] == str(ids[-1])
+    noted = f"{head[0]}:{head[1]}"
+    assert _audit_verify(runtime, "--expect", noted).returncode == 0
+    # The newest entry deleted: the chain left is valid, only the noted head reveals it.
+    await _as_superuser(
+        runtime,
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+        f"DELETE FROM audit_log WHERE id = {ids[-1]}",
+        "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only",
+    )
+    assert _audit_verify(runtime).returncode == 0
+    cut = _audit_verify(runtime, "--expect", noted)
+    assert cut.returncode == 1
+    assert (
+        f"gamehub: audit entry {ids[-1]}: noted earlier, is gone: the trail was cut or rewritten"
+        in cut.stdout
+    )
+    assert _audit_verify(runtime, "--expect", "nonsense").returncode == 2
 
 
 async def test_a_rewritten_hash_breaks_the_link_to_the_next_entry(app: Quart) -> None:
