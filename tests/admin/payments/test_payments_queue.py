@@ -198,3 +198,40 @@ async def test_query_again_and_refusals(live: Live) -> None:
     assert missing.status_code == 404
     by_player = await client.get("/admin/payments", headers=player.headers)
     assert by_player.status_code == 403
+
+
+async def test_a_deposit_resolved_as_completed_is_credited_once(live: Live) -> None:
+    # 04: the customer paid, no callback ever came; the operator sees it on the statement.
+    player = await new_player(live)
+    response = await post(live, player, "/deposit", {"amount": 250, "phone": phone("04")})
+    assert response.status_code == 202
+    started = response.json()["transaction"]
+
+    async def paid() -> bool:
+        row = await transaction_of(live, player, started["id"])
+        prompts = live.sandbox.state.prompts
+        ref = row["provider_ref"]
+        return bool(ref and ref in prompts and prompts[ref].status == "completed")
+
+    await eventually(paid)
+    prompt = live.sandbox.state.prompts[
+        (await transaction_of(live, player, started["id"]))["provider_ref"]
+    ]
+    staff = await _staff(live)
+    client = live.app.test_client()
+    resolved = await client.post(
+        f"/admin/payments/{started['id']}/resolve",
+        json={"outcome": "completed", "evidence": "statement", "receipt": prompt.receipt},
+        headers=staff.headers,
+    )
+    assert resolved.status_code == 200, await resolved.get_data(as_text=True)
+    payment = (await resolved.get_json())["payment"]
+    assert (payment["status"], payment["receipt"]) == ("completed", prompt.receipt)
+    assert (await wallet(live, player))["balance"] == "250.00"
+    # The callback that finally arrives (twice) changes nothing.
+    for _ in range(2):
+        ack = await live.http.post(
+            live.callback_url("stk"), json=sandbox_bodies.stk_callback(prompt)
+        )
+        assert ack.status_code == 200
+    assert (await wallet(live, player))["balance"] == "250.00"
