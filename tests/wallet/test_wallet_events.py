@@ -1,15 +1,19 @@
-"""Every balance change reaches the `/events` stream of every player it touched, as a `wallet`
-event with the exact figures GET /wallet gives, within a second of the request that caused it:
+"""Every balance change reaches the own stream of every player it touched, over SSE (`/events`)
+and over the WebSocket (`/ws`, the `account` stream), as a `wallet` event with the exact figures
+GET /wallet gives, within a second of the request that caused it:
 a deposit, a withdrawal (held, then paid), a stake escrowed and refunded, side bets placed, won
 and lost, and a match won and lost. The match's loser and the losing bettor are the cases a rule
 that looked only at wallet postings missed (their money leaves the escrow, not their wallet)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import time
 from typing import Any
 
-from httpx_sse import ServerSentEvent
+import aiohttp
 
 from tests.sse import Reader
 from tests.wallet.conftest import Live, Player, new_player
@@ -21,47 +25,87 @@ WITHIN_S = 1.0
 
 
 class Watched:
-    """A player and their own stream, read in the background over real HTTP."""
+    """A player and their own streams, read in the background over real HTTP: SSE and the
+    WebSocket's account stream."""
 
-    def __init__(self, live: Live, player: Player) -> None:
+    def __init__(self, live: Live, player: Player, web: aiohttp.ClientSession) -> None:
         self.live = live
         self.player = player
         self.reader = Reader(live.http, "/events", player.headers)
-        self.mark = 0
+        self.socket_events: list[tuple[str, dict[str, Any]]] = []
+        self.socket_changed = asyncio.Event()
+        self.socket = asyncio.create_task(self._socket(web))
+        self.marks = (0, 0)
+
+    async def _socket(self, web: aiohttp.ClientSession) -> None:
+        url = self.live.base.replace("http://", "ws://") + "/ws"
+        async with web.ws_connect(url, headers=self.player.headers) as socket:
+            await socket.send_json({"op": "subscribe", "stream": "account", "ref": "mine"})
+            async for message in socket:
+                body = json.loads(message.data)
+                if body["op"] == "reply":
+                    assert body["ok"] and body["ref"] == "mine", body
+                    continue
+                assert body["op"] == "event" and body["stream"] == "account", body
+                self.socket_events.append((body["event"], body["data"]))
+                self.socket_changed.set()
 
     async def opened(self) -> None:
         (first,) = await self.reader.count(1)
         assert first.event == "snapshot"
-        self.mark = len(self.reader.events)
+        async with asyncio.timeout(10):
+            while not self.socket_events:
+                self.socket_changed.clear()
+                await self.socket_changed.wait()
+        assert self.socket_events[0][0] == "snapshot"
+        self.since_mark()
 
     def since_mark(self) -> None:
         """Only wallet events from now on count for the next `told`."""
-        self.mark = len(self.reader.events)
+        self.marks = (len(self.reader.events), len(self.socket_events))
+
+    def _wallets(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        sse = [
+            e.json()["wallet"] for e in self.reader.events[self.marks[0] :] if e.event == "wallet"
+        ]
+        ws = [
+            data["wallet"] for kind, data in self.socket_events[self.marks[1] :] if kind == "wallet"
+        ]
+        return sse, ws
 
     async def told(self, started: float) -> dict[str, str]:
         """The wallet as GET /wallet has it, once a wallet event since the mark says exactly
-        that; it must come within WITHIN_S of `started`."""
+        that on both streams; both must come within WITHIN_S of `started`."""
         expected = await wallet(self.live, self.player)
-
-        def carried(events: list[ServerSentEvent]) -> bool:
-            return any(
-                event.event == "wallet" and event.json()["wallet"] == expected
-                for event in events[self.mark :]
-            )
-
         left = WITHIN_S - (time.monotonic() - started)
         try:
-            await self.reader.until(carried, timeout=max(left, 0.01))
+            async with asyncio.timeout(max(left, 0.01)):
+                while not all(expected in wallets for wallets in self._wallets()):
+                    self.reader.changed.clear()
+                    self.socket_changed.clear()
+                    waits = [
+                        asyncio.create_task(self.reader.changed.wait()),
+                        asyncio.create_task(self.socket_changed.wait()),
+                    ]
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for wait in waits:
+                            wait.cancel()
         except TimeoutError:
-            seen = [
-                e.json()["wallet"] for e in self.reader.events[self.mark :] if e.event == "wallet"
-            ]
+            sse, ws = self._wallets()
             raise AssertionError(
-                f"player {self.player.id}: no wallet event {expected} within {WITHIN_S} s; "
-                f"the stream said {seen}"
+                f"player {self.player.id}: no wallet event {expected} within {WITHIN_S} s on "
+                f"both streams; SSE said {sse}, the WebSocket {ws}"
             ) from None
         self.since_mark()
         return expected
+
+    async def stop(self) -> None:
+        await self.reader.stop()
+        self.socket.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.socket
 
 
 async def _act(live: Live, player: Player, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +119,8 @@ async def test_every_balance_change_reaches_each_affected_players_stream(live: L
     alice, bob, carol, dave = [await new_player(live) for _ in range(4)]
     for player in (alice, bob, carol, dave):
         await fund(live, player, 1000)
-    watched = {player.id: Watched(live, player) for player in (alice, bob, carol, dave)}
+    web = aiohttp.ClientSession()
+    watched = {player.id: Watched(live, player, web) for player in (alice, bob, carol, dave)}
     for one in watched.values():
         await one.opened()
 
@@ -154,4 +199,39 @@ async def test_every_balance_change_reaches_each_affected_players_stream(live: L
     assert told[loser.id]["balance"] == ("950.00" if loser is bob else "1000.00")
     assert told[winner]["held"] == told[loser.id]["held"] == "0.00"
     for one in watched.values():
-        await one.reader.stop()
+        await one.stop()
+    await web.close()
+
+
+async def test_the_websockets_account_stream_resumes_exactly_and_refuses_bad_ids(
+    live: Live,
+) -> None:
+    player = await new_player(live)
+    url = live.base.replace("http://", "ws://") + "/ws"
+    async with aiohttp.ClientSession() as web:
+        async with web.ws_connect(url, headers=player.headers) as socket:
+            await socket.send_json(
+                {"op": "subscribe", "stream": "account", "last_event_id": "x-y", "ref": 1}
+            )
+            refused = await socket.receive_json(timeout=5)
+            assert refused["ok"] is False and refused["error"]["code"] == "validation_error"
+            await socket.send_json({"op": "subscribe", "stream": "account", "ref": 2})
+            assert (await socket.receive_json(timeout=5))["ok"] is True
+            snapshot = await socket.receive_json(timeout=5)
+            assert (
+                snapshot["event"] == "snapshot" and snapshot["data"]["wallet"]["balance"] == "0.00"
+            )
+            await fund(live, player, 10)
+            # Funding moves no stream by itself; a withdrawal held at once does.
+            response = await post(live, player, "/withdraw", {"amount": 10, "phone": phone("04")})
+            assert response.status_code == 202, response.text
+            seen = [await socket.receive_json(timeout=5) for _ in range(2)]
+            assert [m["event"] for m in seen] == ["transaction", "wallet"]
+        async with web.ws_connect(url, headers=player.headers) as again:
+            await again.send_json(
+                {"op": "subscribe", "stream": "account", "last_event_id": seen[0]["id"], "ref": 3}
+            )
+            assert (await again.receive_json(timeout=5))["ok"] is True
+            replayed = await again.receive_json(timeout=5)
+            assert replayed["id"] == seen[1]["id"] and replayed["data"] == seen[1]["data"]
+            assert replayed["data"]["wallet"]["held"] == "10.00"
