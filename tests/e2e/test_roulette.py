@@ -1,7 +1,9 @@
 """Russian Roulette in three browsers: two players find each other through the live lobby and
 play a whole match, each seeing the other's moves live against the turn countdown; a third
-person watches and wins or loses a side bet at the odds the page showed; a player reloads
-mid-match and the live view resumes; the spectator then verifies the match in the page."""
+person watches and wins one side bet and loses another at the odds the page showed; a player
+reloads mid-match and the live view resumes; when the match ends, all three wallet pages show
+the server's balance, held and available without a reload or a request of their own (the user
+stream told them); the spectator then verifies the match in the page."""
 
 from __future__ import annotations
 
@@ -9,9 +11,19 @@ import asyncio
 import re
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Request, expect
 
-from tests.e2e.pages import TIMES, funded, go, open_client, register, shoot, signed_in, unique
+from tests.e2e.pages import (
+    TIMES,
+    funded,
+    go,
+    open_client,
+    register,
+    shoot,
+    signed_in,
+    unique,
+    wallet_page_agrees,
+)
 
 
 async def player_to_shoot(players: list[Page]) -> Page | None:
@@ -74,8 +86,13 @@ async def test_two_players_and_a_spectator_play_a_match(
     assert placed["pull_number"] == 1
     await expect(carol.locator("#my-bets")).to_contain_text("Pull 1: survival KES 10.00")
     await expect(carol.locator("#badge-available")).to_have_text("190.00")
-    for page in (alice, bob):  # the players see the spectator's bet live
+    # And against it on the same pull: one of the two wins, the other loses.
+    await carol.locator("#bet-elimination").click()
+    await expect(carol.locator("#my-bets")).to_contain_text("Pull 1: elimination KES 10.00")
+    await expect(carol.locator("#badge-available")).to_have_text("180.00")
+    for page in (alice, bob):  # the players see the spectator's bets live
         await expect(page.locator("#room-log")).to_contain_text("bet KES 10.00 on survival")
+        await expect(page.locator("#room-log")).to_contain_text("bet KES 10.00 on elimination")
 
     # Bob reloads mid-match: the page comes back to the live table with its history.
     await bob.reload()
@@ -103,8 +120,15 @@ async def test_two_players_and_a_spectator_play_a_match(
         assert pulls <= 6
 
     # The match is over everywhere; the winner has the pot less the 5 % rake.
+    wallet_requests = {page: 0 for page in (alice, bob, carol)}
     for page in (alice, bob, carol):
         await expect(page.locator("#table-banner")).to_contain_text("won the match")
+
+        def count(request: Request, page: Page = page) -> None:
+            if request.url.endswith("/wallet"):
+                wallet_requests[page] += 1
+
+        page.on("request", count)
     winner = alice if "You won" in (await alice.locator("#table-banner").inner_text()) else bob
     loser = bob if winner is alice else alice
     await expect(winner.locator("#table-banner")).to_contain_text("You won the match!")
@@ -112,16 +136,23 @@ async def test_two_players_and_a_spectator_play_a_match(
     await expect(winner.locator("#badge-available")).to_have_text("245.00")
     await expect(loser.locator("#badge-available")).to_have_text("150.00")
 
-    # Carol's bet on pull 1 settled: survival won if pull 1 clicked.
+    # Carol's bets on pull 1 settled: survival won if pull 1 clicked, elimination if it fired.
     first_clicked = pulls > 1
     bets = carol.locator("#my-bets")
+    await expect(bets).to_contain_text(": lost")
     if first_clicked:
         await expect(bets).to_contain_text("won KES 11.40")
-        await expect(carol.locator("#badge-available")).to_have_text("201.40")
+        await expect(carol.locator("#badge-available")).to_have_text("191.40")
     else:
-        await expect(bets).to_contain_text(": lost")
-        await expect(carol.locator("#badge-available")).to_have_text("190.00")
+        await expect(bets).to_contain_text("won KES 57.00")
+        await expect(carol.locator("#badge-available")).to_have_text("237.00")
     await shoot(loser, screenshots, "09-table-finished")
+
+    # Every wallet page agrees with the server, from the stream alone: nothing is held any more.
+    for page in (winner, loser, carol):
+        assert (await wallet_page_agrees(page))["held"] == "0.00"
+    assert wallet_requests == {alice: 0, bob: 0, carol: 0}
+    await carol.go_back()  # to the finished table, where its verification link is
 
     # Verify the match from the revealed seed, in Carol's page.
     await carol.get_by_role("link", name="Verify this match").click()
