@@ -100,15 +100,19 @@ async def funded(page: Page, amount: int) -> None:
     await expect(page.locator("#wallet-balance")).to_have_text(f"{amount:,}.00", timeout=15_000)
 
 
-async def server_wallet(page: Page) -> dict[str, Any]:
-    """GET /wallet with the page's own session, from outside the page (no request of its own)."""
+async def api_get(page: Page, path: str) -> dict[str, Any]:
+    """GET `path` with the page's own session, from outside the page (no request of its own)."""
     token = await page.evaluate(
         "JSON.parse(sessionStorage.getItem('gamehub.session')).access_token"
     )
-    answer = await page.context.request.get("/wallet", headers={"Authorization": f"Bearer {token}"})
+    answer = await page.context.request.get(path, headers={"Authorization": f"Bearer {token}"})
     assert answer.ok, await answer.text()
     body: dict[str, Any] = await answer.json()
     return body
+
+
+async def server_wallet(page: Page) -> dict[str, Any]:
+    return await api_get(page, "/wallet")
 
 
 def shown(amount: str) -> str:

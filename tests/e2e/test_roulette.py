@@ -10,20 +10,43 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, Page, Request, expect
 
 from tests.e2e.pages import (
     TIMES,
+    api_get,
     funded,
     go,
     open_client,
     register,
     shoot,
+    shown,
     signed_in,
     unique,
     wallet_page_agrees,
 )
+
+
+def duration(seconds: int) -> str:
+    return (
+        f"{seconds // 60} minutes" if seconds >= 120 and seconds % 60 == 0 else f"{seconds} seconds"
+    )
+
+
+def rule_sentences(rules: dict[str, Any]) -> list[str]:
+    """What the rules panel must say, from the catalogue's figures."""
+    return [
+        f"Stake: KES {rules['min_bet']} to {shown(rules['max_bet'])}.",
+        f"less a {rules['rake_percent']}% rake",
+        f"Each turn lasts {duration(rules['turn_timeout_s'])}. If it runs out, the trigger is "
+        "pulled for you automatically.",
+        f"If no opponent joins within {duration(rules['waiting_timeout_s'])}, the table closes "
+        "and your stake comes back.",
+        f"KES {rules['side_bet_min']} to {shown(rules['side_bet_max'])} on the next pull",
+        f"with a {rules['side_bet_edge_percent']}% house edge",
+    ]
 
 
 async def player_to_shoot(players: list[Page]) -> Page | None:
@@ -52,9 +75,17 @@ async def test_two_players_and_a_spectator_play_a_match(
         people.append((context, page, name))
     (_, alice, alice_name), (_, bob, _), (_, carol, _) = people
 
-    # Alice opens a table; Bob sees it appear in his live lobby and joins it.
+    # Alice opens a table; Bob sees it appear in his live lobby and joins it. The lobby states
+    # the rules and limits the server has (GET /games), in a player's words.
     await go(bob, "Tables")
     await expect(bob.locator("#lobby-conn")).to_have_text("live")
+    catalogue = await api_get(bob, "/games")
+    rules = next(g for g in catalogue["games"] if g["slug"] == "russian-roulette")
+    for sentence in rule_sentences(rules):
+        await expect(bob.locator("#lobby-rules")).to_contain_text(sentence)
+    await expect(bob.locator("#join-hint")).to_contain_text(
+        f"KES {rules['min_bet']} to {shown(rules['max_bet'])}"
+    )
     await go(alice, "Tables")
     await alice.get_by_label("Stake (KES)").fill("50")
     await alice.get_by_role("button", name="Join or open a table").click()
@@ -69,6 +100,7 @@ async def test_two_players_and_a_spectator_play_a_match(
     await expect(bob.locator("#table-title")).to_have_text(f"Table #{room_id}")
     for page in (alice, bob):
         await expect(page.locator("#table-meta")).to_contain_text("playing")
+        await expect(page.locator("#table-rules")).to_contain_text(rule_sentences(rules)[2])
 
     # Carol watches from the lobby and bets on the first pull at the odds the page shows.
     await go(carol, "Tables")
@@ -139,12 +171,13 @@ async def test_two_players_and_a_spectator_play_a_match(
     # Carol's bets on pull 1 settled: survival won if pull 1 clicked, elimination if it fired.
     first_clicked = pulls > 1
     bets = carol.locator("#my-bets")
-    await expect(bets).to_contain_text(": lost")
+    # A won bet says what it gained, not only what it paid.
+    await expect(bets).to_contain_text("lost KES 10.00")
     if first_clicked:
-        await expect(bets).to_contain_text("won KES 11.40")
+        await expect(bets).to_contain_text("won, +KES 1.40 profit (paid 11.40)")
         await expect(carol.locator("#badge-available")).to_have_text("191.40")
     else:
-        await expect(bets).to_contain_text("won KES 57.00")
+        await expect(bets).to_contain_text("won, +KES 47.00 profit (paid 57.00)")
         await expect(carol.locator("#badge-available")).to_have_text("237.00")
     await shoot(loser, screenshots, "09-table-finished")
 
@@ -154,6 +187,13 @@ async def test_two_players_and_a_spectator_play_a_match(
     assert wallet_requests == {alice: 0, bob: 0, carol: 0}
     await carol.go_back()  # to the finished table, where its verification link is
 
+    # What next: back to the tables, or another match at the same stake, at once.
+    await winner.go_back()
+    await expect(winner.get_by_role("link", name="Back to tables")).to_be_visible()
+    await winner.get_by_role("button", name="Play again (KES 50.00)").click()
+    await expect(winner).not_to_have_url(re.compile(rf"#/table/{room_id}$"))
+    await expect(winner.locator("#turn-text")).to_have_text("Waiting for an opponent…")
+
     # Verify the match from the revealed seed, in Carol's page.
     await carol.get_by_role("link", name="Verify this match").click()
     await expect(carol.get_by_label("Server seed (revealed)")).to_have_value(
@@ -162,9 +202,16 @@ async def test_two_players_and_a_spectator_play_a_match(
     await carol.locator("#verify-form").get_by_role("button", name="Verify").click()
     result = carol.locator("#verify-result")
     await expect(result).to_contain_text("Your browser and the server agree.")
-    await expect(result).to_contain_text(f"bang on pull {pulls}")
+    # Chambers and pulls count alike, from 1.
+    await expect(result).to_contain_text(f"bang on pull {pulls} (chamber {pulls} of 6)")
     await expect(result).to_contain_text("matches the result ✓")
     await shoot(carol, screenshots, "10-verify-match")
+    # A tampered published hash is named as such; the results themselves still agree.
+    await carol.get_by_label("Published server seed hash (optional)").fill("0" * 64)
+    await carol.locator("#verify-form").get_by_role("button", name="Verify").click()
+    await expect(result).to_contain_text("does not match the published hash")
+    await expect(result).to_contain_text("Your browser and the server agree.")
+    await expect(result).not_to_contain_text("The results differ.")
 
     for context, page, _ in people:
         assert page.errors == []  # type: ignore[attr-defined]
