@@ -15,6 +15,7 @@ from typing import Any
 from playwright.async_api import Browser, Page, Request, expect
 
 from tests.e2e.pages import (
+    PHONE,
     TIMES,
     api_get,
     funded,
@@ -144,7 +145,22 @@ async def test_two_players_and_a_spectator_play_a_match(
         assert 0 < seconds <= 20
         await expect(other.get_by_role("button", name="Pull the trigger")).to_be_disabled()
         if pulls == 0:
-            await shoot(shooter, screenshots, "07-table-your-turn")
+            # On a phone, an error notice during the turn floats over the page: the revolver
+            # and the countdown stay where they were, on screen.
+            await shooter.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+            where = (
+                "(e) => [e.getBoundingClientRect().top + scrollY, e.getBoundingClientRect().height]"
+            )
+            before = await shooter.locator("#countdown").evaluate(where)
+            await shooter.get_by_label("Side bet (KES)").fill("ten")
+            await shooter.locator("#bet-survival").click()
+            await expect(shooter.locator("#notices")).to_contain_text("Enter a bet in KES")
+            assert await shooter.locator("#countdown").evaluate(where) == before
+            # The turn's essentials fit the phone's first screen: seats, revolver, countdown.
+            assert before[0] + before[1] <= PHONE[1], before
+            await shooter.evaluate("scrollTo(0, 0)")
+            await shoot(shooter, screenshots, "07-table-your-turn-with-notice")
+            await shooter.get_by_label("Side bet (KES)").fill("10")
             await shoot(carol, screenshots, "08-table-spectator")
         await shooter.get_by_role("button", name="Pull the trigger").click()
         pulls += 1

@@ -72,6 +72,7 @@ async def test_register_deposit_withdraw_spin_and_verify(
     await expect(phone.locator("#mode")).to_contain_text("Auto-approve")
     await expect(phone.locator("#mode")).to_contain_text("--manual-prompts")
     await expect(phone.get_by_text("Pay KES 500")).to_be_visible()
+    await shoot(phone, screenshots, "02-sandbox-phone")
     await phone.get_by_role("button", name="Approve").click()
     await phone.close()
     # The user stream brings the completed deposit and the new balance without a reload.

@@ -5,8 +5,22 @@ const W = 600;
 const H = 240;
 const TEXT_PX = 12; // the labels' size on screen, whatever the chart is scaled to
 
-/** points: [{at: Date, cents: cumulative net}] oldest first. */
+const drawn = new WeakMap(); // chart node -> the points it shows
+const resized = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.contentRect.width && drawn.has(entry.target)) draw(entry.target, drawn.get(entry.target));
+  }
+});
+
+/** points: [{at: Date, cents: cumulative net}] oldest first. Redrawn when the chart's size
+ * changes (a phone turned, a window resized), so its labels keep their size on screen. */
 export function drawNetChart(node, points) {
+  if (!drawn.has(node)) resized.observe(node);
+  drawn.set(node, points);
+  draw(node, points);
+}
+
+function draw(node, points) {
   node.replaceChildren();
   // The SVG scales with its box (to about half its size on a phone): labels are drawn in
   // viewBox units that come out at TEXT_PX on screen, and the left margin fits them.
