@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, observability, userstream
+from gamehub import apidocs, errors, health, observability, userstream
 from gamehub.admin.blueprints import admin_blueprints
 from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
+    apidocs.install(app)  # /docs with Swagger UI from a package, not a CDN
     metrics = observability.Metrics()
     app.extensions["gamehub_metrics"] = metrics
     observability.install(app, metrics)
