@@ -13,6 +13,7 @@ from gamehub.housekeeping import Housekeeping
 from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
+from gamehub.proxies import behind_proxies
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
@@ -49,7 +50,10 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.asgi_http_class = InlineHTTPConnection
     # Streams are written outside Quart once it has answered (see handoff.py): the documented
     # way to wrap a Quart app in ASGI middleware.
-    app.asgi_app = StreamHandoff(app.asgi_app)  # type: ignore[method-assign]
+    # Outermost: the client's address from trusted proxies' headers, before anything reads it.
+    app.asgi_app = behind_proxies(  # type: ignore[method-assign,assignment]
+        StreamHandoff(app.asgi_app), settings.trusted_proxies
+    )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"] = "pydantic"
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gamehub.proxies import trusts_everyone
+
 PREFIX = "GAMEHUB_"
 MIN_JWT_SECRET_LENGTH = 32
 DEFAULT_DATA_DIR = "data"
@@ -64,6 +66,10 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def normalise_database_url(url: str) -> str:
     """Accept plain postgres:// URLs and pick the async driver for them."""
     for plain in ("postgres://", "postgresql://"):
@@ -114,6 +120,8 @@ class Settings:
     # Unset: outside production a random one kept in the data folder (see ensure_secrets).
     mpesa_callback_secret: str = ""
     mpesa_callback_allowlist: tuple[str, ...] = ()
+    # Peers (addresses or CIDRs) whose X-Forwarded-For / -Proto are believed (gamehub/proxies.py).
+    trusted_proxies: tuple[str, ...] = ()
     # The built-in sandbox's delays are multiplied by this (tests shrink them; 1 = Daraja-like).
     mpesa_sandbox_time_scale: float = 1.0
     # The reconciler looks at payments pending longer than reconcile_after_s, every interval.
@@ -219,10 +227,9 @@ def load_settings(
         kwargs["mpesa_certificate"] = Path(value)
     if (value := get("FAULTS")) is not None:
         kwargs["faults"] = frozenset(name.strip() for name in value.split(",") if name.strip())
-    if (value := get("MPESA_CALLBACK_ALLOWLIST")) is not None:
-        kwargs["mpesa_callback_allowlist"] = tuple(
-            ip.strip() for ip in value.split(",") if ip.strip()
-        )
+    for name in ("MPESA_CALLBACK_ALLOWLIST", "TRUSTED_PROXIES"):
+        if (value := get(name)) is not None:
+            kwargs[name.lower()] = _list(value)
     for name, minimum in (
         ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
         ("RECONCILE_INTERVAL_S", 0.05),
@@ -268,6 +275,17 @@ def validate(settings: Settings) -> None:
     if "mpesa" in (base or "").lower():
         # Daraja refuses callback URLs that contain the word.
         raise SettingsError(f'{PREFIX}MPESA_CALLBACK_BASE_URL must not contain "mpesa"')
+    try:
+        everyone = trusts_everyone(settings.trusted_proxies)
+    except ValueError as error:
+        raise SettingsError(
+            f"{PREFIX}TRUSTED_PROXIES takes addresses or CIDRs, got {error.args[0]!r}"
+        ) from None
+    if settings.is_production and everyone:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}TRUSTED_PROXIES trusts every address, "
+            "so any client could name its own address; list the proxies"
+        )
     if settings.is_production and settings.bench_endpoints:
         raise SettingsError(
             f"refusing to start in production: {PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"
