@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gamehub.origins import normalise_origin
 from gamehub.proxies import trusts_everyone
 
 PREFIX = "GAMEHUB_"
@@ -122,6 +123,8 @@ class Settings:
     mpesa_callback_allowlist: tuple[str, ...] = ()
     # Peers (addresses or CIDRs) whose X-Forwarded-For / -Proto are believed (gamehub/proxies.py).
     trusted_proxies: tuple[str, ...] = ()
+    # Origins (besides the app's own) whose pages may open WebSockets (gamehub/origins.py).
+    allowed_origins: tuple[str, ...] = ()
     # The built-in sandbox's delays are multiplied by this (tests shrink them; 1 = Daraja-like).
     mpesa_sandbox_time_scale: float = 1.0
     # The reconciler looks at payments pending longer than reconcile_after_s, every interval.
@@ -230,6 +233,14 @@ def load_settings(
     for name in ("MPESA_CALLBACK_ALLOWLIST", "TRUSTED_PROXIES"):
         if (value := get(name)) is not None:
             kwargs[name.lower()] = _list(value)
+    if (value := get("ALLOWED_ORIGINS")) is not None:
+        try:
+            kwargs["allowed_origins"] = tuple(normalise_origin(item) for item in _list(value))
+        except ValueError as error:
+            raise SettingsError(
+                f"{PREFIX}ALLOWED_ORIGINS takes origins such as https://play.example.com, "
+                f"got {error.args[0]!r}"
+            ) from None
     for name, minimum in (
         ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
         ("RECONCILE_INTERVAL_S", 0.05),

@@ -32,6 +32,7 @@ from gamehub.auth.tokens import AccessClaims, decode_access_token
 from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.jsonio import client_json
 from gamehub.models import User
+from gamehub.origins import refuse_foreign_origin
 from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
@@ -40,6 +41,8 @@ from gamehub.runtime import runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
+# A foreign Origin is refused (403) before the socket is accepted.
+blueprint.before_websocket(refuse_foreign_origin)
 
 # The largest seq a client may name (as the SSE streams allow: 18 digits).
 MAX_SEQ = 10**18 - 1
