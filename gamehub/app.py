@@ -14,6 +14,7 @@ from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
 from gamehub.proxies import behind_proxies
+from gamehub.ratelimit import create_limiter
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         broker=create_broker(settings.redis_url),
         gateway=gateway,
         pg=RawPool(settings.database_url, settings.db_raw_pool_size),
+        limiter=create_limiter(settings.redis_url),
     )
     app.extensions[EXTENSION] = runtime
     reconciler = Reconciler(runtime)
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         await reconciler.stop()
         await gateway.close()
         await runtime.broker.close()
+        await runtime.limiter.close()
         await runtime.pg.close()
         await engine.dispose()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gamehub.origins import normalise_origin
 from gamehub.proxies import trusts_everyone
+from gamehub.ratelimit import Rule
 
 PREFIX = "GAMEHUB_"
 MIN_JWT_SECRET_LENGTH = 32
@@ -79,6 +80,17 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# The rate limits' defaults (see docs/OPERATIONS.md for why these numbers).
+_RULES = {
+    "login_account": Rule(10, 15 * 60),
+    "login_known": Rule(20, 15 * 60),
+    "login_address": Rule(120, 60),
+    "register_address": Rule(500, 3600),
+    "payments_user": Rule(10, 60),
+    "play_user": Rule(20, 1),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -97,7 +109,16 @@ class Settings:
     stream_ticket_ttl_s: int = 60
     bcrypt_rounds: int = 12
     max_body_bytes: int = 1024 * 1024
-    login_attempts_per_minute: int = 10
+    # Abuse limits (gamehub/ratelimit.py, auth/throttle.py, userlimits.py); off is refused in
+    # production. Logins: strict per account from unknown places, looser from a known device or
+    # address, generous per client address (a carrier's address is thousands of players).
+    rate_limits: bool = True
+    rate_login_account: Rule = _RULES["login_account"]
+    rate_login_known: Rule = _RULES["login_known"]
+    rate_login_address: Rule = _RULES["login_address"]
+    rate_register_address: Rule = _RULES["register_address"]
+    rate_payments_user: Rule = _RULES["payments_user"]
+    rate_play_user: Rule = _RULES["play_user"]
     sse_keepalive_s: float = 15.0
     # Room timeouts; unset = the games catalogue's (20 s per turn, 120 s waiting).
     roulette_turn_timeout_s: int | None = None
@@ -197,7 +218,6 @@ def load_settings(
         "STREAM_TICKET_TTL_S",
         "BCRYPT_ROUNDS",
         "MAX_BODY_BYTES",
-        "LOGIN_ATTEMPTS_PER_MINUTE",
         "ROULETTE_TURN_TIMEOUT_S",
         "ROULETTE_WAITING_TIMEOUT_S",
         "DB_POOL_SIZE",
@@ -210,6 +230,24 @@ def load_settings(
         kwargs["sse_keepalive_s"] = float(_int(value, "SSE_KEEPALIVE_S", minimum=1))
     if (value := get("LOG_JSON")) is not None:
         kwargs["log_json"] = _bool(value, "LOG_JSON")
+    if (value := get("RATE_LIMITS")) is not None:
+        kwargs["rate_limits"] = _bool(value, "RATE_LIMITS")
+    for name in (
+        "RATE_LOGIN_ACCOUNT",
+        "RATE_LOGIN_KNOWN",
+        "RATE_LOGIN_ADDRESS",
+        "RATE_REGISTER_ADDRESS",
+        "RATE_PAYMENTS_USER",
+        "RATE_PLAY_USER",
+    ):
+        if (value := get(name)) is not None:
+            try:
+                kwargs[name.lower()] = Rule.parse(value)
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}{name} is a count per period such as 10/15m (s, m, h, d), "
+                    f"got {value!r}"
+                ) from None
     if (value := get("BENCH_ENDPOINTS")) is not None:
         kwargs["bench_endpoints"] = _bool(value, "BENCH_ENDPOINTS")
     for name in (
@@ -296,6 +334,11 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"refusing to start in production: {PREFIX}TRUSTED_PROXIES trusts every address, "
             "so any client could name its own address; list the proxies"
+        )
+    if settings.is_production and not settings.rate_limits:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}RATE_LIMITS=false leaves logins open to "
+            "guessing"
         )
     if settings.is_production and settings.bench_endpoints:
         raise SettingsError(

@@ -108,9 +108,8 @@ def _duplicate() -> ApiError:
     return Conflict("That username or email is already registered.", code="already_registered")
 
 
-async def login(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, data: LoginIn
-) -> Session:
+async def find_account(sessions: async_sessionmaker[AsyncSession], data: LoginIn) -> User | None:
+    """The account a login names, by username or email (whichever it was given)."""
     identifier = data.email if data.email is not None else data.username
     assert identifier is not None
     async with sessions() as session:
@@ -119,7 +118,17 @@ async def login(
             identifier = identifier.strip().lower()
         else:
             column = User.username
-        user = await session.scalar(select(User).where(column == identifier))
+        return await session.scalar(select(User).where(column == identifier))
+
+
+async def login(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    data: LoginIn,
+    user: User | None,
+) -> Session:
+    """Check the password against `user` (find_account's; None: no such account, which takes
+    as long as a wrong password) and start a login."""
     if user is None:
         await passwords.burn_time(data.password, settings.bcrypt_rounds)
         raise InvalidCredentials()

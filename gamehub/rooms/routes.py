@@ -40,6 +40,7 @@ from gamehub.rooms.schemas import (
 from gamehub.rooms.service import Rooms, RoomView
 from gamehub.rooms.streams import ChannelFeed, last_event_id, last_position, sse_response
 from gamehub.runtime import runtime
+from gamehub.userlimits import limited
 
 blueprint = Blueprint("rooms", __name__)
 RULE_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
@@ -64,6 +65,7 @@ def _event(applied: Any, event_type: type[Any]) -> Any:
 
 @blueprint.post("/games/join")
 @login_required
+@limited("play")
 @validate_request(JoinIn)
 @idempotent
 @validate_response(RoomEnvelope)
@@ -82,6 +84,7 @@ async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -
 
 @blueprint.post("/games/place-bet")
 @login_required
+@limited("play")
 @validate_request(PlaceBetIn)
 @idempotent
 @validate_response(BetOut)
@@ -107,6 +110,7 @@ async def do_place_bet(user: User, data: PlaceBetIn, login: AccessClaims | None 
 
 @blueprint.post("/games/pull-trigger")
 @login_checked_by_service
+@limited("play")
 @validate_request(RoomIn)
 @validate_response(PullOut)
 async def pull_trigger(data: RoomIn) -> PullOut:
@@ -130,6 +134,7 @@ async def do_pull(
 
 @blueprint.post("/games/leave")
 @login_required
+@limited("play")
 @validate_request(RoomIn)
 @validate_response(LeaveOut)
 async def leave(data: RoomIn) -> LeaveOut:

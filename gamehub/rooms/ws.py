@@ -38,6 +38,7 @@ from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
 from gamehub.rooms.streams import RETRY_MS, ChannelFeed
 from gamehub.runtime import runtime
+from gamehub.userlimits import check_user
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
@@ -156,6 +157,7 @@ async def _handle(
                 task.cancel()
             result: dict[str, Any] = {"room_id": room.room_id}
         elif op in COMMANDS:
+            await check_user(user.id, "play")  # the same per-user limit as the REST commands
             schema, handler = COMMANDS[op]
             reply = await handler(user, schema.model_validate(message), login)
             result = reply.model_dump(mode="json")
