@@ -7,6 +7,7 @@ from quart_schema import QuartSchema
 
 from gamehub import errors, health, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
+from gamehub.connections import Connections
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
     )
     gateway, gateway_blueprints = build_gateway(settings)
+    connections = Connections(settings.max_streams_per_user)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         gateway=gateway,
         pg=RawPool(settings.database_url, settings.db_raw_pool_size),
         limiter=create_limiter(settings.redis_url),
+        connections=connections,
     )
     app.extensions[EXTENSION] = runtime
     reconciler = Reconciler(runtime)
@@ -102,12 +105,14 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def _start() -> None:
         await runtime.broker.start()
         await registry.start()
+        connections.start(runtime.broker, runtime.readers)
         housekeeping.start()
         reconciler.start()
 
     @app.after_serving
     async def _stop() -> None:
         await housekeeping.stop()
+        await connections.stop()
         await registry.stop()
         await reconciler.stop()
         await gateway.close()

@@ -120,6 +120,8 @@ class Settings:
     rate_payments_user: Rule = _RULES["payments_user"]
     rate_play_user: Rule = _RULES["play_user"]
     sse_keepalive_s: float = 15.0
+    # Open SSE streams and WebSockets of one user on one instance (gamehub/connections.py).
+    max_streams_per_user: int = 20
     # Room timeouts; unset = the games catalogue's (20 s per turn, 120 s waiting).
     roulette_turn_timeout_s: int | None = None
     roulette_waiting_timeout_s: int | None = None
@@ -222,6 +224,7 @@ def load_settings(
         "ROULETTE_WAITING_TIMEOUT_S",
         "DB_POOL_SIZE",
         "DB_RAW_POOL_SIZE",
+        "MAX_STREAMS_PER_USER",
     ):
         value = get(name)
         if value is not None:

@@ -7,7 +7,8 @@ from typing import Any
 from quart import Blueprint, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.auth.guard import stream_user_id
+from gamehub import connections
+from gamehub.auth.guard import stream_login
 from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
 from gamehub.pg import RawPool
@@ -55,7 +56,8 @@ async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance)
 @blueprint.get("/events/connect")
 async def user_events() -> Response:
     """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
-    user_id = await stream_user_id()
+    login = await stream_login()
+    user_id = login.user_id
     rt = runtime()
     epoch, since = last_position()
 
@@ -63,13 +65,13 @@ async def user_events() -> Response:
         # As of the broker's last seq, which the feed reads first.
         return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
-    return sse_response(
-        ChannelFeed(
-            rt.broker,
-            channel(user_id),
-            since,
-            snapshot,
-            epoch=epoch,
-            keepalive_s=rt.settings.sse_keepalive_s,
-        )
+    feed = ChannelFeed(
+        rt.broker,
+        channel(user_id),
+        since,
+        snapshot,
+        epoch=epoch,
+        keepalive_s=rt.settings.sse_keepalive_s,
     )
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)

@@ -6,6 +6,7 @@ from quart import Blueprint, Response, after_this_request, g, request
 from quart_schema import validate_request, validate_response
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from gamehub import connections
 from gamehub.auth import service, throttle, tickets
 from gamehub.auth.guard import current_family, current_user, login_required
 from gamehub.auth.schemas import (
@@ -104,14 +105,22 @@ def _set_device_cookie(value: str) -> None:
 async def refresh(data: RefreshIn) -> TokensOut:
     """Spend a refresh token for a new token pair (rotation; a reused token ends the session)."""
     rt = runtime()
-    return await _tokens(await service.refresh(rt.sessions, rt.settings, data.refresh_token))
+    try:
+        result = await service.refresh(rt.sessions, rt.settings, data.refresh_token)
+    except service.RefreshReused as reused:
+        await connections.logins_ended(rt.broker, reused.user_id, [reused.family_id])
+        raise
+    return await _tokens(result)
 
 
 @blueprint.post("/auth/logout")
 @login_required
 async def logout() -> Response:
     """End this login: its refresh tokens and its access tokens stop working."""
-    await service.logout(runtime().sessions, current_family())
+    rt = runtime()
+    await service.logout(rt.sessions, current_family())
+    # Its streams and sockets close too, on every instance.
+    await connections.logins_ended(rt.broker, current_user().id, [current_family()])
     return Response(status=204)
 
 

@@ -9,12 +9,13 @@ from quart import Blueprint, Response, current_app, g
 from quart_schema import validate_querystring, validate_request, validate_response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gamehub import connections
 from gamehub.auth.guard import (
     current_login,
     current_user,
     login_checked_by_service,
     login_required,
-    stream_user_id,
+    stream_login,
 )
 from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import error_response
@@ -187,10 +188,12 @@ class _RoomHistory:
 @blueprint.get("/games/rooms/<int:room_id>/events")
 async def room_events(room_id: int) -> Response:
     """SSE for one room (players and spectators), with exact Last-Event-ID replay."""
-    await stream_user_id()
+    login = await stream_login()
     since = last_event_id()  # 422 before anything is looked up
     await rooms().get(room_id)  # 404 before the stream starts
-    return sse_response(room_feed(room_id, since))
+    feed = room_feed(room_id, since)
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)
 
 
 def room_feed(room_id: int, since: int | None) -> ChannelFeed:
@@ -216,7 +219,7 @@ def room_feed(room_id: int, since: int | None) -> ChannelFeed:
 @blueprint.get("/games/lobby/events")
 async def lobby_events() -> Response:
     """SSE of the live lobby: a `lobby` event listing open and playing rooms, then changes."""
-    await stream_user_id()
+    login = await stream_login()
     epoch, since = last_position()
     service = rooms()
     rt = runtime()
@@ -226,14 +229,14 @@ async def lobby_events() -> Response:
         views = await service.list(None)
         return None, {"rooms": [view.render() for view in views]}
 
-    return sse_response(
-        ChannelFeed(
-            rt.broker,
-            LOBBY,
-            since,
-            snapshot,
-            epoch=epoch,
-            keepalive_s=rt.settings.sse_keepalive_s,
-            snapshot_type="lobby",
-        )
+    feed = ChannelFeed(
+        rt.broker,
+        LOBBY,
+        since,
+        snapshot,
+        epoch=epoch,
+        keepalive_s=rt.settings.sse_keepalive_s,
+        snapshot_type="lobby",
     )
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)

@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, websocket
 
+from gamehub import connections
 from gamehub.auth import service as auth
 from gamehub.auth import tickets
 from gamehub.auth.tokens import AccessClaims, decode_access_token
@@ -101,7 +102,9 @@ async def ws() -> None:
         await websocket.send(json.dumps({"op": "error", "error": _error(error)}))
         await websocket.close(4401)
         return
-    await websocket.accept()
+    # Over the user's cap: 429 instead of the upgrade. The socket is closed if its login ends.
+    ending = _Ending()
+    held = connections.current().hold(login, ending)
     subscriptions: dict[int, asyncio.Task[None]] = {}
     send_lock = asyncio.Lock()
 
@@ -110,15 +113,57 @@ async def ws() -> None:
             await websocket.send(text)
 
     try:
-        while True:
-            raw = await websocket.receive()
-            await _handle(user, login, raw, subscriptions, send)
+        await websocket.accept()
+        with ending.receiving():
+            while not ending.ended:
+                raw = await ending.receive()
+                await _handle(user, login, raw, subscriptions, send)
+        ended = {"op": "error", "error": _error(connections.LoginEnded())}
+        await websocket.send(json.dumps(ended))
+        await websocket.close(4401)
     finally:
+        held.release()
         for task in subscriptions.values():
             task.cancel()
         for task in subscriptions.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class _Ending:
+    """Called when the socket's login ends: the socket stops reading (a command already read
+    is finished, not cut short), says so and closes (4401, as a socket refused for its
+    login)."""
+
+    __slots__ = ("ended", "task", "waiting")
+
+    def __init__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.ended = False
+        self.waiting = False  # in `receive`: the only place where the task may be cancelled
+
+    def __call__(self) -> None:
+        self.ended = True
+        if self.waiting:
+            self.task.cancel()
+
+    async def receive(self) -> str | bytes:
+        self.waiting = True
+        try:
+            return await websocket.receive()
+        finally:
+            self.waiting = False
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Where the cancel of an ended login is expected, and taken back."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self.ended or self.task.uncancel() > 0:
+                raise
 
 
 async def _handle(
