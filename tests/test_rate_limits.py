@@ -96,6 +96,23 @@ async def test_buckets_on_the_configured_store(backend: Backend) -> None:
         await limiter.close()
 
 
+async def test_instances_share_buckets_through_redis(backend: Backend) -> None:
+    if backend.redis_url is None:
+        pytest.skip("without Redis each process keeps its own buckets (tested above)")
+    first, second = create_limiter(backend.redis_url), create_limiter(backend.redis_url)
+    key, rule = f"test:{secrets.token_hex(4)}", Rule(2, 60)
+    try:
+        assert await first.hit(key, rule) is None
+        assert await second.hit(key, rule) is None
+        assert await first.hit(key, rule) is not None
+        assert await second.hit(key, rule) is not None
+        await first.remember(f"{key}:place", 60)
+        assert await second.known(f"{key}:place")
+    finally:
+        await first.close()
+        await second.close()
+
+
 # --- logins ----------------------------------------------------------------------------------
 
 
