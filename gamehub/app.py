@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, observability, userstream
+from gamehub import apidocs, errors, health, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.connections import Connections
 from gamehub.db import create_engine, reader_factory, session_factory
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
+    apidocs.install(app)  # /docs with Swagger UI from a package, not a CDN
     metrics = observability.Metrics()
     app.extensions["gamehub_metrics"] = metrics
     observability.install(app, metrics)

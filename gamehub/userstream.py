@@ -57,15 +57,22 @@ async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance)
 async def user_events() -> Response:
     """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
     login = await stream_login()
-    user_id = login.user_id
-    rt = runtime()
     epoch, since = last_position()
+    feed = user_feed(login.user_id, epoch, since)
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)
+
+
+def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:
+    """One subscriber's feed of the user's own channel (the SSE stream's and the WebSocket's):
+    a snapshot with the wallet, or the exact replay after `<epoch>-<since>`, then live events."""
+    rt = runtime()
 
     async def snapshot() -> tuple[None, dict[str, Any]]:
         # As of the broker's last seq, which the feed reads first.
         return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
-    feed = ChannelFeed(
+    return ChannelFeed(
         rt.broker,
         channel(user_id),
         since,
@@ -73,5 +80,3 @@ async def user_events() -> Response:
         epoch=epoch,
         keepalive_s=rt.settings.sse_keepalive_s,
     )
-    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
-    return sse_response(feed)

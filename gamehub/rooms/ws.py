@@ -5,6 +5,8 @@ Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{
 ...the REST body..., "ref": "client-id"}`. Replies carry the `ref`: `{"op": "reply", "ref",
 "ok": true, "result": {...}}` or `{"op": "reply", "ref", "ok": false, "error": {code, message,
 details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
+The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account"}`
+(gamehub/wsaccount.py).
 Authenticate with `?ticket=` (browsers) or the bearer header.
 
 A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
@@ -37,9 +39,10 @@ from gamehub.origins import refuse_foreign_origin
 from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
-from gamehub.rooms.streams import RETRY_MS, ChannelFeed
+from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
 from gamehub.runtime import runtime
 from gamehub.userlimits import check_user
+from gamehub.wsaccount import ACCOUNT, account_subscription
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
@@ -105,7 +108,7 @@ async def ws() -> None:
     # Over the user's cap: 429 instead of the upgrade. The socket is closed if its login ends.
     ending = _Ending()
     held = connections.current().hold(login, ending)
-    subscriptions: dict[int, asyncio.Task[None]] = {}
+    subscriptions: dict[int | str, asyncio.Task[None]] = {}
     send_lock = asyncio.Lock()
 
     async def send(text: str) -> None:
@@ -170,7 +173,7 @@ async def _handle(
     user: User,
     login: AccessClaims,
     raw: str | bytes,
-    subscriptions: dict[int, asyncio.Task[None]],
+    subscriptions: dict[int | str, asyncio.Task[None]],
     send: Callable[[str], Awaitable[None]],
 ) -> None:
     ref: Any = None
@@ -180,7 +183,12 @@ async def _handle(
             raise ApiError("A message is a JSON object.", status=422, code="validation_error")
         ref = message.pop("ref", None)
         op = message.pop("op", None)
-        if op == "subscribe":
+        if op in ("subscribe", "unsubscribe") and message.get("stream") == ACCOUNT:
+            _account(user.id, op, message.get("last_event_id"), ref, subscriptions, send)
+            if op == "subscribe":
+                return  # the subscription replies once it is open
+            result: dict[str, Any] = {"stream": ACCOUNT}
+        elif op == "subscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
             since = message.get("last_event_id")
             # A bool is an int to Python, not to a client.
@@ -200,7 +208,7 @@ async def _handle(
             task = subscriptions.pop(room.room_id, None)
             if task is not None:
                 task.cancel()
-            result: dict[str, Any] = {"room_id": room.room_id}
+            result = {"room_id": room.room_id}
         elif op in COMMANDS:
             await check_user(user.id, "play")  # the same per-user limit as the REST commands
             schema, handler = COMMANDS[op]
@@ -211,6 +219,34 @@ async def _handle(
         await send(json.dumps({"op": "reply", "ref": ref, "ok": True, "result": result}))
     except (ApiError, roulette.RuleError, ValidationError, ValueError) as error:
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+
+
+def _account(
+    user_id: int,
+    op: str,
+    since: Any,
+    ref: Any,
+    subscriptions: dict[int | str, asyncio.Task[None]],
+    send: Callable[[str], Awaitable[None]],
+) -> None:
+    """(Un)subscribe the socket to its user's own stream; a malformed id is refused (422)."""
+    if since is not None and not isinstance(since, str):
+        raise ApiError(
+            "last_event_id is an id the stream sent.", status=422, code="validation_error"
+        )
+    position_ = ("", None) if since is None else position(since)
+    old = subscriptions.pop(ACCOUNT, None)
+    if old is not None:
+        old.cancel()
+    if op != "subscribe":
+        return
+
+    async def refuse(error: Exception) -> None:
+        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+
+    subscriptions[ACCOUNT] = asyncio.create_task(
+        account_subscription(user_id, position_, ref, send, refuse)
+    )
 
 
 async def _subscription(
