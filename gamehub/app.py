@@ -9,12 +9,15 @@ from gamehub import apidocs, errors, health, observability, userstream
 from gamehub.admin.blueprints import admin_blueprints
 from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
+from gamehub.connections import Connections
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
 from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
+from gamehub.proxies import behind_proxies
+from gamehub.ratelimit import create_limiter
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
@@ -51,7 +54,10 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.asgi_http_class = InlineHTTPConnection
     # Streams are written outside Quart once it has answered (see handoff.py): the documented
     # way to wrap a Quart app in ASGI middleware.
-    app.asgi_app = StreamHandoff(app.asgi_app)  # type: ignore[method-assign]
+    # Outermost: the client's address from trusted proxies' headers, before anything reads it.
+    app.asgi_app = behind_proxies(  # type: ignore[method-assign,assignment]
+        StreamHandoff(app.asgi_app), settings.trusted_proxies
+    )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"] = "pydantic"
 
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
     )
     gateway, gateway_blueprints = build_gateway(settings)
+    connections = Connections(settings.max_streams_per_user)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -80,6 +87,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         broker=create_broker(settings.redis_url),
         gateway=gateway,
         pg=RawPool(settings.database_url, settings.db_raw_pool_size),
+        limiter=create_limiter(settings.redis_url),
+        connections=connections,
     )
     app.extensions[EXTENSION] = runtime
     reconciler = Reconciler(runtime)
@@ -100,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def _start() -> None:
         await runtime.broker.start()
         await registry.start()
+        connections.start(runtime.broker, runtime.readers)
         housekeeping.start()
         reconciler.start()
         money_trail.start()
@@ -107,11 +117,13 @@ def create_app(settings: Settings | None = None) -> Quart:
     @app.after_serving
     async def _stop() -> None:
         await housekeeping.stop()
+        await connections.stop()
         await registry.stop()
         await reconciler.stop()
         await money_trail.stop()
         await gateway.close()
         await runtime.broker.close()
+        await runtime.limiter.close()
         await runtime.pg.close()
         await engine.dispose()
 

@@ -113,6 +113,8 @@ def install(app: Quart, metrics: Metrics) -> None:
                 "ctx_ms": round(elapsed * 1000, 2),
                 # Set by both guards (some routes check only the token, see auth.guard).
                 "ctx_user_id": getattr(g, "user_id", None),
+                # The client's address, through trusted proxies (gamehub/proxies.py).
+                "ctx_client": request.remote_addr,
             },
         )
         return response

@@ -7,7 +7,8 @@ from typing import Any
 from quart import Blueprint, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.auth.guard import stream_user_id
+from gamehub import connections
+from gamehub.auth.guard import stream_login
 from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
 from gamehub.pg import RawPool
@@ -55,9 +56,11 @@ async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance)
 @blueprint.get("/events/connect")
 async def user_events() -> Response:
     """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
-    user_id = await stream_user_id()
+    login = await stream_login()
     epoch, since = last_position()
-    return sse_response(user_feed(user_id, epoch, since))
+    feed = user_feed(login.user_id, epoch, since)
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)
 
 
 def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
+from gamehub import connections
 from gamehub.admin import support, suspensions
 from gamehub.admin.guard import current_operator, operator_required
 from gamehub.admin.render import page_out, player_out
@@ -40,9 +41,12 @@ async def show(user_id: int) -> PlayerPageOut:
 @validate_response(PlayerEnvelope)
 async def suspend(user_id: int, data: ReasonIn) -> PlayerEnvelope:
     """Suspend a player: every login ends at once and new logins get 403 account_suspended."""
-    user, suspension = await suspensions.suspend(
-        runtime().sessions, current_operator(), user_id, data.reason
+    rt = runtime()
+    user, suspension, ended = await suspensions.suspend(
+        rt.sessions, current_operator(), user_id, data.reason
     )
+    # Their streams and sockets close too, on every instance.
+    await connections.logins_ended(rt.broker, user.id, ended)
     return PlayerEnvelope(user=player_out(user, suspension))
 
 

@@ -3,8 +3,9 @@
 A suspension ends every login of the player the way logout and a responsible-play pause do
 (auth.service.end_all_logins): their access tokens stop working at once (401
 `session_revoked`), their refresh tokens are refused, the room commands of their open
-WebSockets are refused in the commands' own statements, and whatever closes the streams of an
-ended login closes theirs. A new login answers 403 `account_suspended` (admin/suspended.py)."""
+WebSockets are refused in the commands' own statements, and the caller closes their streams
+and sockets with connections.logins_ended once the suspension has committed. A new login
+answers 403 `account_suspended` (admin/suspended.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ async def suspend(
     operator: CurrentOperator,
     user_id: int,
     reason: str,
-) -> tuple[User, Suspension]:
+) -> tuple[User, Suspension, list[str]]:
+    """The player, their suspension and the logins it ended."""
     async with transaction(sessions) as session:
         user = await _locked_player(session, user_id)
         if await session.get(Suspension, user_id) is not None:
@@ -41,7 +43,7 @@ async def suspend(
             user_id=user_id, suspended_at=utcnow(), reason=reason, operator_id=operator.id
         )
         session.add(suspension)
-        await auth.end_all_logins(session, user_id, "suspended")
+        ended = await auth.end_all_logins(session, user_id, "suspended")
         await session.flush()
         await audit.record(
             session,
@@ -51,7 +53,7 @@ async def suspend(
             details={"reason": reason},
             address=operator.address,
         )
-        return user, suspension
+        return user, suspension, ended
 
 
 async def reinstate(

@@ -21,28 +21,33 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, websocket
 
+from gamehub import connections
 from gamehub.auth import service as auth
 from gamehub.auth import tickets
 from gamehub.auth.tokens import AccessClaims, decode_access_token
 from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.jsonio import client_json
 from gamehub.models import User
+from gamehub.origins import refuse_foreign_origin
 from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
 from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
 from gamehub.runtime import runtime
+from gamehub.userlimits import check_user
 from gamehub.wsaccount import ACCOUNT, account_subscription
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
+# A foreign Origin is refused (403) before the socket is accepted.
+blueprint.before_websocket(refuse_foreign_origin)
 
 # The largest seq a client may name (as the SSE streams allow: 18 digits).
 MAX_SEQ = 10**18 - 1
@@ -100,7 +105,9 @@ async def ws() -> None:
         await websocket.send(json.dumps({"op": "error", "error": _error(error)}))
         await websocket.close(4401)
         return
-    await websocket.accept()
+    # Over the user's cap: 429 instead of the upgrade. The socket is closed if its login ends.
+    ending = _Ending()
+    held = connections.current().hold(login, ending)
     subscriptions: dict[int | str, asyncio.Task[None]] = {}
     send_lock = asyncio.Lock()
 
@@ -109,15 +116,57 @@ async def ws() -> None:
             await websocket.send(text)
 
     try:
-        while True:
-            raw = await websocket.receive()
-            await _handle(user, login, raw, subscriptions, send)
+        await websocket.accept()
+        with ending.receiving():
+            while not ending.ended:
+                raw = await ending.receive()
+                await _handle(user, login, raw, subscriptions, send)
+        ended = {"op": "error", "error": _error(connections.LoginEnded())}
+        await websocket.send(json.dumps(ended))
+        await websocket.close(4401)
     finally:
+        held.release()
         for task in subscriptions.values():
             task.cancel()
         for task in subscriptions.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class _Ending:
+    """Called when the socket's login ends: the socket stops reading (a command already read
+    is finished, not cut short), says so and closes (4401, as a socket refused for its
+    login)."""
+
+    __slots__ = ("ended", "task", "waiting")
+
+    def __init__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.ended = False
+        self.waiting = False  # in `receive`: the only place where the task may be cancelled
+
+    def __call__(self) -> None:
+        self.ended = True
+        if self.waiting:
+            self.task.cancel()
+
+    async def receive(self) -> str | bytes:
+        self.waiting = True
+        try:
+            return await websocket.receive()
+        finally:
+            self.waiting = False
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Where the cancel of an ended login is expected, and taken back."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self.ended or self.task.uncancel() > 0:
+                raise
 
 
 async def _handle(
@@ -161,6 +210,7 @@ async def _handle(
                 task.cancel()
             result = {"room_id": room.room_id}
         elif op in COMMANDS:
+            await check_user(user.id, "play")  # the same per-user limit as the REST commands
             schema, handler = COMMANDS[op]
             reply = await handler(user, schema.model_validate(message), login)
             result = reply.model_dump(mode="json")
