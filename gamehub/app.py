@@ -40,8 +40,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
     check_versions()  # refuse to serve with a work-around outside its fence
     app = RememberingQuart("gamehub")  # Quart, with URL matches remembered (routing.py)
-    app.json_provider_class = ExactJSONProvider
-    app.json = ExactJSONProvider(app)
     app.request_class = ApiRequest
     # Every <int:...> in a path is a row id: out of bigint's range it matches nothing (404).
     app.url_map.converters["int"] = IdConverter
@@ -60,6 +58,10 @@ def create_app(settings: Settings | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
+    # After QuartSchema: it installs a provider of its own (floats for numbers) as it starts,
+    # which would round `10.0099999999999999999` to 10.01 before any validator saw it.
+    app.json_provider_class = ExactJSONProvider
+    app.json = ExactJSONProvider(app)
     metrics = observability.Metrics()
     app.extensions["gamehub_metrics"] = metrics
     observability.install(app, metrics)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
@@ -69,6 +70,9 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 class ExactJSONProvider(DefaultJSONProvider):
+    """The app's one JSON provider: numbers parse as Decimal. It replaces quart-schema's (so
+    `create_app` installs it after QuartSchema) and, like that one, renders pydantic models."""
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         # NaN / Infinity literals become Decimal NaN / Infinity so validation can answer 422.
         return json.loads(s, parse_float=Decimal, parse_constant=Decimal, **kwargs)
@@ -81,7 +85,10 @@ class ExactJSONProvider(DefaultJSONProvider):
             return value.isoformat()
         if isinstance(value, Decimal):
             return str(value)
-        return DefaultJSONProvider.default(value)
+        try:
+            return DefaultJSONProvider.default(value)
+        except TypeError:
+            return to_jsonable_python(value)
 
 
 class ApiRequest(Request):
