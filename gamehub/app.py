@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, observability, userstream
+from gamehub import errors, health, logsafety, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
@@ -39,6 +39,7 @@ API_DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
     check_versions()  # refuse to serve with a work-around outside its fence
+    logsafety.install()  # URLs in log lines lose their secrets (callback path, query strings)
     app = RememberingQuart("gamehub")  # Quart, with URL matches remembered (routing.py)
     app.request_class = ApiRequest
     # Every <int:...> in a path is a row id: out of bigint's range it matches nothing (404).
