@@ -37,7 +37,13 @@ class TooManyValues(ApiError):
     message = f"The request body holds more than {MAX_VALUES} values."
 
 
-def client_json(data: str | bytes, loads: Callable[[str], Any] = json.loads) -> Any:
+def exact_loads(text: str | bytes, **kwargs: Any) -> Any:
+    """JSON with every non-integer number a Decimal; NaN / Infinity literals become Decimal NaN
+    / Infinity, so validation can answer 422."""
+    return json.loads(text, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+
+
+def client_json(data: str | bytes, loads: Callable[[str], Any] = exact_loads) -> Any:
     """A client's JSON text parsed with `loads`: MalformedJson if it is not UTF-8, not JSON,
     or nested deeper than MAX_DEPTH; TooManyValues if it holds more than MAX_VALUES."""
     try:
@@ -88,8 +94,7 @@ class ExactJSONProvider(DefaultJSONProvider):
     `create_app` installs it after QuartSchema) and, like that one, renders pydantic models."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        # NaN / Infinity literals become Decimal NaN / Infinity so validation can answer 422.
-        return json.loads(s, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+        return exact_loads(s, **kwargs)
 
     @staticmethod
     def default(value: Any) -> Any:

@@ -263,3 +263,62 @@ async def test_a_websocket_frame_with_bad_bytes_or_ids_is_answered_and_the_socke
             reply = json.loads(await ws.receive())
         assert (reply["ref"], reply["ok"]) == ("still", True)
     no_unhandled_errors(caplog)
+
+
+# Frames a client can send that are not a command, each with the error code it gets; the same
+# socket answers every one of them and then a good command.
+ODD_FRAMES: list[tuple[str, str]] = [
+    ("not json", "malformed_json"),
+    ("", "malformed_json"),
+    ('"a string"', "validation_error"),
+    ("null", "validation_error"),
+    ("1e999999", "validation_error"),
+    ("[]", "validation_error"),
+    ('{"op": []}', "unknown_op"),
+    ('{"op": {}}', "unknown_op"),
+    ('{"op": 5}', "unknown_op"),
+    ('{"op": "' + "x" * 10_000 + '"}', "unknown_op"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": 1.5}', "validation_error"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": -1e400}', "validation_error"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": {"a": [1]}}', "validation_error"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": true}', "validation_error"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": "' + "r" * 256 + '"}', "validation_error"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": 9007199254740992}', "validation_error"),
+    ('{"op": "subscribe", "room_id": "1"}', "validation_error"),
+    ('{"op": "subscribe", "room_id": 1, "last_event_id": 1.5}', "validation_error"),
+    ('{"op": "subscribe", "room_id": 1, "last_event_id": "\u00b2"}', "validation_error"),
+    ('{"op": "leave", "room_id": true}', "validation_error"),
+    ('{"op": "join", "stake": NaN}', "validation_error"),
+    ('{"op": "join", "stake": 1e400}', "validation_error"),
+    # Read exactly: a float would make these 10.01 and 100.
+    ('{"op": "join", "stake": 10.0099999999999999999}', "validation_error"),
+    (
+        '{"op": "place-bet", "room_id": 1, "bet_type": "survival", "bet_amount": '
+        "99.999999999999999999}",
+        "validation_error",
+    ),
+    ('{"op": "join", "stake": 10, "balance": 1}', "validation_error"),
+]
+
+
+async def test_odd_websocket_frames_are_answered_and_the_socket_stays_usable(
+    client: TestClientProtocol, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = bearer((await register(client))["access_token"])
+    async with client.websocket("/ws", headers=headers) as ws:
+        for frame, code in ODD_FRAMES:
+            started = time.perf_counter()
+            await ws.send(frame)
+            async with asyncio.timeout(FAST_S * 5):
+                reply = json.loads(await ws.receive())
+            assert time.perf_counter() - started < FAST_S, frame[:60]
+            assert (reply["op"], reply["ok"]) == ("reply", False), (frame[:60], reply)
+            assert reply["error"]["code"] == code, (frame[:60], reply)
+            assert reply["ref"] is None, frame[:60]  # a ref that cannot be echoed is not
+            assert len(json.dumps(reply)) < 2000, frame[:60]
+        for ref in ("still", 7, -(2**53 - 1)):
+            await ws.send(json.dumps({"op": "unsubscribe", "room_id": 1, "ref": ref}))
+            async with asyncio.timeout(FAST_S * 5):
+                reply = json.loads(await ws.receive())
+            assert (reply["ref"], reply["ok"]) == (ref, True)
+    no_unhandled_errors(caplog)
