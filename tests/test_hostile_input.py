@@ -322,3 +322,78 @@ async def test_odd_websocket_frames_are_answered_and_the_socket_stays_usable(
                 reply = json.loads(await ws.receive())
             assert (reply["ref"], reply["ok"]) == (ref, True)
     no_unhandled_errors(caplog)
+
+
+# Integers in query strings as Python's int() or pydantic's lax mode would take them, and
+# numbers out of range: each a 422, never a 500 and never quietly read as something else.
+ODD_QUERY_INTEGERS = [
+    "9" * 5000,
+    "9" * 30,
+    str(HUGE),
+    "-1",
+    "%C2%B2",  # ²
+    "%D9%A3",  # Arabic-Indic 3
+    "%FF",
+    "1_000",
+    "0x10",
+    "%201",  # " 1"
+    "1.0",
+    "1e3",
+    "",
+    "%00",
+    "-0",
+    "+1",
+    "NaN",
+]
+SEED = "a" * 64
+QUERY_INTEGERS = [
+    "/history?limit=",
+    "/history?before=",
+    "/transactions?limit=",
+    "/transactions?before=",
+    f"/fairness/verify?server_seed={SEED}&client_seed=x&game=spin-and-win&nonce=",
+]
+
+
+async def test_odd_integers_in_query_strings_are_422(
+    client: TestClientProtocol, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = bearer((await register(client))["access_token"])
+    for path in QUERY_INTEGERS:
+        for value in ODD_QUERY_INTEGERS:
+            if path.endswith("nonce=") and value == "-0":
+                continue  # checked below: a nonce may be 0, but "-0" is not ASCII digits
+            response, elapsed = await timed(client.get(path + value, headers=headers))
+            await assert_refused(response, elapsed, 422, "validation_error", (path, value[:20]))
+    response = await client.get(QUERY_INTEGERS[-1] + "-0", headers=headers)
+    assert response.status_code == 422
+    # Plain digits still work, at the edges of their ranges.
+    for path, value in (
+        ("/history?before=", str(MAX_ID)),
+        ("/transactions?before=", str(MAX_ID)),
+        ("/history?limit=", "100"),
+        (QUERY_INTEGERS[-1], "0"),
+        (QUERY_INTEGERS[-1], str(MAX_ID)),
+    ):
+        response = await client.get(path + value, headers=headers)
+        assert response.status_code == 200, (path, await response.get_data(as_text=True))
+    no_unhandled_errors(caplog)
+
+
+@pytest.mark.parametrize("kind", ["cool_off", "self_exclusion"])
+async def test_pause_days_out_of_range_or_not_an_integer_are_422_and_change_nothing(
+    client: TestClientProtocol, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {
+        "Content-Type": "application/json",
+        **bearer((await register(client))["access_token"]),
+    }
+    for days in ["true", "1.5", "1.0", '"30"', "0", "-1", "1826", "9" * 30, "1e400", "NaN", "[]"]:
+        raw = f'{{"kind": "{kind}", "days": {days}}}'
+        response, elapsed = await timed(
+            client.post("/responsible-play/pause", data=raw, headers=headers)
+        )
+        await assert_refused(response, elapsed, 422, "validation_error", days[:20])
+    state = await (await client.get("/responsible-play", headers=headers)).get_json()
+    assert state["paused"] is False
+    no_unhandled_errors(caplog)
