@@ -112,8 +112,8 @@ class ExactJSONProvider(DefaultJSONProvider):
 
 class ApiRequest(Request):
     async def get_json(self, force: bool = True, silent: bool = False, cache: bool = True) -> Any:
-        """The body as JSON (whatever its Content-Type), through `client_json`; a malformed
-        body is MalformedJson, or None when `silent`."""
+        """The body as JSON (whatever its Content-Type), through `client_json`; a body it
+        refuses is its error (MalformedJson, TooManyValues), or None when `silent`."""
         if cache and self._cached_json[silent] is not Ellipsis:
             return self._cached_json[silent]
         if not (force or self.is_json):
@@ -122,7 +122,7 @@ class ApiRequest(Request):
         data = await self.get_data(cache=cache, as_text=False)
         try:
             result = client_json(data, self.json_module.loads)
-        except MalformedJson:
+        except (MalformedJson, TooManyValues):
             if not silent:
                 raise
             result = None

@@ -1,6 +1,10 @@
 """Hostile input gets its JSON 4xx, never a 500, and quickly: bodies that are not UTF-8 or nest
 thousands deep, on every operation that takes JSON; ids past bigint's range in paths, bodies,
-token claims and WebSocket frames. The real bytes go through the real app."""
+token claims and WebSocket frames. The real bytes go through the real app.
+
+The corpus at the end takes every operation from the app's URL map (and its OpenAPI document)
+against bad encodings, depths, sizes, out-of-range ids and odd digits, asserting status, error
+code and a time bound, so an operation added later is covered without editing this file."""
 
 from __future__ import annotations
 
@@ -396,4 +400,179 @@ async def test_pause_days_out_of_range_or_not_an_integer_are_422_and_change_noth
         await assert_refused(response, elapsed, 422, "validation_error", days[:20])
     state = await (await client.get("/responsible-play", headers=headers)).get_json()
     assert state["paused"] is False
+    no_unhandled_errors(caplog)
+
+
+# ---- The corpus: every HTTP operation the app serves, from its URL map, against every kind of
+# hostile input, each answered with its status and error code within a time bound.
+
+# Streams answer with an open event stream, not a reply: their hostile inputs (ids in paths,
+# Last-Event-ID) are covered above and in tests/rooms/test_room_streams.py and
+# tests/test_userstream.py; only their ids in paths are in the corpus (a 404 comes first).
+STREAMS = {"/games/rooms/<int:room_id>/events", "/games/lobby/events", "/events", "/events/connect"}
+# Logout ends the login the corpus uses; it takes no body (tests/auth covers it).
+NOT_IN_BODY_CORPUS = STREAMS | {"/auth/logout", "/static/<path:filename>"}
+CALLBACK_PREFIX = "/payments/callbacks/"
+# The built-in sandbox's Daraja API reads JSON bodies; its control endpoints read none.
+DARAJA_API_PREFIX = "/sandbox/daraja/mpesa/"
+OVERSIZED = b'{"a": "' + b"x" * (1024 * 1024) + b'"}'
+MANY_VALUES = b"[" + b"0," * 100_000 + b"0]"
+BODY_CORPUS: list[tuple[str, bytes]] = [
+    ("undecodable", UNDECODABLE),
+    ("undecodable-inside", UNDECODABLE_INSIDE),
+    ("deep-arrays", DEEP_ARRAYS),
+    ("deep-objects", DEEP_OBJECTS),
+    ("depth+1", JUST_TOO_DEEP),
+    ("unclosed", UNCLOSED),
+    ("many-values", MANY_VALUES),
+    ("oversized", OVERSIZED),
+]
+# What a JSON operation answers to each (status, code).
+JSON_REFUSAL = {
+    "many-values": (413, "payload_too_large"),
+    "oversized": (413, "payload_too_large"),
+}
+ODD_PATH_IDS = [str(HUGE), str(HUGER), "9" * 5000, "0", "-1", "%D9%A3", "%C2%B2", "1.0", "0x1"]
+
+
+def operations(app: Quart) -> list[tuple[str, str]]:
+    """Every (method, rule) the app serves over HTTP, HEAD and OPTIONS aside."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if getattr(rule, "websocket", False):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((method, rule.rule))
+    return sorted(found)
+
+
+def concrete(rule: str, id_value: str = "1") -> str:
+    """A path for `rule`: ids as given, the callback secret the test app uses, a name."""
+    path = rule.replace("<secret>", "test-callback-secret")
+    for converter in ("<int:room_id>", "<int:transaction_id>"):
+        path = path.replace(converter, id_value)
+    return (
+        path.replace("<path:name>", "app.js")
+        .replace("<checkout_request_id>", "ws_CO_1")
+        .replace("<originator_conversation_id>", "AG_1")
+    )
+
+
+def test_the_corpus_knows_every_path_parameter(app: Quart) -> None:
+    for _method, rule in operations(app):
+        if rule in NOT_IN_BODY_CORPUS:
+            continue
+        assert "<" not in concrete(rule), rule
+
+
+async def test_every_operation_refuses_every_hostile_body(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON operations answer 400 `malformed_json` or 413 `payload_too_large`; callbacks
+    acknowledge; the sandbox's Daraja API answers as Daraja does (400); operations without a
+    body ignore it. None answers 5xx, each within the time bound."""
+    client = app.test_client()
+    token = (await register(client))["access_token"]
+    takes_json = json_operations(app)
+    for method, rule in operations(app):
+        if rule in NOT_IN_BODY_CORPUS:
+            continue
+        path = concrete(rule)
+        for name, body in BODY_CORPUS:
+            headers = {
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"corpus-{name}",
+                **bearer(token),
+            }
+            response, elapsed = await timed(
+                getattr(client, method.lower())(path, data=body, headers=headers)
+            )
+            what = (method, rule, name)
+            status = response.status_code
+            assert status < 500, (what, await response.get_data(as_text=True))
+            # A 1 MiB body costs reading it; the rest cost milliseconds.
+            assert elapsed < FAST_S * (2 if name == "oversized" else 1), (what, elapsed)
+            if (method, rule) in takes_json:
+                expected = JSON_REFUSAL.get(name, (400, "malformed_json"))
+                assert (status, (await error_of(response))["code"]) == expected, what
+            elif rule.startswith(CALLBACK_PREFIX) and name == "oversized":
+                # Past the 1 MiB limit the server reads no further: the contract's 413.
+                assert (status, (await error_of(response))["code"]) == (413, "payload_too_large")
+            elif rule.startswith(CALLBACK_PREFIX):
+                assert (status, await response.get_json()) == (
+                    200,
+                    {"ResultCode": 0, "ResultDesc": "Accepted"},
+                ), what
+            elif rule.startswith(DARAJA_API_PREFIX):
+                assert status in {400, 401, 413}, what  # as Daraja: bad body, no token
+    no_unhandled_errors(caplog)
+
+
+async def test_every_path_id_out_of_range_is_404_on_every_operation(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app.test_client()
+    headers = bearer((await register(client))["access_token"])
+    with_ids = [(m, r) for m, r in operations(app) if "<int:" in r]
+    assert len(with_ids) >= 3  # rooms, a room's events, transactions
+    for method, rule in with_ids:
+        for value in ODD_PATH_IDS:
+            response, elapsed = await timed(
+                getattr(client, method.lower())(concrete(rule, value), headers=headers)
+            )
+            await assert_refused(response, elapsed, 404, "not_found", (rule, value[:20]))
+    no_unhandled_errors(caplog)
+
+
+async def test_every_integer_in_a_query_string_refuses_odd_digits(
+    client: TestClientProtocol, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the OpenAPI document: each operation's integer query parameters, each odd value a
+    422 (the other parameters valid)."""
+    headers = bearer((await register(client))["access_token"])
+    spec = await (await client.get("/openapi.json")).get_json()
+    valid = {"server_seed": SEED, "client_seed": "x", "game": "spin-and-win", "nonce": "0"}
+    checked = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            params = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            required = {p["name"]: valid[p["name"]] for p in params if p.get("required")}
+            for param in params:
+                if param["schema"].get("type") != "integer" and not any(
+                    option.get("type") == "integer" for option in param["schema"].get("anyOf", [])
+                ):
+                    continue
+                checked.append((path, param["name"]))
+                for value in ODD_QUERY_INTEGERS:
+                    query = "&".join(
+                        f"{name}={val}" for name, val in {**required, param["name"]: value}.items()
+                    )
+                    response, elapsed = await timed(
+                        getattr(client, method)(f"{path}?{query}", headers=headers)
+                    )
+                    await assert_refused(
+                        response,
+                        elapsed,
+                        422,
+                        "validation_error",
+                        (path, param["name"], value[:20]),
+                    )
+    assert len(checked) >= 5, checked  # history and transactions limit/before, verify's nonce
+    no_unhandled_errors(caplog)
+
+
+async def test_every_operation_without_credentials_is_401_or_its_public_answer(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app.test_client()
+    for method, rule in operations(app):
+        if rule in STREAMS or rule == "/static/<path:filename>":
+            continue
+        response, elapsed = await timed(
+            getattr(client, method.lower())(
+                concrete(rule), headers={"Authorization": "Bearer \u00b2\xff not.a.token"}
+            )
+        )
+        assert response.status_code < 500, (method, rule)
+        assert elapsed < FAST_S, (method, rule, elapsed)
     no_unhandled_errors(caplog)
