@@ -12,6 +12,7 @@ from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
 from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
+from gamehub.openapi import ApiOpenAPIProvider
 from gamehub.pg import RawPool
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         redoc_ui_path=None,
         scalar_ui_path=None,
+        openapi_provider_class=ApiOpenAPIProvider,
     )
     # After QuartSchema: it installs a provider of its own (floats for numbers) as it starts,
     # which would round `10.0099999999999999999` to 10.01 before any validator saw it.
