@@ -31,10 +31,11 @@ def _ascii_digits(value: object) -> object:
     return value
 
 
-# For integers in query strings: `Annotated[int, QUERY_DIGITS, Field(ge=..., le=...)]`.
+# For integers in query strings: `Annotated[int, Field(ge=..., le=...), QUERY_DIGITS]` (the
+# Field first, or the document would show pydantic's `ge` instead of JSON Schema's `minimum`).
 QUERY_DIGITS = BeforeValidator(_ascii_digits)
 # An id in a query string (a page's `before`).
-QueryId = Annotated[int, QUERY_DIGITS, Field(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID), QUERY_DIGITS]
 
 
 def is_id(value: object) -> bool:

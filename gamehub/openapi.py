@@ -1,5 +1,6 @@
 """The OpenAPI document says what the API answers: every operation may answer the contract's
-JSON error (`default`, with its schema), and an id in a path is an integer in bigint's range.
+JSON error (`default`, with its schema), an id in a path is an integer in bigint's range, a
+JSON body and a required query parameter are marked required.
 Built through quart-schema's documented extension point (an `OpenAPIProvider` subclass)."""
 
 from __future__ import annotations
@@ -34,7 +35,21 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                 # cannot be sorted next to "default" when the document is rendered).
                 declared = {str(status): body for status, body in operation["responses"].items()}
                 operation["responses"] = {**declared, "default": error}
+                if "requestBody" in operation:  # a JSON body is always expected (else 400)
+                    operation["requestBody"] = {**operation["requestBody"], "required": True}
         return paths, {**components, **error_components}
+
+    def build_querystring_parameters(
+        self, model: type[Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """quart-schema's, with `required` set for the model's required fields."""
+        parameters, components = super().build_querystring_parameters(model)
+        fields = getattr(model, "model_fields", {})
+        for parameter in parameters:
+            field = fields.get(parameter["name"])
+            if field is not None and field.is_required():
+                parameter["required"] = True
+        return parameters, components
 
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
         parameter = super().build_path_parameter(name, converter)

@@ -74,7 +74,7 @@ class RotateOut(BaseModel):
 class VerifyQuery(Strict):
     server_seed: Annotated[str, Field(pattern=SERVER_SEED_PATTERN)]
     client_seed: Annotated[str, Field(min_length=1, max_length=129)]
-    nonce: Annotated[int, QUERY_DIGITS, Field(ge=0, le=MAX_NONCE)]
+    nonce: Annotated[int, Field(ge=0, le=MAX_NONCE), QUERY_DIGITS]
     game: Literal["spin-and-win", "russian-roulette"] = "spin-and-win"
 
     @model_validator(mode="after")
@@ -108,7 +108,7 @@ class VerifyOut(BaseModel):
 
 
 class HistoryQuery(Strict):
-    limit: Annotated[int, QUERY_DIGITS, Field(ge=1, le=100)] = 20
+    limit: Annotated[int, Field(ge=1, le=100), QUERY_DIGITS] = 20
     before: QueryId | None = None
     game: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] | None = None
 

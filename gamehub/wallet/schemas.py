@@ -28,7 +28,7 @@ class WithdrawIn(Strict):
 
 
 class TransactionsQuery(Strict):
-    limit: Annotated[int, QUERY_DIGITS, Field(ge=1, le=100)] = 20
+    limit: Annotated[int, Field(ge=1, le=100), QUERY_DIGITS] = 20
     before: QueryId | None = None
 
 
