@@ -17,14 +17,17 @@ import itertools
 import json
 import string
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+from hypercorn.config import Config
 from quart import Quart
 from quart.typing import TestClientProtocol
 
 from gamehub.errors import MAX_ERRORS
 from gamehub.jsonio import MAX_VALUES
+from gamehub.settings import Settings
 from tests.helpers import bearer, error_of, register
 from tests.live import live_server
 
@@ -131,3 +134,10 @@ async def test_healthz_stays_fast_while_eight_huge_bodies_arrive(app: Quart) -> 
         took, responses = await asyncio.gather(healthz(), bodies)
         assert [r.status_code for r in responses] == [413] * 8
         assert took < HEALTHZ_BOUND_S, took
+
+
+def test_served_websocket_frames_are_bounded_as_bodies_are() -> None:
+    """`gamehub serve` reads hypercorn.toml: a frame past the body limit is refused by the
+    server before the app reads it."""
+    config = Config.from_toml(str(Path(__file__).parents[1] / "hypercorn.toml"))
+    assert config.websocket_max_message_size == Settings().max_body_bytes == 1024 * 1024
