@@ -119,6 +119,7 @@ async def test_schemathesis_finds_no_failure(app: Quart, own_port: int, tmp_path
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp_path,  # its cache of failures (.schemathesis/) stays out of the work tree
         )
         output, _ = await asyncio.wait_for(process.communicate(), MAX_TIME_S + 60)
     text = output.decode(errors="replace")
