@@ -7,6 +7,7 @@ read, for HTTP bodies and WebSocket frames alike."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,7 +62,38 @@ def client_json(data: str | bytes, loads: Callable[[str], Any] = exact_loads) ->
         brackets = text.count("[") + text.count("{")
         if brackets > MAX_DEPTH or brackets + text.count(",") > MAX_VALUES:
             _check_shape(value)
+    # Only an escape can put a NUL or a lone surrogate in a string: bodies without one skip
+    # the check.
+    if _SUSPECT_ESCAPE.search(text) and not _clean_strings(value):
+        raise MalformedJson(details={"reason": "a string holds NUL or an unpaired surrogate"})
     return value
+
+
+# `\u0000` and `\uD800`-`\uDFFF`: JSON may escape them, but a NUL cannot be stored as text
+# (PostgreSQL refuses it) and a surrogate alone is no character (it cannot be encoded).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def _clean_strings(value: Any) -> bool:
+    """Whether every string (keys too) is NUL-free, encodable text."""
+    level = [value]
+    while level:
+        deeper: list[Any] = []
+        for node in level:
+            if isinstance(node, str):
+                if "\x00" in node:
+                    return False
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+            elif type(node) is dict:
+                deeper.extend(node.keys())
+                deeper.extend(node.values())
+            elif type(node) is list:
+                deeper.extend(node)
+        level = deeper
+    return True
 
 
 def _too_deep() -> MalformedJson:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,10 @@ DEEP_OBJECTS = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
 # Too deep for the bound, shallow enough for the parser: only the bound refuses these.
 JUST_TOO_DEEP = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
 UNCLOSED = b"[" * 10_000
+# Valid JSON, but no text: a NUL (PostgreSQL cannot store it) and half a surrogate pair (no
+# character at all; found by Schemathesis as a 500 on login).
+NUL_INSIDE = b'{"username": "a\\u0000b", "password": "secret-pass"}'
+LONE_SURROGATE = b'{"username": "\\u008c\\udbb4", "password": "secret-pass", "email": null}'
 HOSTILE_BODIES = [
     UNDECODABLE,
     UNDECODABLE_INSIDE,
@@ -46,6 +51,8 @@ HOSTILE_BODIES = [
     DEEP_OBJECTS,
     JUST_TOO_DEEP,
     UNCLOSED,
+    NUL_INSIDE,
+    LONE_SURROGATE,
 ]
 
 # Every operation that takes a JSON body, as the app declares them (so a new one is covered).
@@ -105,7 +112,16 @@ async def test_every_json_operation_is_covered(app: Quart) -> None:
 @pytest.mark.parametrize(
     "body",
     HOSTILE_BODIES,
-    ids=["undecodable", "undecodable-inside", "deep-arrays", "deep-objects", "depth+1", "unclosed"],
+    ids=[
+        "undecodable",
+        "undecodable-inside",
+        "deep-arrays",
+        "deep-objects",
+        "depth+1",
+        "unclosed",
+        "nul",
+        "lone-surrogate",
+    ],
 )
 async def test_bad_bodies_are_400_malformed_json_on_every_operation(
     app: Quart, body: bytes, caplog: pytest.LogCaptureFixture
@@ -136,6 +152,9 @@ async def test_the_depth_bound_refuses_nothing_a_client_sends(client: TestClient
         ),
         ('{"username": ' + nested + ', "password": "x"}', 422, "validation_error"),
         ('{"username": [' + "[], " * 100 + '[]], "password": "x"}', 422, "validation_error"),
+        # A whole surrogate pair is a character; an escaped backslash before "u0000" is text.
+        ('{"username": "\\ud83d\\ude00", "password": "x"}', 401, "invalid_credentials"),
+        ('{"username": "a\\\\u0000", "password": "x"}', 401, "invalid_credentials"),
     ):
         response, elapsed = await timed(
             client.post("/login", data=raw, headers={"Content-Type": "application/json"})
@@ -273,6 +292,8 @@ async def test_a_websocket_frame_with_bad_bytes_or_ids_is_answered_and_the_socke
 # socket answers every one of them and then a good command.
 ODD_FRAMES: list[tuple[str, str]] = [
     ("not json", "malformed_json"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": "\\u0000"}', "malformed_json"),
+    ('{"op": "unsubscribe", "room_id": 1, "ref": "\\udfff"}', "malformed_json"),
     ("", "malformed_json"),
     ('"a string"', "validation_error"),
     ("null", "validation_error"),
@@ -424,6 +445,8 @@ BODY_CORPUS: list[tuple[str, bytes]] = [
     ("deep-objects", DEEP_OBJECTS),
     ("depth+1", JUST_TOO_DEEP),
     ("unclosed", UNCLOSED),
+    ("nul", NUL_INSIDE),
+    ("lone-surrogate", LONE_SURROGATE),
     ("many-values", MANY_VALUES),
     ("oversized", OVERSIZED),
 ]
@@ -446,16 +469,20 @@ def operations(app: Quart) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
 def concrete(rule: str, id_value: str = "1") -> str:
-    """A path for `rule`: ids as given, the callback secret the test app uses, a name."""
-    path = rule.replace("<secret>", "test-callback-secret")
-    for converter in ("<int:room_id>", "<int:transaction_id>"):
-        path = path.replace(converter, id_value)
-    return (
-        path.replace("<path:name>", "app.js")
-        .replace("<checkout_request_id>", "ws_CO_1")
-        .replace("<originator_conversation_id>", "AG_1")
-    )
+    """A path for `rule`: `id_value` for every id (`<int:...>`), the callback secret the test
+    app uses, and a plain name for any other parameter."""
+
+    def value(found: re.Match[str]) -> str:
+        converter, name = found.groups()
+        if converter == "int":
+            return id_value
+        return "test-callback-secret" if name == "secret" else "x1"
+
+    return _PARAMETER.sub(value, rule)
 
 
 def test_the_corpus_knows_every_path_parameter(app: Quart) -> None:
