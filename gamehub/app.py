@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, logsafety, observability, userstream
+from gamehub import apidocs, errors, health, logsafety, observability, userstream
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
         openapi_provider_class=ApiOpenAPIProvider,
     )
+    apidocs.install(app)  # /docs with Swagger UI from a package, not a CDN
     # After QuartSchema: it installs a provider of its own (floats for numbers) as it starts,
     # which would round `10.0099999999999999999` to 10.01 before any validator saw it.
     app.json_provider_class = ExactJSONProvider

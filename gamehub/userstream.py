@@ -56,20 +56,24 @@ async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance)
 async def user_events() -> Response:
     """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
     user_id = await stream_user_id()
-    rt = runtime()
     epoch, since = last_position()
+    return sse_response(user_feed(user_id, epoch, since))
+
+
+def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:
+    """One subscriber's feed of the user's own channel (the SSE stream's and the WebSocket's):
+    a snapshot with the wallet, or the exact replay after `<epoch>-<since>`, then live events."""
+    rt = runtime()
 
     async def snapshot() -> tuple[None, dict[str, Any]]:
         # As of the broker's last seq, which the feed reads first.
         return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
-    return sse_response(
-        ChannelFeed(
-            rt.broker,
-            channel(user_id),
-            since,
-            snapshot,
-            epoch=epoch,
-            keepalive_s=rt.settings.sse_keepalive_s,
-        )
+    return ChannelFeed(
+        rt.broker,
+        channel(user_id),
+        since,
+        snapshot,
+        epoch=epoch,
+        keepalive_s=rt.settings.sse_keepalive_s,
     )

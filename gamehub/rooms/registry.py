@@ -24,7 +24,7 @@ from gamehub.rooms.broker import Broker
 from gamehub.rooms.render import render_room
 from gamehub.rooms.store_pg import PgRoomTx
 from gamehub.tasks import stop_task
-from gamehub.walletnews import WalletNews
+from gamehub.walletnews import WalletNews, wallets_changed
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Registry:
             room = render_room(roulette.room_view(transition.state), seq)
             await self.publish_lobby(transition.state, room, opened=_opened(saved))
             await self._tell_players(transition, room)
-        self.wallet_news.note(saved.wallets_touched)
+        self.wallet_news.note(wallets_changed(transition))
 
     async def publish_lobby(
         self, state: roulette.RoomState, room: dict[str, Any], *, opened: bool

@@ -78,8 +78,11 @@ def last_position() -> tuple[str, int | None]:
     `?last_event_id=`, ("", None) without one; 422 unless it is an id such a stream sends. A
     bare seq (an id from before epochs) has the epoch "", which no channel has: a snapshot."""
     raw = _raw_last_event_id()
-    if raw is None:
-        return "", None
+    return ("", None) if raw is None else position(raw)
+
+
+def position(raw: str) -> tuple[str, int]:
+    """A broker-numbered stream's id as (epoch, seq); 422 unless it is one such a stream sends."""
     found = _POSITION.fullmatch(raw)
     if found is None:
         raise ApiError(

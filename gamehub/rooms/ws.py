@@ -5,6 +5,8 @@ Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{
 ...the REST body..., "ref": "client-id"}`. Replies carry the `ref`: `{"op": "reply", "ref",
 "ok": true, "result": {...}}` or `{"op": "reply", "ref", "ok": false, "error": {code, message,
 details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
+The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account"}`
+(gamehub/wsaccount.py).
 A `ref` is a string of 1-255 characters or an integer (frames.py); a frame that cannot be read
 gets its error reply (`malformed_json`, `validation_error`, `unknown_op`) and the socket stays.
 Authenticate with `?ticket=` (browsers) or the bearer header.
@@ -37,8 +39,9 @@ from gamehub.models import User
 from gamehub.rooms import frames, roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
-from gamehub.rooms.streams import RETRY_MS, ChannelFeed
+from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
 from gamehub.runtime import runtime
+from gamehub.wsaccount import ACCOUNT, account_subscription
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
@@ -100,7 +103,7 @@ async def ws() -> None:
         await websocket.close(4401)
         return
     await websocket.accept()
-    subscriptions: dict[int, asyncio.Task[None]] = {}
+    subscriptions: dict[int | str, asyncio.Task[None]] = {}
     send_lock = asyncio.Lock()
 
     async def send(text: str) -> None:
@@ -123,7 +126,7 @@ async def _handle(
     user: User,
     login: AccessClaims,
     raw: str | bytes,
-    subscriptions: dict[int, asyncio.Task[None]],
+    subscriptions: dict[int | str, asyncio.Task[None]],
     send: Callable[[str], Awaitable[None]],
 ) -> None:
     ref: Any = None
@@ -132,7 +135,12 @@ async def _handle(
         if not isinstance(message, dict):
             raise ApiError("A message is a JSON object.", status=422, code="validation_error")
         op, ref = frames.envelope(message)
-        if op == "subscribe":
+        if op in ("subscribe", "unsubscribe") and message.get("stream") == ACCOUNT:
+            _account(user.id, op, message.get("last_event_id"), ref, subscriptions, send)
+            if op == "subscribe":
+                return  # the subscription replies once it is open
+            result: dict[str, Any] = {"stream": ACCOUNT}
+        elif op == "subscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
             since = message.get("last_event_id")
             # A bool is an int to Python, not to a client.
@@ -152,7 +160,7 @@ async def _handle(
             task = subscriptions.pop(room.room_id, None)
             if task is not None:
                 task.cancel()
-            result: dict[str, Any] = {"room_id": room.room_id}
+            result = {"room_id": room.room_id}
         elif type(op) is str and op in COMMANDS:
             schema, handler = COMMANDS[op]
             reply = await handler(user, schema.model_validate(message), login)
@@ -165,6 +173,34 @@ async def _handle(
     except Exception as error:  # a fault of ours: answered, and the socket stays usable
         log.exception("WebSocket command failed")
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+
+
+def _account(
+    user_id: int,
+    op: str,
+    since: Any,
+    ref: Any,
+    subscriptions: dict[int | str, asyncio.Task[None]],
+    send: Callable[[str], Awaitable[None]],
+) -> None:
+    """(Un)subscribe the socket to its user's own stream; a malformed id is refused (422)."""
+    if since is not None and not isinstance(since, str):
+        raise ApiError(
+            "last_event_id is an id the stream sent.", status=422, code="validation_error"
+        )
+    position_ = ("", None) if since is None else position(since)
+    old = subscriptions.pop(ACCOUNT, None)
+    if old is not None:
+        old.cancel()
+    if op != "subscribe":
+        return
+
+    async def refuse(error: Exception) -> None:
+        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+
+    subscriptions[ACCOUNT] = asyncio.create_task(
+        account_subscription(user_id, position_, ref, send, refuse)
+    )
 
 
 async def _subscription(
