@@ -313,6 +313,12 @@ ODD_FRAMES: list[tuple[str, str]] = [
     ('{"op": "subscribe", "room_id": 1, "last_event_id": 1.5}', "validation_error"),
     ('{"op": "subscribe", "room_id": 1, "last_event_id": "\u00b2"}', "validation_error"),
     ('{"op": "leave", "room_id": true}', "validation_error"),
+    ('{"op": "subscribe", "stream": "account", "last_event_id": "\u00b2"}', "validation_error"),
+    ('{"op": "subscribe", "stream": "account", "last_event_id": 1e400}', "validation_error"),
+    (
+        '{"op": "subscribe", "stream": "account", "last_event_id": "9' + "9" * 5000 + '"}',
+        "validation_error",
+    ),
     ('{"op": "join", "stake": NaN}', "validation_error"),
     ('{"op": "join", "stake": 1e400}', "validation_error"),
     # Read exactly: a float would make these 10.01 and 100.
