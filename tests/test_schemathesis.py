@@ -33,7 +33,8 @@ from tests.live import free_port, serve_at
 pytestmark = pytest.mark.parametrize("backend", ["services"], indirect=True)
 
 # The run's time budget (about 2 minutes of the suite's time); GAMEHUB_SCHEMATHESIS_MAX_TIME_S
-# runs it longer by hand.
+# and GAMEHUB_SCHEMATHESIS_SEED run it longer or differently by hand (seeds 15 and 7 passed with
+# 120 s, seed 15 with 240 s).
 MAX_TIME_S = int(os.environ.get("GAMEHUB_SCHEMATHESIS_MAX_TIME_S", "120"))
 CHECKS = ",".join(
     [
@@ -101,7 +102,7 @@ async def test_schemathesis_finds_no_failure(app: Quart, own_port: int, tmp_path
             "--max-time",
             str(MAX_TIME_S),
             "--seed",
-            "15",
+            os.environ.get("GAMEHUB_SCHEMATHESIS_SEED", "15"),
             "--workers",
             "2",
             "--request-timeout",
