@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import apidocs, errors, health, observability, userstream
+from gamehub import apidocs, errors, health, logsafety, observability, userstream
 from gamehub.admin.blueprints import admin_blueprints
 from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
@@ -15,6 +15,7 @@ from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
 from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
+from gamehub.openapi import ApiOpenAPIProvider
 from gamehub.pg import RawPool
 from gamehub.proxies import behind_proxies
 from gamehub.ratelimit import create_limiter
@@ -44,9 +45,8 @@ API_DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
     check_versions()  # refuse to serve with a work-around outside its fence
+    logsafety.install()  # URLs in log lines lose their secrets (callback path, query strings)
     app = RememberingQuart("gamehub")  # Quart, with URL matches remembered (routing.py)
-    app.json_provider_class = ExactJSONProvider
-    app.json = ExactJSONProvider(app)
     app.request_class = ApiRequest
     # Every <int:...> in a path is a row id: out of bigint's range it matches nothing (404).
     app.url_map.converters["int"] = IdConverter
@@ -67,8 +67,13 @@ def create_app(settings: Settings | None = None) -> Quart:
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         redoc_ui_path=None,
         scalar_ui_path=None,
+        openapi_provider_class=ApiOpenAPIProvider,
     )
     apidocs.install(app)  # /docs with Swagger UI from a package, not a CDN
+    # After QuartSchema: it installs a provider of its own (floats for numbers) as it starts,
+    # which would round `10.0099999999999999999` to 10.01 before any validator saw it.
+    app.json_provider_class = ExactJSONProvider
+    app.json = ExactJSONProvider(app)
     metrics = observability.Metrics()
     app.extensions["gamehub_metrics"] = metrics
     observability.install(app, metrics)

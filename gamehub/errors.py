@@ -101,19 +101,28 @@ HTTP_CODES = {
 }
 
 
+# A 422 names at most this many problems (and how many there were): a body built to fail
+# everywhere gets a short answer, not one as large as itself.
+MAX_ERRORS = 20
+
+
 def validation_details(error: Exception) -> dict[str, Any]:
     if isinstance(error, ValidationError):
-        return {
+        items = error.errors(include_url=False, include_input=False, include_context=False)
+        details: dict[str, Any] = {
             "fields": [
                 {
-                    "field": ".".join(str(part) for part in item["loc"]) or "body",
-                    "message": item["msg"].removeprefix("Value error, "),
+                    "field": ".".join(str(part) for part in item["loc"])[:200] or "body",
+                    "message": item["msg"].removeprefix("Value error, ")[:200],
                     "type": item["type"],
                 }
-                for item in error.errors(include_url=False, include_input=False)
+                for item in items[:MAX_ERRORS]
             ]
         }
-    return {"reason": str(error)}
+        if len(items) > MAX_ERRORS:
+            details["more"] = len(items) - MAX_ERRORS
+        return details
+    return {"reason": str(error)[:200]}
 
 
 def register_error_handlers(app: Quart) -> None:

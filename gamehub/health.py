@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
+from pydantic import BaseModel
 from quart import Blueprint, Response, current_app
-from quart_schema import hide
+from quart_schema import hide, validate_response
 from sqlalchemy import text
 
 from gamehub.runtime import runtime
@@ -15,13 +17,25 @@ blueprint = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "unreachable"]]  # database, broker
+
+
 @blueprint.get("/healthz")
+@validate_response(HealthOut)
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @blueprint.get("/readyz")
+@validate_response(ReadyOut, 200)
+@validate_response(ReadyOut, 503)
 async def readyz() -> tuple[dict[str, object], int]:
     """The database and the broker answer; 503 otherwise."""
     rt = runtime()

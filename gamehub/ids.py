@@ -1,21 +1,41 @@
 """The one bound on ids: every id the API takes fits PostgreSQL's bigint (signed 64-bit).
 
 It is checked at the edge, where an id comes in (URL paths through `IdConverter`, request bodies
-and WebSocket frames through `Id`, token claims where they are decoded), so a larger id is a
+and WebSocket frames through `Id`, query strings through `QueryId`, token claims where they are
+decoded), so a larger id is a
 404, 422 or 401 and never reaches the database to overflow there as a 500.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from werkzeug.routing import IntegerConverter, Map
 
 MAX_ID = 2**63 - 1
 
 # An id in a body: a JSON integer (strict: no "7", no 7.0, no true) in PostgreSQL's range.
 Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _ascii_digits(value: object) -> object:
+    """A query string's integer is ASCII digits, as a path's is: no sign, space, `_`, `1.0`
+    or `²`, which Python's int() would take."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number in ASCII digits")
+    return value
+
+
+# For integers in query strings: `Annotated[int, Field(ge=..., le=...), QUERY_DIGITS]` (the
+# Field first, or the document would show pydantic's `ge` instead of JSON Schema's `minimum`).
+QUERY_DIGITS = BeforeValidator(_ascii_digits)
+# An id in a query string (a page's `before`).
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID), QUERY_DIGITS]
 
 
 def is_id(value: object) -> bool:

@@ -1,16 +1,19 @@
 """JSON in and out: numbers parse as Decimal (floats never touch money), bodies parse regardless
-of Content-Type, and a body that is not UTF-8 JSON nested at most `MAX_DEPTH` deep is a 400
-`malformed_json` (never a 500): `client_json` is the one way a client's JSON is read, for HTTP
-bodies and WebSocket frames alike."""
+of Content-Type, a body that is not UTF-8 JSON nested at most `MAX_DEPTH` deep is a 400
+`malformed_json` (never a 500) and one of more than `MAX_VALUES` values a 413
+`payload_too_large`, before validation sees it: `client_json` is the one way a client's JSON is
+read, for HTTP bodies and WebSocket frames alike."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
@@ -20,15 +23,30 @@ from gamehub.errors import ApiError
 # No body of this API nests deeper than 6 (Daraja's callbacks); 32 leaves room and keeps a
 # hostile body from costing validation (or a recursive walk anywhere later) real work.
 MAX_DEPTH = 32
+# Object members plus array items, over the whole body. The largest body this API reads (a
+# Daraja B2C result) holds about 60; 1000 leaves room. Without the bound a 1 MiB body of
+# 100 000 unknown keys cost validation a second of CPU and an 8 MB list of errors.
+MAX_VALUES = 1000
 
 
 class MalformedJson(ApiError):
     status, code, message = 400, "malformed_json", "The request body is not valid JSON."
 
 
-def client_json(data: str | bytes, loads: Callable[[str], Any] = json.loads) -> Any:
-    """A client's JSON text parsed with `loads`, or MalformedJson: not UTF-8, not JSON, or
-    nested deeper than MAX_DEPTH."""
+class TooManyValues(ApiError):
+    status, code = 413, "payload_too_large"
+    message = f"The request body holds more than {MAX_VALUES} values."
+
+
+def exact_loads(text: str | bytes, **kwargs: Any) -> Any:
+    """JSON with every non-integer number a Decimal; NaN / Infinity literals become Decimal NaN
+    / Infinity, so validation can answer 422."""
+    return json.loads(text, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+
+
+def client_json(data: str | bytes, loads: Callable[[str], Any] = exact_loads) -> Any:
+    """A client's JSON text parsed with `loads`: MalformedJson if it is not UTF-8, not JSON,
+    or nested deeper than MAX_DEPTH; TooManyValues if it holds more than MAX_VALUES."""
     try:
         text = data if isinstance(data, str) else data.decode("utf-8")
         value = loads(text)
@@ -38,25 +56,60 @@ def client_json(data: str | bytes, loads: Callable[[str], Any] = json.loads) -> 
         # The C parser gives up near the interpreter's recursion limit (about 1000 deep),
         # after reading no more than those brackets.
         raise _too_deep() from None
-    # Fewer brackets than the limit cannot nest past it: most bodies skip the walk.
-    if (
-        text.count("[") + text.count("{") > MAX_DEPTH
-        and isinstance(value, dict | list)
-        and _deeper_than(value, MAX_DEPTH)
-    ):
-        raise _too_deep()
+    if isinstance(value, dict | list):
+        # Every value but a container's first follows a comma: fewer commas and brackets than
+        # the bounds cannot break them, so most bodies skip the walk.
+        brackets = text.count("[") + text.count("{")
+        if brackets > MAX_DEPTH or brackets + text.count(",") > MAX_VALUES:
+            _check_shape(value)
+    # Only an escape can put a NUL or a lone surrogate in a string: bodies without one skip
+    # the check.
+    if _SUSPECT_ESCAPE.search(text) and not _clean_strings(value):
+        raise MalformedJson(details={"reason": "a string holds NUL or an unpaired surrogate"})
     return value
+
+
+# `\u0000` and `\uD800`-`\uDFFF`: JSON may escape them, but a NUL cannot be stored as text
+# (PostgreSQL refuses it) and a surrogate alone is no character (it cannot be encoded).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
+
+
+def _clean_strings(value: Any) -> bool:
+    """Whether every string (keys too) is NUL-free, encodable text."""
+    level = [value]
+    while level:
+        deeper: list[Any] = []
+        for node in level:
+            if isinstance(node, str):
+                if "\x00" in node:
+                    return False
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+            elif type(node) is dict:
+                deeper.extend(node.keys())
+                deeper.extend(node.values())
+            elif type(node) is list:
+                deeper.extend(node)
+        level = deeper
+    return True
 
 
 def _too_deep() -> MalformedJson:
     return MalformedJson(details={"reason": f"nested deeper than {MAX_DEPTH} levels"})
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than `limit` deep: one level at a time (no
-    recursion to run out of), at well under the parse's own cost."""
-    level = [value]
-    for _ in range(limit):
+def _check_shape(value: dict[str, Any] | list[Any]) -> None:
+    """MalformedJson past MAX_DEPTH, TooManyValues past MAX_VALUES: one level at a time (no
+    recursion to run out of), and a level's size is counted before its members are read, so
+    a huge object is refused at the cost of len()."""
+    level: list[Any] = [value]
+    values = 0
+    for _ in range(MAX_DEPTH):
+        values += sum(len(node) for node in level)
+        if values > MAX_VALUES:
+            raise TooManyValues(details={"max_values": MAX_VALUES})
         level = [
             child
             for node in level
@@ -64,14 +117,16 @@ def _deeper_than(value: Any, limit: int) -> bool:
             if type(child) is dict or type(child) is list
         ]
         if not level:
-            return False
-    return True
+            return
+    raise _too_deep()
 
 
 class ExactJSONProvider(DefaultJSONProvider):
+    """The app's one JSON provider: numbers parse as Decimal. It replaces quart-schema's (so
+    `create_app` installs it after QuartSchema) and, like that one, renders pydantic models."""
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        # NaN / Infinity literals become Decimal NaN / Infinity so validation can answer 422.
-        return json.loads(s, parse_float=Decimal, parse_constant=Decimal, **kwargs)
+        return exact_loads(s, **kwargs)
 
     @staticmethod
     def default(value: Any) -> Any:
@@ -81,13 +136,16 @@ class ExactJSONProvider(DefaultJSONProvider):
             return value.isoformat()
         if isinstance(value, Decimal):
             return str(value)
-        return DefaultJSONProvider.default(value)
+        try:
+            return DefaultJSONProvider.default(value)
+        except TypeError:
+            return to_jsonable_python(value)
 
 
 class ApiRequest(Request):
     async def get_json(self, force: bool = True, silent: bool = False, cache: bool = True) -> Any:
-        """The body as JSON (whatever its Content-Type), through `client_json`; a malformed
-        body is MalformedJson, or None when `silent`."""
+        """The body as JSON (whatever its Content-Type), through `client_json`; a body it
+        refuses is its error (MalformedJson, TooManyValues), or None when `silent`."""
         if cache and self._cached_json[silent] is not Ellipsis:
             return self._cached_json[silent]
         if not (force or self.is_json):
@@ -96,7 +154,7 @@ class ApiRequest(Request):
         data = await self.get_data(cache=cache, as_text=False)
         try:
             result = client_json(data, self.json_module.loads)
-        except MalformedJson:
+        except (MalformedJson, TooManyValues):
             if not silent:
                 raise
             result = None

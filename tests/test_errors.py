@@ -309,3 +309,36 @@ async def test_an_exhausted_raw_pool_is_503_too(
         assert (await error_of(busy))["code"] == "overloaded"
     ok = await client.get("/profile", headers=bearer(data["access_token"]))
     assert ok.status_code == 200
+
+
+async def test_the_openapi_document_names_the_error_of_every_operation(
+    client: TestClientProtocol,
+) -> None:
+    """Every operation may answer the contract's error (`default`, with its schema), status
+    codes are written as text, an id in a path is an integer in bigint's range, bodies are
+    required and bounds are JSON Schema's."""
+    verify = await (await client.get("/openapi.json")).get_json()
+    required = {
+        p["name"]
+        for p in verify["paths"]["/fairness/verify"]["get"]["parameters"]
+        if p.get("required")
+    }
+    assert required == {"server_seed", "client_seed", "nonce"}
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert spec["components"]["schemas"]["ErrorDetail"]["required"] == [
+        "code",
+        "message",
+        "details",
+    ]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "default" in responses, (method, path)
+            assert all(status == "default" or status.isdigit() for status in responses)
+            if "requestBody" in operation:
+                assert operation["requestBody"]["required"] is True, (method, path)
+            for parameter in operation.get("parameters", []):
+                assert not {"ge", "le", "gt", "lt"} & set(parameter["schema"]), (path, parameter)
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    assert parameter["schema"]["minimum"] == 1, (path, parameter)
+                    assert parameter["schema"]["maximum"] == 2**63 - 1, (path, parameter)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gamehub.auth.schemas import CLIENT_SEED_PATTERN, ClientSeed, Strict
+from gamehub.ids import QUERY_DIGITS, QueryId
 from gamehub.money import Cents
 
 SERVER_SEED_PATTERN = r"^[0-9a-f]{64}$"
@@ -73,7 +74,7 @@ class RotateOut(BaseModel):
 class VerifyQuery(Strict):
     server_seed: Annotated[str, Field(pattern=SERVER_SEED_PATTERN)]
     client_seed: Annotated[str, Field(min_length=1, max_length=129)]
-    nonce: Annotated[int, Field(ge=0, le=MAX_NONCE)]
+    nonce: Annotated[int, Field(ge=0, le=MAX_NONCE), QUERY_DIGITS]
     game: Literal["spin-and-win", "russian-roulette"] = "spin-and-win"
 
     @model_validator(mode="after")
@@ -107,8 +108,8 @@ class VerifyOut(BaseModel):
 
 
 class HistoryQuery(Strict):
-    limit: Annotated[int, Field(ge=1, le=100)] = 20
-    before: Annotated[int, Field(ge=1, le=MAX_NONCE)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100), QUERY_DIGITS] = 20
+    before: QueryId | None = None
     game: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] | None = None
 
 

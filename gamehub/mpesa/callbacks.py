@@ -56,7 +56,16 @@ def _amount(value: Any) -> Decimal | None:
 
 
 def _optional_text(value: Any) -> str | None:
+    if isinstance(value, Mapping | list):
+        raise CallbackFormatError("a text field holds an object or a list")
     return None if value is None or value == "" else str(value)
+
+
+def _readable_failure(code: int | str) -> bool:
+    """Whether a ResultCode says, in a way we can read, that the request failed: a number
+    other than 0. Any other text (`"abc"`, `"1.5"`, an alphanumeric code) is an outcome we
+    cannot read, so it settles nothing: the reconciler asks M-Pesa for the truth instead."""
+    return isinstance(code, int) and code != 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,10 @@ class StkCallback:
     @property
     def succeeded(self) -> bool:
         return self.result_code == 0
+
+    @property
+    def failed(self) -> bool:
+        return _readable_failure(self.result_code)
 
 
 def parse_stk_callback(body: Any) -> StkCallback:
@@ -117,6 +130,10 @@ class DarajaResult:
     def succeeded(self) -> bool:
         return self.result_code == 0
 
+    @property
+    def failed(self) -> bool:
+        return _readable_failure(self.result_code)
+
 
 def parse_result(body: Any) -> DarajaResult:
     result = _object(_object(body, "body").get("Result"), "Result")
@@ -155,6 +172,10 @@ class B2CResult:
     @property
     def succeeded(self) -> bool:
         return self.result.succeeded
+
+    @property
+    def failed(self) -> bool:
+        return self.result.failed
 
     @property
     def originator_conversation_id(self) -> str:

@@ -4,7 +4,7 @@ README, Accounts and security)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint
@@ -25,8 +25,9 @@ class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["cool_off", "self_exclusion"]
-    # cool_off: 1-42 days; self_exclusion: 183-1825 days, or null for permanent.
-    days: int | None = Field(default=None)
+    # cool_off: 1-42 days; self_exclusion: 183-1825 days, or null for permanent (the ranges
+    # per kind are checked by pauses.pause_end; the schema bounds any kind's days).
+    days: Annotated[int, Field(ge=1, le=pauses.SELF_EXCLUSION_DAYS[1], strict=True)] | None = None
 
 
 class DepositLimitsIn(BaseModel):

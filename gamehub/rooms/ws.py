@@ -7,6 +7,8 @@ Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{
 details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
 The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account"}`
 (gamehub/wsaccount.py).
+A `ref` is a string of 1-255 characters or an integer (frames.py); a frame that cannot be read
+gets its error reply (`malformed_json`, `validation_error`, `unknown_op`) and the socket stays.
 Authenticate with `?ticket=` (browsers) or the bearer header.
 
 A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
@@ -36,7 +38,7 @@ from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.jsonio import client_json
 from gamehub.models import User
 from gamehub.origins import refuse_foreign_origin
-from gamehub.rooms import roulette, routes
+from gamehub.rooms import frames, roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
 from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
@@ -181,8 +183,7 @@ async def _handle(
         message = client_json(raw)
         if not isinstance(message, dict):
             raise ApiError("A message is a JSON object.", status=422, code="validation_error")
-        ref = message.pop("ref", None)
-        op = message.pop("op", None)
+        op, ref = frames.envelope(message)
         if op in ("subscribe", "unsubscribe") and message.get("stream") == ACCOUNT:
             _account(user.id, op, message.get("last_event_id"), ref, subscriptions, send)
             if op == "subscribe":
@@ -209,15 +210,18 @@ async def _handle(
             if task is not None:
                 task.cancel()
             result = {"room_id": room.room_id}
-        elif op in COMMANDS:
+        elif type(op) is str and op in COMMANDS:
             await check_user(user.id, "play")  # the same per-user limit as the REST commands
             schema, handler = COMMANDS[op]
             reply = await handler(user, schema.model_validate(message), login)
             result = reply.model_dump(mode="json")
         else:
-            raise ApiError(f"Unknown op {op!r}.", status=422, code="unknown_op")
+            raise frames.unknown_op(op)
         await send(json.dumps({"op": "reply", "ref": ref, "ok": True, "result": result}))
     except (ApiError, roulette.RuleError, ValidationError, ValueError) as error:
+        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+    except Exception as error:  # a fault of ours: answered, and the socket stays usable
+        log.exception("WebSocket command failed")
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
 
 

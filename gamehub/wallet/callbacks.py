@@ -1,6 +1,7 @@
 """What Daraja's callbacks mean for our transactions. Every handler is safe to run any number of
 times, concurrently, with any body: unknown, mismatched, repeated or malformed callbacks change
-nothing (they are logged), and nothing here raises for a bad body."""
+nothing (they are logged), and nothing here raises for a bad body. A ResultCode that is not a
+number is such a body: the reconciler's query settles that transaction instead."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ async def on_stk(rt: Runtime, body: Any) -> None:
         log.warning("malformed STK callback ignored: %s", error)
         return
     checkout = callback.checkout_request_id
+    if not (callback.succeeded or callback.failed):
+        log.warning("STK callback %s: unreadable ResultCode ignored", checkout)
+        return
     deadline = time.monotonic() + EARLY_CALLBACK_WAIT_S
     while True:
         if callback.succeeded:
@@ -65,6 +69,9 @@ async def on_b2c_result(rt: Runtime, body: Any) -> None:
         log.warning("malformed B2C result ignored: %s", error)
         return
     ref = result.originator_conversation_id
+    if not (result.succeeded or result.failed):
+        log.warning("B2C result %s: unreadable ResultCode ignored", ref)
+        return
     if result.succeeded:
         changed = await settle.complete_withdrawal(
             rt,

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gamehub.ids import QUERY_DIGITS, QueryId
 from gamehub.money import WholeShillingCents
 from gamehub.phone import Phone
 
@@ -27,8 +28,8 @@ class WithdrawIn(Strict):
 
 
 class TransactionsQuery(Strict):
-    limit: Annotated[int, Field(ge=1, le=100)] = 20
-    before: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100), QUERY_DIGITS] = 20
+    before: QueryId | None = None
 
 
 class WalletOut(BaseModel):

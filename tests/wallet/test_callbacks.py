@@ -224,3 +224,54 @@ async def test_callback_allowlist(live: Live) -> None:
         assert (await live.http.post(live.callback_url("stk"), json={})).json() == ACK
     finally:
         live.rt.settings = settings
+
+
+UNREADABLE_CODES: list[Any] = ["abc", "", " ", "1.5", 1.5, "0x1", True, None, [], {}, "R000002"]
+
+
+async def test_a_deposit_callback_with_an_unreadable_result_code_changes_nothing(
+    live: Live,
+) -> None:
+    """`"ResultCode": "abc"` is neither a success nor a failure we can read: acknowledged, the
+    deposit stays pending (the reconciler's query settles it), and a real callback still
+    completes it afterwards."""
+    player, started = await _quiet_deposit(live)
+    url = live.callback_url("stk")
+    for code in UNREADABLE_CODES:
+        for body in (
+            stk_failure(started["provider_ref"]),
+            stk_success(started["provider_ref"], 100, "ODDCODE001"),
+        ):
+            body["Body"]["stkCallback"]["ResultCode"] = code
+            response = await live.http.post(url, json=body)
+            assert (response.status_code, response.json()) == (200, ACK), code
+    # An unreadable receipt in an otherwise good success is unreadable too.
+    odd_receipt = stk_success(started["provider_ref"], 100, "ODDCODE002")
+    odd_receipt["Body"]["stkCallback"]["CallbackMetadata"]["Item"][1]["Value"] = {"a": 1}
+    assert (await live.http.post(url, json=odd_receipt)).json() == ACK
+    assert (await transaction_of(live, player, started["id"]))["status"] == "pending"
+    assert (await wallet(live, player))["balance"] == "0.00"
+
+    await live.http.post(url, json=stk_success(started["provider_ref"], 100, "REALCODE01"))
+    assert (await transaction_of(live, player, started["id"]))["status"] == "completed"
+
+
+async def test_a_payout_result_with_an_unreadable_result_code_changes_nothing(
+    live: Live,
+) -> None:
+    player = await new_player(live)
+    await fund(live, player, 1000)
+    response = await post(live, player, "/withdraw", {"amount": 400, "phone": phone("04")})
+    started = response.json()["transaction"]
+    url = live.callback_url("b2c/result")
+    for code in UNREADABLE_CODES:
+        body = b2c_result(started["provider_ref"], 400, "ODDB2C0001")
+        body["Result"]["ResultCode"] = code
+        assert (await live.http.post(url, json=body)).json() == ACK, code
+    assert (await wallet(live, player))["held"] == "400.00"
+    assert (await transaction_of(live, player, started["id"]))["status"] == "pending"
+    # A readable failure still releases the hold.
+    failure = b2c_result(started["provider_ref"], None, "", code=2001)
+    assert (await live.http.post(url, json=failure)).json() == ACK
+    assert (await transaction_of(live, player, started["id"]))["status"] == "failed"
+    assert (await wallet(live, player))["held"] == "0.00"
