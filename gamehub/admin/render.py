@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from gamehub.admin import support
 from gamehub.admin.schemas import (
-    LimitOut,
+    AccountLimitOut,
+    AccountOut,
+    AccountPauseOut,
     OpenLoginOut,
-    PauseOut,
-    PlayerOut,
     PlayerPageOut,
     SuspensionOut,
 )
@@ -18,8 +18,8 @@ from gamehub.responsible import pauses
 from gamehub.wallet.render import transaction_out, wallet_out
 
 
-def player_out(user: User, suspension: Suspension | None) -> PlayerOut:
-    return PlayerOut(
+def player_out(user: User, suspension: Suspension | None) -> AccountOut:
+    return AccountOut(
         id=user.id,
         username=user.username,
         email=user.email,
@@ -55,13 +55,13 @@ def page_out(page: support.PlayerPage) -> PlayerPageOut:
             )
             for login in page.logins
         ],
-        pause=PauseOut(
+        pause=AccountPauseOut(
             paused=pause is not None,
             pause_kind=None if pause is None else pause[1],
             paused_until=None if pause is None else iso_utc(pause[0]),
         ),
         deposit_limits={
-            period: LimitOut(
+            period: AccountLimitOut(
                 limit=_amount(limit.amount),
                 next_limit=_amount(limit.next_amount),
                 next_from=None if limit.next_from is None else iso_utc(limit.next_from),

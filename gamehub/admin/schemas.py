@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from gamehub.auth.schemas import Strict
-from gamehub.ids import Id
+from gamehub.ids import QUERY_DIGITS, Id, QueryId
 from gamehub.money import parse_cents
 from gamehub.wallet.schemas import TransactionOut, WalletOut
 
@@ -42,7 +42,7 @@ class SuspensionOut(BaseModel):
     operator_id: int
 
 
-class PlayerOut(BaseModel):
+class AccountOut(BaseModel):
     id: int
     username: str
     email: str
@@ -54,7 +54,7 @@ class PlayerOut(BaseModel):
 
 
 class UsersOut(BaseModel):
-    users: list[PlayerOut]
+    users: list[AccountOut]
 
 
 class OpenLoginOut(BaseModel):
@@ -63,24 +63,24 @@ class OpenLoginOut(BaseModel):
     expires_at: str
 
 
-class PauseOut(BaseModel):
+class AccountPauseOut(BaseModel):
     paused: bool
     pause_kind: str | None
     paused_until: str | None
 
 
-class LimitOut(BaseModel):
+class AccountLimitOut(BaseModel):
     limit: str | None
     next_limit: str | None
     next_from: str | None
 
 
-class PlayerPageOut(PlayerOut):
+class PlayerPageOut(AccountOut):
     wallet: WalletOut
     transactions: list[TransactionOut]
     open_logins: list[OpenLoginOut]
-    pause: PauseOut
-    deposit_limits: dict[str, LimitOut]
+    pause: AccountPauseOut
+    deposit_limits: dict[str, AccountLimitOut]
 
 
 class ReasonIn(Strict):
@@ -88,8 +88,8 @@ class ReasonIn(Strict):
 
 
 class AuditQuery(BaseModel):
-    before: Annotated[int, Field(ge=1, le=2**62)] | None = None
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    before: QueryId | None = None
+    limit: Annotated[int, Field(ge=1, le=200), QUERY_DIGITS] = 50
 
 
 class AuditEntryOut(BaseModel):
@@ -110,7 +110,7 @@ class AuditOut(BaseModel):
 
 
 class PlayerEnvelope(BaseModel):
-    user: PlayerOut
+    user: AccountOut
 
 
 def _signed_cents(value: object) -> int:
@@ -169,7 +169,7 @@ class AdjustmentEnvelope(BaseModel):
 
 class AdjustmentsQuery(BaseModel):
     status: Literal["awaiting_approval", "posted", "rejected"] | None = None
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    limit: Annotated[int, Field(ge=1, le=200), QUERY_DIGITS] = 50
 
 
 class AdjustmentsOut(BaseModel):
@@ -179,8 +179,8 @@ class AdjustmentsOut(BaseModel):
 class PaymentsQuery(BaseModel):
     status: Literal["pending", "completed", "failed"] = "pending"
     # Unset: GAMEHUB_RECONCILE_AFTER_S, i.e. payments the reconciler has had a go at.
-    older_than_s: Annotated[int, Field(ge=0, le=10**9)] | None = None
-    limit: Annotated[int, Field(ge=1, le=200)] = 100
+    older_than_s: Annotated[int, Field(ge=0, le=10**9), QUERY_DIGITS] | None = None
+    limit: Annotated[int, Field(ge=1, le=200), QUERY_DIGITS] = 100
 
 
 class PaymentOut(TransactionOut):

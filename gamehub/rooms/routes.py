@@ -27,10 +27,10 @@ from gamehub.rooms import roulette, store
 from gamehub.rooms.broker import Event
 from gamehub.rooms.registry import LOBBY
 from gamehub.rooms.schemas import (
-    BetOut,
     JoinIn,
     LeaveOut,
     PlaceBetIn,
+    PlacedBetOut,
     PullOut,
     RoomEnvelope,
     RoomIn,
@@ -88,18 +88,20 @@ async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -
 @limited("play")
 @validate_request(PlaceBetIn)
 @idempotent
-@validate_response(BetOut)
-async def place_bet(data: PlaceBetIn) -> BetOut:
+@validate_response(PlacedBetOut)
+async def place_bet(data: PlaceBetIn) -> PlacedBetOut:
     """Bet that the next pull goes bang (elimination) or clicks (survival); anyone may bet."""
     return await do_place_bet(current_user(), data)
 
 
-async def do_place_bet(user: User, data: PlaceBetIn, login: AccessClaims | None = None) -> BetOut:
+async def do_place_bet(
+    user: User, data: PlaceBetIn, login: AccessClaims | None = None
+) -> PlacedBetOut:
     ensure_may_play(user.paused_until)
     placed, balance = await rooms().place_bet(
         user, data.room_id, data.bet_type, data.bet_amount, login, idempotency_scope()
     )
-    return BetOut(
+    return PlacedBetOut(
         bet_id=placed.bet_id,
         bet_type=placed.bet_type,
         pull_number=placed.pull_number,

@@ -72,7 +72,7 @@ class RoomsOut(BaseModel):
     rooms: list[RoomOut]
 
 
-class BetOut(BaseModel):
+class PlacedBetOut(BaseModel):
     bet_id: int
     bet_type: str
     pull_number: int
