@@ -176,7 +176,7 @@ def apply(state: RoomState, command: Command) -> Transition:
     """Apply one command. Raises a RuleError (state untouched) when the rules refuse it."""
     now = as_utc(command.now)
     if isinstance(command, Join):
-        return _join(state, command, now)
+        return _sit_down(state, command, now)
     if isinstance(command, PlaceBet):
         return _place_bet(state, command)
     if isinstance(command, Pull):
@@ -192,7 +192,7 @@ def _unchanged(state: RoomState) -> Transition:
     return Transition(state, (), ())
 
 
-def _join(state: RoomState, command: Join, now: datetime) -> Transition:
+def _sit_down(state: RoomState, command: Join, now: datetime) -> Transition:
     if state.is_closed:
         raise RoomClosed("The room is closed.")
     if state.seat_of(command.user_id) is not None:
@@ -295,6 +295,10 @@ def _place_bet(state: RoomState, command: PlaceBet) -> Transition:
 
 
 def _pull(state: RoomState, command: Pull, now: datetime) -> Transition:
+    if command.sent_at and state.status == "playing" and state.turn_deadline is not None:
+        turn_began = state.turn_deadline - timedelta(seconds=state.config.turn_timeout_s)
+        if command.sent_at < turn_began:
+            raise NotYourTurn("It was not your turn when you pulled.")
     seat = state.seat_of(command.user_id)
     if seat is None:
         raise NotAPlayer("Only the room's players pull the trigger.")

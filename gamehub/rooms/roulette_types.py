@@ -95,8 +95,13 @@ class PlaceBet:
 
 @dataclass(frozen=True)
 class Pull:
+    """The shooter pulls. With `sent_at` the pull is judged against the turn as it was when the
+    player sent it: if both players pull at the same instant, the one whose turn it was wins,
+    and the other's pull does not become valid by being queued behind a click."""
+
     user_id: int
     now: datetime
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
