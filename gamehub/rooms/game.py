@@ -10,6 +10,7 @@ A handler does no IO: it gets a state, a message and the time, and returns a `Tr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
@@ -69,13 +70,13 @@ class Transition(Protocol):
     def postings(self) -> Sequence[Posting]: ...
 
 
-class GameRows(Protocol):
+@dataclass(frozen=True)
+class GameRows:
     """What a transition writes to the game's own tables: the names of the game's statement
     parts it needs (`RoomGame.save_parts`) and their parameters."""
 
-    def parts(self) -> frozenset[str]: ...
-
-    def params(self) -> dict[str, Any]: ...
+    parts: frozenset[str]
+    params: dict[str, Any]
 
 
 class RoomGame(Protocol[State]):

@@ -5,11 +5,12 @@ one statement (store_pg)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from gamehub.rooms import roulette
+from gamehub.rooms.game import GameRows
 from gamehub.rooms.render import render_room
 from gamehub.rooms.roulette import RoomState, Transition
 
@@ -85,57 +86,6 @@ _OPEN_PARTS = """
     )"""
 
 
-@dataclass(frozen=True)
-class RouletteRows:
-    """The rows one transition writes besides the room's (game.GameRows)."""
-
-    stakes_opened: list[tuple[int, int, str | None]]  # (user, amount, request_ref)
-    stakes_settled: list[tuple[int, str, int]]  # (user, status, win)
-    bet_opened: roulette.BetPlaced | None
-    bets_settled: list[roulette.SettledBet]
-    match: dict[str, Any] | None  # the russian_roulette row; None: unchanged
-    session: dict[str, Any] | None  # the game_sessions row; None: unchanged
-    request_ref: str | None
-
-    def parts(self) -> frozenset[str]:
-        wanted = {
-            "stakes_opened": bool(self.stakes_opened),
-            "stakes_settled": bool(self.stakes_settled),
-            "bets_opened": self.bet_opened is not None,
-            "bets_settled": bool(self.bets_settled),
-            "match": self.match is not None,
-            "session": self.session is not None,
-        }
-        return frozenset(name for name, needed in wanted.items() if needed)
-
-    def params(self) -> dict[str, Any]:
-        bet = self.bet_opened
-        params: dict[str, Any] = {
-            "open_users": [user for user, _, _ in self.stakes_opened],
-            "open_amounts": [amount for _, amount, _ in self.stakes_opened],
-            "open_refs": [ref for _, _, ref in self.stakes_opened],
-            "settle_users": [user for user, _, _ in self.stakes_settled],
-            "settle_statuses": [status for _, status, _ in self.stakes_settled],
-            "settle_wins": [win for _, _, win in self.stakes_settled],
-            "settled_bets": [b.bet_id for b in self.bets_settled],
-            "bet_statuses": [b.outcome for b in self.bets_settled],
-            "payouts": [b.payout for b in self.bets_settled],
-            "request_ref": self.request_ref,
-            **(self.match or {}),
-            "session_status": None if self.session is None else self.session["status"],
-            "session_ended_at": None if self.session is None else self.session["ended_at"],
-        }
-        if bet is not None:
-            params.update(
-                bet_id=bet.bet_id,
-                bet_user=bet.user_id,
-                bet_type=bet.bet_type,
-                bet_amount=bet.bet_amount,
-                bet_pull=bet.pull_number,
-            )
-        return params
-
-
 class RouletteGame:
     """Russian Roulette's match handler. Joiners are `roulette.Join`, commands `PlaceBet` and
     `Pull`; each gets the runtime's clock as its `now`."""
@@ -205,28 +155,53 @@ class RouletteGame:
 
     def rows(
         self, before: RoomState, transition: Transition, now: datetime, request_ref: str | None
-    ) -> RouletteRows:
-        stakes_settled = [
+    ) -> GameRows:
+        opened: list[tuple[int, int]] = []  # stakes: (user, amount)
+        settled = [  # stakes: (user, status, win)
             (posting.user_id, "refunded", posting.amount)
             for posting in transition.postings
             if posting.kind == "refund" and posting.user_id is not None
         ]
-        stakes_opened: list[tuple[int, int, str | None]] = []
-        bet_opened = None
-        bets_settled: list[roulette.SettledBet] = []
+        bets: list[roulette.SettledBet] = []
+        params: dict[str, Any] = {"request_ref": request_ref}
         for event in transition.events:
             if isinstance(event, roulette.PlayerJoined):
-                stakes_opened.append((event.user_id, event.stake, request_ref))
+                opened.append((event.user_id, event.stake))
             elif isinstance(event, roulette.MatchEnded):
-                stakes_settled += [(event.winner, "won", event.payout), (event.loser, "lost", 0)]
+                settled += [(event.winner, "won", event.payout), (event.loser, "lost", 0)]
             elif isinstance(event, roulette.BetPlaced):
-                bet_opened = event
+                params.update(
+                    bet_id=event.bet_id,
+                    bet_user=event.user_id,
+                    bet_type=event.bet_type,
+                    bet_amount=event.bet_amount,
+                    bet_pull=event.pull_number,
+                )
             elif isinstance(event, roulette.BetsSettled):
-                bets_settled.extend(event.bets)
+                bets.extend(event.bets)
         match, session = _match_rows(before, transition.state, now)
-        return RouletteRows(
-            stakes_opened, stakes_settled, bet_opened, bets_settled, match, session, request_ref
+        params.update(
+            open_users=[user for user, _ in opened],
+            open_amounts=[amount for _, amount in opened],
+            open_refs=[request_ref] * len(opened),
+            settle_users=[user for user, _, _ in settled],
+            settle_statuses=[status for _, status, _ in settled],
+            settle_wins=[win for _, _, win in settled],
+            settled_bets=[bet.bet_id for bet in bets],
+            bet_statuses=[bet.outcome for bet in bets],
+            payouts=[bet.payout for bet in bets],
+            **(match or {}),
+            **(session or {}),
         )
+        wanted = {
+            "stakes_opened": bool(opened),
+            "stakes_settled": bool(settled),
+            "bets_opened": "bet_id" in params,
+            "bets_settled": bool(bets),
+            "match": match is not None,
+            "session": session is not None,
+        }
+        return GameRows(frozenset(name for name, on in wanted.items() if on), params)
 
 
 _SEATS_OR_STATUS = (
@@ -250,7 +225,8 @@ def _match_rows(
         if state.status == "playing" and state.turn_seat is not None
         else None
     )
-    finished = state.status == "finished"  # the seed and the bullet are public from then on
+    finished, closed = state.status == "finished", state.is_closed
+    # The seed and the bullet are stored once the match is finished, and public from then on.
     match: dict[str, Any] = {
         "server_seed_hash": state.server_seed_hash,
         "client_seed": state.client_seed,
@@ -264,7 +240,7 @@ def _match_rows(
     }
     session = None
     if state.status != before.status:
-        session = {"status": state.status, "ended_at": now if state.is_closed else None}
+        session = {"session_status": state.status, "session_ended_at": now if closed else None}
     return match, session
 
 

@@ -231,13 +231,13 @@ async def open_seated(
     rows = writes.rows
     params = {
         **_room_params(writes, login, seat),
-        **rows.params(),
+        **rows.params,
         "stake": stake,
         **ledger_pg.into_new_account_params(move, store.escrow_code(writes.room.id)),
     }
     async with pool.connection() as connection:
         with _refusal():
-            row = await _open_seated_sql(game, rows.parts()).fetchrow(connection, **params)
+            row = await _open_seated_sql(game, rows.parts).fetchrow(connection, **params)
     assert row is not None
     escrow = None if row["escrow"] is None else int(row["escrow"])
     return escrow, bool(row["live"])
@@ -291,7 +291,7 @@ def _save_parts(
         "events": bool(writes.events),
         "seats": writes.seats_kept is not None,
     }
-    return frozenset(name for name, needed in wanted.items() if needed) | writes.rows.parts()
+    return frozenset(name for name, needed in wanted.items() if needed) | writes.rows.parts
 
 
 async def _save(
@@ -305,7 +305,7 @@ async def _save(
     sql = _save_sql(game, _save_parts(writes, moves, seat))
     params = {
         **_room_params(writes, login, seat),
-        **writes.rows.params(),
+        **writes.rows.params,
         "seen_seq": writes.room.seq,
         **ledger_pg.batch_params(moves),
         "kept": list(writes.seats_kept or ()),
