@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import utcnow
-from gamehub.errors import Conflict, NotFound
+from gamehub.errors import NotFound
 from gamehub.rooms import store, store_pg
 from gamehub.rooms.game import RoomGame, RuleError
 
@@ -57,14 +57,6 @@ class Applied:
     state: Any
     seq: int
     transition: Any
-
-
-def already_seated(room_id: int) -> Conflict:
-    return Conflict(
-        "You already sit in a waiting or playing room.",
-        code="already_seated",
-        details={"room_id": room_id},
-    )
 
 
 def handle(game: RoomGame[Any], state: Any, message: Message, now: datetime) -> Any:
@@ -164,16 +156,12 @@ class RoomActor:
         room (a refusal is explained from it), the same statement, COMMIT."""
         game = self.game
         async with self.registry.transaction() as tx:
-            login = message.login
-            if login is not None and not await tx.login_live(login.user_id, login.family_id):
-                raise SessionRevoked()
+            await tx.check_login(message.login)
             locked = await tx.lock_room(self.room_id)
             if locked is None:
                 raise NotFound("No such room.", code="room_not_found")
             room, state = locked[0], game.load(locked[1])
-            seat = message.seat
-            if seat is not None and not await tx.take_seat(self.room_id, seat, now):
-                raise already_seated(await tx.seated_room(seat) or 0)
+            await tx.claim_seat(room.id, message.seat, now)
             transition = handle(self.game, state, message, now)
             if not transition.events and not transition.postings:
                 self.arm(transition.state)

@@ -73,7 +73,8 @@ class Transition(Protocol):
 @dataclass(frozen=True)
 class GameRows:
     """What a transition writes to the game's own tables: the names of the game's statement
-    parts it needs (`RoomGame.save_parts`) and their parameters."""
+    parts it needs (`RoomGame.save_parts`) and their parameters (named apart from the
+    runtime's: store_pg._room_params, ledger_pg's)."""
 
     parts: frozenset[str]
     params: dict[str, Any]

@@ -21,7 +21,7 @@ from gamehub.db import iso_utc, utcnow
 from gamehub.faults import ROOM_COMMITTED, crash_point
 from gamehub.pg import RawPool
 from gamehub.rooms import store, store_pg
-from gamehub.rooms.actor import Applied, Message, RoomActor, already_seated, handle
+from gamehub.rooms.actor import Applied, Message, RoomActor, handle
 from gamehub.rooms.broker import Broker
 from gamehub.rooms.game import RoomGame
 from gamehub.tasks import stop_task
@@ -181,14 +181,11 @@ class Registry:
     ) -> Applied:
         """A room opened and its first player seated in one transaction (the room gets
         another id from its insert)."""
-        game, login, user_id = self.game, message.login, message.user_id
-        assert user_id is not None
+        game = self.game
         async with self.transaction() as tx:
-            if login is not None and not await tx.login_live(login.user_id, login.family_id):
-                raise SessionRevoked()
+            await tx.check_login(message.login)
             room = await tx.open_room(game, game_id, stake, now)
-            if not await tx.take_seat(room.id, user_id, now):
-                raise already_seated(await tx.seated_room(user_id) or 0)
+            await tx.claim_seat(room.id, message.seat, now)
             state = game.init(room.id, stake, now, config)
             transition = handle(game, state, message, now)
             writes = store.plan(game, room, state, transition, now, message.request_ref)

@@ -13,9 +13,10 @@ zero, and a finished or cancelled room's escrow is exactly zero. Hence, for ever
     house_gain    == rake + house_win - house_cover
                   == rake + losing bets - (winning bet payouts - their stakes)
 
-The caller applies a command's postings in order, in the same database transaction that stores
-the new state and its events; if one fails (a wallet cannot cover a stake or a bet), it rolls
-back and keeps the old state, as if the command had never been sent.
+The room runtime applies a command's postings in order, in the same statement that stores the
+new state and its events (roulette_game.py is the handler it drives); if one fails (a wallet
+cannot cover a stake or a bet), nothing of it stays and the room keeps its old state, as if the
+command had never been sent.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from gamehub.rooms.render import render_room
 from gamehub.rooms.roulette import RoomState, Transition
 
 # Stakes open at a join and settle at the end; side bets open when placed and settle at the
-# next pull. The match's columns are written as `_match_values` gives them; the seed and the
+# next pull. The match's columns are written as `_match_rows` gives them; the seed and the
 # bullet only once the match is finished (COALESCE keeps them NULL until then). The session
 # row is found through the match's (the two change together).
 _SAVE_PARTS: dict[str, str] = {

@@ -127,7 +127,8 @@ class Leave:
 Command = Join | PlaceBet | Pull | TurnTimeout | WaitingTimeout | Leave
 
 
-# --- Events: what the room tells its players and spectators. The actor adds room_id, seq, at.
+# --- Events: what the room tells its players and spectators. The runtime adds room_id, seq, at
+# (store.plan).
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ Event = (
 )
 
 
-# --- Postings: the money movements a command implies, for the actor to apply through the ledger.
+# --- Postings: the money movements a command implies, moved through the ledger by the runtime.
 
 Party = Literal["wallet", "escrow", "house"]
 PostingKind = Literal[

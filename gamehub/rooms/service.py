@@ -104,9 +104,9 @@ class Rooms:
         answers with it, however that room has gone on since."""
         if scope is not None:
             async with self.registry.readers() as session:
-                joined = await store.room_joined_by(session, user.id, scope)
-            if joined is not None:
-                return await self.get(joined)
+                earlier = await store.bet_made_by(session, user.id, scope)
+            if earlier is not None and earlier.bet_type == "stake" and earlier.room_id is not None:
+                return await self.get(earlier.room_id)
         config = await self.config()
         if not config.min_stake <= stake <= config.max_stake:
             raise roulette.StakeLimits(
@@ -215,18 +215,18 @@ class Rooms:
     async def _bet_made_by(self, user_id: int, scope: str) -> PlacedBet | None:
         """The side bet an earlier attempt of this keyed request placed, priced as it was."""
         async with self.registry.readers() as session:
-            row = await store.side_bet_made_by(session, user_id, scope)
-        if row is None:
+            row = await store.bet_made_by(session, user_id, scope)
+        if row is None or row.bet_type not in odds.BET_TYPES or row.pull_number is None:
             return None
-        bet_id, bet_type, amount, pull_number = row
-        chambers_left = odds.chambers_left_before(pull_number)
+        bet_type = row.bet_type
+        chambers_left = odds.chambers_left_before(row.pull_number)
         edge = (await self.config()).side_bet_edge_percent
         return PlacedBet(
-            bet_id,
+            row.id,
             bet_type,
-            pull_number,
+            row.pull_number,
             odds.odds(bet_type, chambers_left, edge),
-            odds.payout(amount, bet_type, chambers_left, edge),
+            odds.payout(row.bet_amount, bet_type, chambers_left, edge),
         )
 
     async def pull(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +18,6 @@ from gamehub.db import iso_utc
 from gamehub.models import Account, BetHistory, Multiplayer, RoomEvent
 from gamehub.rooms.broker import Event, encode
 from gamehub.rooms.game import GameRows, Posting, RoomGame
-from gamehub.rooms.odds import BET_TYPES, BetType
 from gamehub.rooms.render import render
 
 OPEN = ("waiting", "playing")
@@ -194,36 +193,13 @@ def plan(
     )
 
 
-async def room_joined_by(session: AsyncSession, user_id: int, request_ref: str) -> int | None:
-    """The room whose stake a keyed join took, if it took one."""
-    found = await session.scalar(
-        select(BetHistory.room_id).where(
-            BetHistory.request_ref == request_ref,
-            BetHistory.user_id == user_id,
-            BetHistory.bet_type == "stake",
+async def bet_made_by(session: AsyncSession, user_id: int, request_ref: str) -> BetHistory | None:
+    """The stake or side bet a keyed request placed (named after its scope), if it placed one."""
+    return await session.scalar(
+        select(BetHistory).where(
+            BetHistory.request_ref == request_ref, BetHistory.user_id == user_id
         )
     )
-    return None if found is None else int(found)
-
-
-async def side_bet_made_by(
-    session: AsyncSession, user_id: int, request_ref: str
-) -> tuple[int, BetType, int, int] | None:
-    """(bet id, type, amount, pull number) of the side bet a keyed request placed, if any."""
-    row = (
-        await session.execute(
-            select(
-                BetHistory.id, BetHistory.bet_type, BetHistory.bet_amount, BetHistory.pull_number
-            ).where(
-                BetHistory.request_ref == request_ref,
-                BetHistory.user_id == user_id,
-                BetHistory.bet_type.in_(BET_TYPES),
-            )
-        )
-    ).one_or_none()
-    if row is None or row.pull_number is None:
-        return None
-    return row.id, cast(BetType, row.bet_type), row.bet_amount, row.pull_number
 
 
 async def durable_history(

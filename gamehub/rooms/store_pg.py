@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 
 from gamehub import ledger, ledger_pg
-from gamehub.auth.service import LIVE_LOGIN_SQL
+from gamehub.auth.service import LIVE_LOGIN_SQL, SessionRevoked
 from gamehub.auth.tokens import AccessClaims
-from gamehub.errors import InsufficientFunds
+from gamehub.errors import Conflict, InsufficientFunds
 from gamehub.pg import Connection, RawPool, Sql
 from gamehub.rooms import store
 from gamehub.rooms.game import RoomGame
@@ -366,22 +366,28 @@ class PgRoomTx:
         self.opened[store.escrow_code(room_id)] = int(row[1])
         return store.RoomRow(room_id, game_id, 0, None)
 
-    async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
-        """Claim the user's one active seat; False if they already sit in an open room."""
-        taken = await _TAKE_SEAT.fetchval(
-            self.connection, user_id=user_id, room_id=room_id, now=now
+    async def claim_seat(self, room_id: int, user_id: int | None, now: datetime) -> None:
+        """Claim the user's one active seat (None: no one's); 409 already_seated (with the
+        room they sit in) if they already sit in an open room."""
+        if user_id is None:
+            return
+        if await _TAKE_SEAT.fetchval(self.connection, user_id=user_id, room_id=room_id, now=now):
+            return
+        seated = await _SEATED_ROOM.fetchval(self.connection, user_id=user_id)
+        raise Conflict(
+            "You already sit in a waiting or playing room.",
+            code="already_seated",
+            details={"room_id": 0 if seated is None else int(seated)},
         )
-        return taken is not None
 
-    async def seated_room(self, user_id: int) -> int | None:
-        found = await _SEATED_ROOM.fetchval(self.connection, user_id=user_id)
-        return None if found is None else int(found)
-
-    async def login_live(self, user_id: int, family_id: str) -> bool:
-        """Whether this login (token family) is neither logged out nor revoked."""
-        return bool(
-            await _LOGIN_LIVE.fetchval(self.connection, user_id=user_id, family_id=family_id)
-        )
+    async def check_login(self, login: AccessClaims | None) -> None:
+        """SessionRevoked unless this login (token family) is neither logged out nor revoked
+        (None: no login to check)."""
+        if login is None:
+            return
+        params = {"user_id": login.user_id, "family_id": login.family_id}
+        if not await _LOGIN_LIVE.fetchval(self.connection, **params):
+            raise SessionRevoked()
 
     async def _resolve(self, code: str, kind: str | None, user_id: int | None) -> int:
         if code in self.opened:
@@ -404,7 +410,7 @@ class PgRoomTx:
         try:
             row = await _save(self.connection, game, writes, moves)
         except Refused:
-            # The seat was claimed by take_seat before: only money can refuse here.
+            # The seat was claimed by claim_seat before: only money can refuse here.
             raise InsufficientFunds() from None  # the caller's transaction rolls back
         assert row["saved"], "the room is locked: its seq cannot have moved"
         return store.Saved(writes.events, touched, writes.seq)
