@@ -87,9 +87,9 @@ class RoomGame(Protocol[State]):
     slug: str
     kind_prefix: str
     # The game's parts of a room's one statement, in order (CTEs named by the key, each gated
-    # on the runtime's `room` CTE), and those of the statement that opens a room.
+    # on the runtime's `room` CTE), and its rows of a new room, inserted with it.
     save_parts: dict[str, str]
-    open_parts: str
+    open_parts: dict[str, str]
 
     def __hash__(self) -> int: ...  # statements are built once per game
 

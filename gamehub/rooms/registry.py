@@ -235,7 +235,7 @@ class Registry:
     async def start(self) -> None:
         """Resume every unfinished room: republish what the broker lost, re-arm its timer."""
         async with self.sessions() as session:
-            room_ids = await store.open_room_ids(session)
+            room_ids = await store.open_room_ids(session, self.game.slug)
         for room_id in room_ids:
             await self._republish(room_id)
             found = await store_pg.snapshot(self.pg, room_id)
@@ -257,7 +257,8 @@ class Registry:
             await asyncio.sleep(self.sweep_interval_s)
             try:
                 async with self.sessions() as session:
-                    overdue = await store.overdue_room_ids(session, utcnow() - timedelta(seconds=1))
+                    before = utcnow() - timedelta(seconds=1)
+                    overdue = await store.overdue_room_ids(session, self.game.slug, before)
                 for room_id in overdue:
                     self.keep(asyncio.create_task(self.timeout(room_id)))
                 await self.republish_lost()
@@ -271,7 +272,7 @@ class Registry:
         too (one pass apart, a command that is merely being published is not taken for lost).
         Publishing is by seq and skips what the broker has, so a race is harmless anyway."""
         async with self.sessions() as session:
-            rooms = await store.live_room_seqs(session, utcnow() - RECENTLY_ENDED)
+            rooms = await store.live_room_seqs(session, self.game.slug, utcnow() - RECENTLY_ENDED)
         published = await self.broker.last_seqs([store.channel(room_id) for room_id, _ in rooms])
         behind = {
             room_id: last

@@ -75,15 +75,19 @@ _SAVE_PARTS: dict[str, str] = {
     )""",
 }
 # A new room's session and match rows, inserted with the room (the `room` CTE).
-_OPEN_PARTS = """
+_OPEN_PARTS = {
+    "session": """
     session AS (
         INSERT INTO game_sessions (game_id, user_id, status, started_at)
         SELECT :game_id, NULL, 'waiting', :now FROM room
         RETURNING id
-    ), match AS (
+    )""",
+    "match": """
+    match AS (
         INSERT INTO russian_roulette (room_id, game_session_id, pull_number)
         SELECT room.id, session.id, 0 FROM room, session
-    )"""
+    )""",
+}
 
 
 class RouletteGame:

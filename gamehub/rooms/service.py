@@ -146,7 +146,7 @@ class Rooms:
             if candidate not in tried:
                 tried.add(candidate)
                 yield candidate
-        for candidate in await store_pg.candidate_rooms(self.registry.pg, stake):
+        for candidate in await store_pg.candidate_rooms(self.registry.pg, self._game_id, stake):
             if candidate not in tried:
                 tried.add(candidate)
                 yield candidate
@@ -253,6 +253,7 @@ class Rooms:
         return RoomView(GAME.load(found[1]), found[0])
 
     async def list(self, status: str | None) -> list[RoomView]:
+        await self.config()  # the game's id
         async with self.registry.readers() as session:
-            rows = await store.list_rooms(session, status)
+            rows = await store.list_rooms(session, self._game_id, status)
         return [RoomView(GAME.load(state), seq) for seq, state in rows]

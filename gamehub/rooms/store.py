@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, union_all
+from sqlalchemy import ColumnElement, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
 from gamehub.db import iso_utc
-from gamehub.models import Account, BetHistory, Multiplayer, RoomEvent
+from gamehub.models import Account, BetHistory, Game, Multiplayer, RoomEvent
 from gamehub.rooms.broker import Event, encode
 from gamehub.rooms.game import GameRows, Posting, RoomGame
 from gamehub.rooms.render import render
@@ -237,11 +237,12 @@ async def durable_replay(
 SNAPSHOT = select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.id == bindparam("room"))
 
 
-# Waiting rooms with this stake and a free seat, oldest first (matchmaking).
+# A game's waiting rooms with this stake and a free seat, oldest first (matchmaking).
 CANDIDATES = (
     select(Multiplayer.id)
     .where(
         Multiplayer.status == "waiting",
+        Multiplayer.game_id == bindparam("game_id"),
         Multiplayer.stake == bindparam("stake"),
         Multiplayer.seats_taken == 1,
     )
@@ -251,9 +252,11 @@ CANDIDATES = (
 
 
 async def list_rooms(
-    session: AsyncSession, status: str | None, limit: int = 100
+    session: AsyncSession, game_id: int, status: str | None, limit: int = 100
 ) -> list[tuple[int, dict[str, Any]]]:
-    query = select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.state.is_not(None))
+    query = select(Multiplayer.seq, Multiplayer.state).where(
+        Multiplayer.game_id == game_id, Multiplayer.state.is_not(None)
+    )
     if status is not None:
         query = query.where(Multiplayer.status == status)
     else:
@@ -262,32 +265,37 @@ async def list_rooms(
     return [(row.seq, row.state) for row in rows]
 
 
-async def open_room_ids(session: AsyncSession) -> list[int]:
-    return list(await session.scalars(select(Multiplayer.id).where(Multiplayer.status.in_(OPEN))))
+def _of_game(slug: str) -> ColumnElement[bool]:
+    """Rooms of the game with this catalogue slug (each game's runtime resumes and sweeps its
+    own)."""
+    return Multiplayer.game_id == select(Game.id).where(Game.slug == slug).scalar_subquery()
 
 
-async def live_room_seqs(session: AsyncSession, ended_since: datetime) -> list[tuple[int, int]]:
+async def open_room_ids(session: AsyncSession, slug: str) -> list[int]:
+    query = select(Multiplayer.id).where(_of_game(slug), Multiplayer.status.in_(OPEN))
+    return list(await session.scalars(query))
+
+
+async def live_room_seqs(
+    session: AsyncSession, slug: str, ended_since: datetime
+) -> list[tuple[int, int]]:
     """(room id, seq) of every open room and every room that ended since `ended_since`."""
     columns = (Multiplayer.id, Multiplayer.seq)
     rows = await session.execute(
         union_all(
-            select(*columns).where(Multiplayer.status.in_(OPEN)),
+            select(*columns).where(_of_game(slug), Multiplayer.status.in_(OPEN)),
             select(*columns).where(
-                Multiplayer.status.not_in(OPEN), Multiplayer.ended_at >= ended_since
+                _of_game(slug), Multiplayer.status.not_in(OPEN), Multiplayer.ended_at >= ended_since
             ),
         )
     )
     return [(int(room_id), int(seq)) for room_id, seq in rows]
 
 
-async def overdue_room_ids(session: AsyncSession, before: datetime) -> list[int]:
-    return list(
-        await session.scalars(
-            select(Multiplayer.id).where(
-                Multiplayer.status.in_(OPEN), Multiplayer.deadline_at < before
-            )
-        )
-    )
+async def overdue_room_ids(session: AsyncSession, slug: str, before: datetime) -> list[int]:
+    open_rooms = (_of_game(slug), Multiplayer.status.in_(OPEN))
+    query = select(Multiplayer.id).where(*open_rooms, Multiplayer.deadline_at < before)
+    return list(await session.scalars(query))
 
 
 async def escrow_problems(session: AsyncSession) -> list[str]:

@@ -147,17 +147,17 @@ def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
     holding it) with its transfer (ledger_pg.into_new_account, which builds every ledger row
     of it). Locks: the wallet only (the room and its escrow are new). gamehub_refuse() undoes
     it all when the wallet cannot pay or the player sits elsewhere."""
-    joined = ",".join(text for name, text in game.save_parts.items() if name in parts)
-    return Sql(
-        f"""
-    WITH room AS (
+    room = f"""
+    room AS (
         INSERT INTO multiplayer
             (id, game_id, status, stake, seats_taken, seq, state, deadline_at, created_at)
         SELECT :room, :game_id, :status, :stake, :seats_taken, :seq, :state::json,
             :deadline_at, :now
         WHERE {_LIVE_LOGIN}
         RETURNING id
-    ), {game.open_parts}, {ledger_pg.into_new_account(gate="room")}, seat AS (
+    )"""
+    seat_and_events = """
+    seat AS (
         INSERT INTO active_seats (user_id, room_id, created_at)
         SELECT :seat_user, room.id, :now FROM room
         ON CONFLICT (user_id) DO NOTHING
@@ -166,7 +166,13 @@ def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
         INSERT INTO room_events (room_id, seq, type, data, created_at)
         SELECT room.id, e.*, :now::timestamptz
         FROM room, unnest(:seqs::bigint[], :types::text[], :datas::text[]) AS e
-    ){"," if joined else ""}{joined}
+    )"""
+    assert not parts & game.open_parts.keys(), "a first join's rows must not rename a new room's"
+    joined = (text for name, text in game.save_parts.items() if name in parts)
+    ctes = (room, *game.open_parts.values(), ledger_pg.into_new_account(gate="room"))
+    return Sql(
+        f"""
+    WITH {",".join((*ctes, seat_and_events, *joined))}
     SELECT (SELECT id FROM opened) AS escrow, {_LIVE_LOGIN} AS live,
         CASE WHEN EXISTS (SELECT FROM room)
                 AND (NOT EXISTS (SELECT FROM paid) OR NOT EXISTS (SELECT FROM seat))
@@ -180,16 +186,15 @@ def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
 def _open_empty_sql(game: RoomGame[Any]) -> Sql:
     """The room, the game's rows of a new room, and its escrow account, opened empty by
     ledger_pg's fragment (in one statement, so the room costs one round trip)."""
-    return Sql(
-        f"""
-    WITH room AS (
+    room = """
+    room AS (
         INSERT INTO multiplayer (game_id, status, stake, seats_taken, seq, created_at)
         VALUES (:game_id, 'waiting', :stake, 0, 0, :now)
         RETURNING id
-    ), {game.open_parts}, {ledger_pg.open_empty_escrow(gate="room", prefix_param="escrow_prefix")}
-    SELECT room.id, opened.id FROM room, opened
-    """  # noqa: S608  (constant SQL only)
-    )
+    )"""
+    escrow = ledger_pg.open_empty_escrow(gate="room", prefix_param="escrow_prefix")
+    ctes = ",".join((room, *game.open_parts.values(), escrow))
+    return Sql(f"WITH {ctes}\nSELECT room.id, opened.id FROM room, opened")
 
 
 class SequenceIds:
@@ -244,7 +249,7 @@ async def open_seated(
 
 
 _SNAPSHOT = Sql.compiled(store.SNAPSHOT, "room")
-_CANDIDATES = Sql.compiled(store.CANDIDATES, "stake")
+_CANDIDATES = Sql.compiled(store.CANDIDATES, "game_id", "stake")
 
 
 async def snapshot(pool: RawPool, room_id: int) -> tuple[int, dict[str, Any]] | None:
@@ -256,9 +261,10 @@ async def snapshot(pool: RawPool, room_id: int) -> tuple[int, dict[str, Any]] | 
     return row[0], row[1] if isinstance(row[1], dict) else json.loads(row[1])
 
 
-async def candidate_rooms(pool: RawPool, stake: int) -> list[int]:
+async def candidate_rooms(pool: RawPool, game_id: int, stake: int) -> list[int]:
     async with pool.connection() as connection:
-        return [row[0] for row in await _CANDIDATES.fetch(connection, stake=stake)]
+        rows = await _CANDIDATES.fetch(connection, game_id=game_id, stake=stake)
+    return [row[0] for row in rows]
 
 
 def _room_params(
