@@ -154,24 +154,21 @@ class Registry:
             # The escrow is opened by the statement itself: 0 stands in for its id.
             return 0 if code == escrow else await self.existing_account(code, kind, owner)
 
+        escrow_id, live = None, True
         try:
             moves, touched = await store.transfer_specs(
                 room_id, writes.postings, game.kind_prefix, resolve
             )
-            # The statement moves one stake, from the wallet into the new escrow.
-            if len(moves) == 1 and moves[0].credit == 0:
+            if len(moves) == 1 and moves[0].credit == 0:  # the statement's shape: one stake
                 escrow_id, live = await store_pg.open_seated(
                     self.pg, game, writes, stake, moves[0], user_id, login
                 )
-            else:
-                escrow_id, live = None, True
         except (store.AccountNotOpen, store_pg.Refused):
-            escrow_id, live = None, True
-        if escrow_id is None and live:
-            return await self._open_locked(game_id, stake, config, message, now)
+            pass  # nothing was written
         if not live:
             raise SessionRevoked()  # nothing was written
-        assert escrow_id is not None
+        if escrow_id is None:
+            return await self._open_locked(game_id, stake, config, message, now)
         self.accounts.remember(escrow, escrow_id)  # committed: it exists
         saved = store.Saved(writes.events, touched, writes.seq)
         return await self.actor(room_id).committed(writes, transition, saved)
