@@ -42,14 +42,8 @@ class AccountIds:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
 
-    async def get(
-        self,
-        code: str,
-        find: Callable[[], Awaitable[int | None]],
-        open_: Callable[[], Awaitable[int]],
-    ) -> int:
-        found = await self.find(code, find)
-        return found if found is not None else await open_()
+    def known(self, code: str) -> int | None:
+        return self._ids.get(code)
 
     async def find(self, code: str, find: Callable[[], Awaitable[int | None]]) -> int | None:
         """The id, remembered or found (and then remembered); None if not open yet."""

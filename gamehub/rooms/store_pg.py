@@ -346,8 +346,8 @@ class PgRoomTx:
     def __init__(self, connection: Connection, accounts: store.AccountIds) -> None:
         self.connection = connection
         self.accounts = accounts
-        # Accounts this transaction opened: known here, remembered by `accounts` only once
-        # committed (Registry.transaction), since a rollback would take them away.
+        # Accounts this transaction found or opened: known here, remembered by `accounts` only
+        # once committed (Registry.transaction), since a rollback would take the opened away.
         self.opened: dict[str, int] = {}
 
     async def lock_room(self, room_id: int) -> tuple[store.RoomRow, dict[str, Any]] | None:
@@ -396,18 +396,14 @@ class PgRoomTx:
             raise SessionRevoked()
 
     async def _resolve(self, code: str, kind: str | None, user_id: int | None) -> int:
-        if code in self.opened:
-            return self.opened[code]
-
-        async def find() -> int | None:
-            return await ledger_pg.find_account(self.connection, code)
-
-        async def open_() -> int:
-            return await ledger_pg.account_id(
-                self.connection, code, kind or ledger.SYSTEM_ACCOUNTS[code], user_id=user_id
-            )
-
-        return await self.accounts.get(code, find, open_)
+        """An account's id: remembered, or found or opened here (and remembered once this
+        transaction has committed)."""
+        found = self.opened.get(code) or self.accounts.known(code)
+        if found is None:
+            kind = kind or ledger.SYSTEM_ACCOUNTS[code]
+            found = await ledger_pg.account_id(self.connection, code, kind, user_id=user_id)
+            self.opened[code] = found
+        return found
 
     async def save(self, game: RoomGame[Any], writes: store.Writes) -> store.Saved:
         moves, touched = await store.transfer_specs(
