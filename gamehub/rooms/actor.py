@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,8 +25,6 @@ from gamehub.rooms.game import RoomGame, RuleError
 
 if TYPE_CHECKING:
     from gamehub.rooms.registry import Registry
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -210,15 +207,14 @@ class RoomActor:
         self.registry.keep(task)
 
     def _stop(self) -> None:
+        """Take no more messages (those queued still run) and leave the registry."""
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
         self.registry.forget(self)
 
     async def close(self) -> None:
-        self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
+        self._stop()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 from gamehub.fairness import commitment, roulette_client_seed, roulette_draw
-from gamehub.rooms.odds import BET_TYPES, CHAMBERS, BetType, chambers_left_before, odds, payout
+from gamehub.rooms.odds import BET_TYPES, CHAMBERS, chambers_left_before, odds, payout
 from gamehub.rooms.roulette_errors import (
     AlreadySeated,
     BetLimits,
@@ -44,7 +44,6 @@ from gamehub.rooms.roulette_errors import (
     StakeMismatch,
 )
 from gamehub.rooms.roulette_state import (
-    Deadline,
     Player,
     RoomState,
     SideBet,
@@ -73,7 +72,6 @@ from gamehub.rooms.roulette_types import (
     RoomCancelled,
     RouletteConfig,
     SettledBet,
-    Status,
     TriggerPulled,
     Turn,
     TurnTimeout,
@@ -86,11 +84,9 @@ __all__ = [
     "BetLimits",
     "BetOutcome",
     "BetPlaced",
-    "BetType",
     "BetsClosed",
     "BetsSettled",
     "Command",
-    "Deadline",
     "DuplicateBet",
     "Event",
     "InvalidBetType",
@@ -101,11 +97,9 @@ __all__ = [
     "NotAPlayer",
     "NotYourTurn",
     "PlaceBet",
-    "Player",
     "PlayerJoined",
     "PlayerLeft",
     "Posting",
-    "PostingKind",
     "Pull",
     "RoomCancelled",
     "RoomClosed",
@@ -115,10 +109,8 @@ __all__ = [
     "RouletteConfig",
     "RuleError",
     "SettledBet",
-    "SideBet",
     "StakeLimits",
     "StakeMismatch",
-    "Status",
     "Transition",
     "TriggerPulled",
     "Turn",
