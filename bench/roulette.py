@@ -116,6 +116,9 @@ class MatchFailed(Exception):
 class Pair:
     bots: tuple[tuple[int, str], tuple[int, str]]
     stake: str
+    # The instance each bot talks to (bench.cluster puts a pair's bots on different ones);
+    # None: the driver's own base.
+    bases: tuple[str, str] | None = None
     sent: dict[int, float] = field(default_factory=dict)
     rooms: dict[int, int] = field(default_factory=dict)
 
@@ -222,6 +225,9 @@ class Driver:
         self.match_timeout = match_timeout
         self.think_s = think_s
 
+    def base_of(self, pair: Pair, seat: int) -> str:
+        return self.base if pair.bases is None else pair.bases[seat]
+
     async def command(self, pair: Pair, seat: int, op: str, body: dict[str, Any]) -> Any:
         raise NotImplementedError
 
@@ -318,16 +324,19 @@ class SseDriver(Driver):
     """HTTP commands and one SSE stream per bot and match, as the browser client plays."""
 
     async def command(self, pair: Pair, seat: int, op: str, body: dict[str, Any]) -> Any:
-        return await self.post(f"/games/{op}", pair.bots[seat][1], body)
+        return await self.post(f"/games/{op}", pair.bots[seat][1], body, self.base_of(pair, seat))
 
-    async def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+    async def post(
+        self, path: str, token: str, body: dict[str, Any] | None = None, base: str | None = None
+    ) -> Any:
         """POST and return the JSON answer; raises MatchFailed (counted) on anything but 200."""
         data = b"{}" if body is None else json.dumps(body).encode()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         name = path.rsplit("/", 1)[-1]
         self.stats.requests += 1
         try:
-            async with self.session.post(self.base + path, data=data, headers=headers) as answer:
+            url = (base or self.base) + path
+            async with self.session.post(url, data=data, headers=headers) as answer:
                 text = await answer.read()
                 status = answer.status
         except Exception as error:  # connection errors and the like, counted by type
@@ -342,8 +351,9 @@ class SseDriver(Driver):
         return json.loads(text)
 
     async def watch_room(self, pair: Pair, seat: int, watch: Watch) -> None:
-        ticket = (await self.post("/auth/stream-ticket", pair.bots[seat][1]))["ticket"]
-        url = f"{self.base}/games/rooms/{watch.room_id}/events?ticket={ticket}"
+        base = self.base_of(pair, seat)
+        ticket = (await self.post("/auth/stream-ticket", pair.bots[seat][1], None, base))["ticket"]
+        url = f"{base}/games/rooms/{watch.room_id}/events?ticket={ticket}"
         self.stats.requests += 1
         async with self.session.get(url) as response:
             if response.status != 200:
@@ -408,8 +418,12 @@ async def run_driver(spec: dict[str, Any]) -> dict[str, Any]:
             else:
                 driver = SseDriver(session, spec["base"], stats, spec["match_timeout"], think)
             pairs = [
-                Pair(((a[0], a[1]), (b[0], b[1])), _stake_text(stake))
-                for a, b, stake in spec["pairs"]
+                Pair(
+                    ((a[0], a[1]), (b[0], b[1])),
+                    _stake_text(stake),
+                    None if not bases else (bases[0], bases[1]),
+                )
+                for a, b, stake, *bases in spec["pairs"]
             ]
 
             async def staggered(index: int, pair: Pair) -> None:

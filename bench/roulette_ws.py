@@ -102,7 +102,7 @@ class WsDriver(Driver):
             self.stats.requests += 1
             try:
                 socket = await self.session.ws_connect(
-                    self.base + "/ws",
+                    self.base_of(pair, seat) + "/ws",
                     headers={"Authorization": f"Bearer {token}"},
                     autoping=True,
                     max_msg_size=0,

@@ -5,14 +5,19 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, observability, userstream
+from gamehub import apidocs, errors, health, observability, userstream
+from gamehub.admin.blueprints import admin_blueprints
+from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
+from gamehub.connections import Connections
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
 from gamehub.housekeeping import Housekeeping
 from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
 from gamehub.pg import RawPool
+from gamehub.proxies import behind_proxies
+from gamehub.ratelimit import create_limiter
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
@@ -50,7 +55,10 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.asgi_http_class = InlineHTTPConnection
     # Streams are written outside Quart once it has answered (see handoff.py): the documented
     # way to wrap a Quart app in ASGI middleware.
-    app.asgi_app = StreamHandoff(app.asgi_app)  # type: ignore[method-assign]
+    # Outermost: the client's address from trusted proxies' headers, before anything reads it.
+    app.asgi_app = behind_proxies(  # type: ignore[method-assign,assignment]
+        StreamHandoff(app.asgi_app), settings.trusted_proxies
+    )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["QUART_SCHEMA_CONVERSION_PREFERENCE"] = "pydantic"
 
@@ -61,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
+    apidocs.install(app)  # /docs with Swagger UI from a package, not a CDN
     metrics = observability.Metrics()
     app.extensions["gamehub_metrics"] = metrics
     observability.install(app, metrics)
@@ -70,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
     )
     gateway, gateway_blueprints = build_gateway(settings)
+    connections = Connections(settings.max_streams_per_user)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -78,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         broker=create_broker(settings.redis_url),
         gateway=gateway,
         pg=RawPool(settings.database_url, settings.db_raw_pool_size),
+        limiter=create_limiter(settings.redis_url),
+        connections=connections,
     )
     app.extensions[EXTENSION] = runtime
     reconciler = Reconciler(runtime)
@@ -93,21 +105,27 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)
     housekeeping = Housekeeping(runtime.sessions)
+    money_trail = MoneyTrail(runtime.sessions)  # every money movement into the audit trail
 
     @app.before_serving
     async def _start() -> None:
         await runtime.broker.start()
         await registry.start()
+        connections.start(runtime.broker, runtime.readers)
         housekeeping.start()
         reconciler.start()
+        money_trail.start()
 
     @app.after_serving
     async def _stop() -> None:
         await housekeeping.stop()
+        await connections.stop()
         await registry.stop()
         await reconciler.stop()
+        await money_trail.stop()
         await gateway.close()
         await runtime.broker.close()
+        await runtime.limiter.close()
         await runtime.pg.close()
         await engine.dispose()
 
@@ -124,6 +142,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.register_blueprint(userstream.blueprint)
     app.register_blueprint(wallet_blueprint)
     app.register_blueprint(responsible_blueprint)
+    for blueprint in admin_blueprints():  # the back office: /admin
+        app.register_blueprint(blueprint)
     app.register_blueprint(web_blueprint())  # the browser client at /
     for blueprint, prefix in gateway_blueprints:  # the built-in Daraja sandbox, if in use
         app.register_blueprint(blueprint, url_prefix=prefix)

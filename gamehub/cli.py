@@ -1,4 +1,4 @@
-"""The `gamehub` command: serve, migrate, daraja-sandbox."""
+"""The `gamehub` command: serve, migrate, daraja-sandbox, admin, audit."""
 
 from __future__ import annotations
 
@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="prompts to non-scenario phones wait for Approve/Cancel on /sandbox/phone",
     )
     sandbox.set_defaults(handler=cmd_daraja_sandbox)
+    from gamehub.admin.cli import add_commands
+
+    add_commands(commands, _settings_or_exit)
     return parser
 
 

@@ -21,9 +21,16 @@ from gamehub.models import Account, Hold, Transfer
 
 HOUSE = "house"
 MPESA_CLEARING = "mpesa:clearing"
+# Operators' corrections of balances (gamehub/admin/adjustments.py) come from and go to here,
+# so that they are never mistaken for the house's game results.
+ADJUSTMENTS = "adjustments"
 
 # Accounts that face the outside world; their balances may go negative (the others never do).
-SYSTEM_ACCOUNTS: dict[str, str] = {HOUSE: "house", MPESA_CLEARING: "clearing"}
+SYSTEM_ACCOUNTS: dict[str, str] = {
+    HOUSE: "house",
+    MPESA_CLEARING: "clearing",
+    ADJUSTMENTS: "adjustment",
+}
 # Kinds that face the outside world, so that sub-accounts of the house (e.g. one per shard of
 # players, which keeps one hot row from serialising every bet) may go negative too.
 OUTWARD_KINDS = frozenset(SYSTEM_ACCOUNTS.values())

@@ -18,6 +18,9 @@ from quart import Quart, Response, g, request
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("gamehub.access")
+# Routes whose successful answers stay out of the access log (the metrics still count them): the
+# sandbox phone page's polling, which was most of a development server's log lines.
+QUIET_ROUTES = frozenset({"/sandbox/api/stk", "/sandbox/daraja/sandbox/api/stk"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -94,6 +97,8 @@ def install(app: Quart, metrics: Metrics) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)
+        if route in QUIET_ROUTES and response.status_code < 400:
+            return response  # polled by a page every few seconds: counted, not logged
         # The route template, not the path: paths carry the M-Pesa callback secret, and query
         # strings stream tickets; neither may reach a log.
         access_log.info(
@@ -108,6 +113,8 @@ def install(app: Quart, metrics: Metrics) -> None:
                 "ctx_ms": round(elapsed * 1000, 2),
                 # Set by both guards (some routes check only the token, see auth.guard).
                 "ctx_user_id": getattr(g, "user_id", None),
+                # The client's address, through trusted proxies (gamehub/proxies.py).
+                "ctx_client": request.remote_addr,
             },
         )
         return response

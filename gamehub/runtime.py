@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, cast
 from quart import current_app
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gamehub.ratelimit import Limiter, MemoryLimiter
 from gamehub.settings import Settings
 
 if TYPE_CHECKING:
+    from gamehub.connections import Connections
     from gamehub.pg import RawPool
     from gamehub.rooms.broker import Broker
     from gamehub.wallet.gateway import Gateway
@@ -29,6 +31,10 @@ class Runtime:
     pg: RawPool
     # M-Pesa: the Daraja client, callback URLs and background jobs (set by create_app).
     gateway: Gateway | None = None
+    # This process's open streams and sockets by login (set by create_app).
+    connections: Connections | None = None
+    # Rate limits' buckets: in Redis when configured (shared by instances), else this process's.
+    limiter: Limiter = field(default_factory=MemoryLimiter)
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gamehub.origins import normalise_origin
+from gamehub.proxies import trusts_everyone
+from gamehub.ratelimit import Rule
+from gamehub.taxes import TaxRate, parse_rates
+
 PREFIX = "GAMEHUB_"
 MIN_JWT_SECRET_LENGTH = 32
 DEFAULT_DATA_DIR = "data"
@@ -64,12 +69,27 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def normalise_database_url(url: str) -> str:
     """Accept plain postgres:// URLs and pick the async driver for them."""
     for plain in ("postgres://", "postgresql://"):
         if url.startswith(plain):
             return "postgresql+asyncpg://" + url[len(plain) :]
     return url
+
+
+# The rate limits' defaults (see docs/OPERATIONS.md for why these numbers).
+_RULES = {
+    "login_account": Rule(10, 15 * 60),
+    "login_known": Rule(20, 15 * 60),
+    "login_address": Rule(120, 60),
+    "register_address": Rule(500, 3600),
+    "payments_user": Rule(10, 60),
+    "play_user": Rule(20, 1),
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +110,19 @@ class Settings:
     stream_ticket_ttl_s: int = 60
     bcrypt_rounds: int = 12
     max_body_bytes: int = 1024 * 1024
-    login_attempts_per_minute: int = 10
+    # Abuse limits (gamehub/ratelimit.py, auth/throttle.py, userlimits.py); off is refused in
+    # production. Logins: strict per account from unknown places, looser from a known device or
+    # address, generous per client address (a carrier's address is thousands of players).
+    rate_limits: bool = True
+    rate_login_account: Rule = _RULES["login_account"]
+    rate_login_known: Rule = _RULES["login_known"]
+    rate_login_address: Rule = _RULES["login_address"]
+    rate_register_address: Rule = _RULES["register_address"]
+    rate_payments_user: Rule = _RULES["payments_user"]
+    rate_play_user: Rule = _RULES["play_user"]
     sse_keepalive_s: float = 15.0
+    # Open SSE streams and WebSockets of one user on one instance (gamehub/connections.py).
+    max_streams_per_user: int = 20
     # Room timeouts; unset = the games catalogue's (20 s per turn, 120 s waiting).
     roulette_turn_timeout_s: int | None = None
     roulette_waiting_timeout_s: int | None = None
@@ -114,6 +145,10 @@ class Settings:
     # Unset: outside production a random one kept in the data folder (see ensure_secrets).
     mpesa_callback_secret: str = ""
     mpesa_callback_allowlist: tuple[str, ...] = ()
+    # Peers (addresses or CIDRs) whose X-Forwarded-For / -Proto are believed (gamehub/proxies.py).
+    trusted_proxies: tuple[str, ...] = ()
+    # Origins (besides the app's own) whose pages may open WebSockets (gamehub/origins.py).
+    allowed_origins: tuple[str, ...] = ()
     # The built-in sandbox's delays are multiplied by this (tests shrink them; 1 = Daraja-like).
     mpesa_sandbox_time_scale: float = 1.0
     # The reconciler looks at payments pending longer than reconcile_after_s, every interval.
@@ -127,6 +162,12 @@ class Settings:
     withdraw_min_kes: int = 10
     withdraw_max_kes: int = 250_000
     daily_deposit_cap_kes: int = 500_000
+    # Operators (gamehub/admin): their tokens' life, and the size of an adjustment from which a
+    # second operator must approve it (four eyes).
+    admin_token_ttl_s: int = 600
+    adjustment_approval_kes: int = 10_000
+    # Excise on deposits (gamehub/taxes.py): rates with the day each comes into force; none = off.
+    tax_deposit_excise: tuple[TaxRate, ...] = ()
 
     def roulette_overrides(self) -> dict[str, int]:
         overrides = {
@@ -186,11 +227,13 @@ def load_settings(
         "STREAM_TICKET_TTL_S",
         "BCRYPT_ROUNDS",
         "MAX_BODY_BYTES",
-        "LOGIN_ATTEMPTS_PER_MINUTE",
         "ROULETTE_TURN_TIMEOUT_S",
         "ROULETTE_WAITING_TIMEOUT_S",
         "DB_POOL_SIZE",
         "DB_RAW_POOL_SIZE",
+        "ADMIN_TOKEN_TTL_S",
+        "ADJUSTMENT_APPROVAL_KES",
+        "MAX_STREAMS_PER_USER",
     ):
         value = get(name)
         if value is not None:
@@ -199,6 +242,24 @@ def load_settings(
         kwargs["sse_keepalive_s"] = float(_int(value, "SSE_KEEPALIVE_S", minimum=1))
     if (value := get("LOG_JSON")) is not None:
         kwargs["log_json"] = _bool(value, "LOG_JSON")
+    if (value := get("RATE_LIMITS")) is not None:
+        kwargs["rate_limits"] = _bool(value, "RATE_LIMITS")
+    for name in (
+        "RATE_LOGIN_ACCOUNT",
+        "RATE_LOGIN_KNOWN",
+        "RATE_LOGIN_ADDRESS",
+        "RATE_REGISTER_ADDRESS",
+        "RATE_PAYMENTS_USER",
+        "RATE_PLAY_USER",
+    ):
+        if (value := get(name)) is not None:
+            try:
+                kwargs[name.lower()] = Rule.parse(value)
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}{name} is a count per period such as 10/15m (s, m, h, d), "
+                    f"got {value!r}"
+                ) from None
     if (value := get("BENCH_ENDPOINTS")) is not None:
         kwargs["bench_endpoints"] = _bool(value, "BENCH_ENDPOINTS")
     for name in (
@@ -219,10 +280,17 @@ def load_settings(
         kwargs["mpesa_certificate"] = Path(value)
     if (value := get("FAULTS")) is not None:
         kwargs["faults"] = frozenset(name.strip() for name in value.split(",") if name.strip())
-    if (value := get("MPESA_CALLBACK_ALLOWLIST")) is not None:
-        kwargs["mpesa_callback_allowlist"] = tuple(
-            ip.strip() for ip in value.split(",") if ip.strip()
-        )
+    for name in ("MPESA_CALLBACK_ALLOWLIST", "TRUSTED_PROXIES"):
+        if (value := get(name)) is not None:
+            kwargs[name.lower()] = _list(value)
+    if (value := get("ALLOWED_ORIGINS")) is not None:
+        try:
+            kwargs["allowed_origins"] = tuple(normalise_origin(item) for item in _list(value))
+        except ValueError as error:
+            raise SettingsError(
+                f"{PREFIX}ALLOWED_ORIGINS takes origins such as https://play.example.com, "
+                f"got {error.args[0]!r}"
+            ) from None
     for name, minimum in (
         ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
         ("RECONCILE_INTERVAL_S", 0.05),
@@ -240,6 +308,11 @@ def load_settings(
     ):
         if (value := get(name)) is not None:
             kwargs[name.lower()] = _int(value, name, minimum=1)
+    if (value := get("TAX_DEPOSIT_EXCISE")) is not None:
+        try:
+            kwargs["tax_deposit_excise"] = parse_rates(value)
+        except ValueError as error:
+            raise SettingsError(f"{PREFIX}TAX_DEPOSIT_EXCISE: {error}") from None
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     validate(settings)
     return settings
@@ -268,6 +341,22 @@ def validate(settings: Settings) -> None:
     if "mpesa" in (base or "").lower():
         # Daraja refuses callback URLs that contain the word.
         raise SettingsError(f'{PREFIX}MPESA_CALLBACK_BASE_URL must not contain "mpesa"')
+    try:
+        everyone = trusts_everyone(settings.trusted_proxies)
+    except ValueError as error:
+        raise SettingsError(
+            f"{PREFIX}TRUSTED_PROXIES takes addresses or CIDRs, got {error.args[0]!r}"
+        ) from None
+    if settings.is_production and everyone:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}TRUSTED_PROXIES trusts every address, "
+            "so any client could name its own address; list the proxies"
+        )
+    if settings.is_production and not settings.rate_limits:
+        raise SettingsError(
+            f"refusing to start in production: {PREFIX}RATE_LIMITS=false leaves logins open to "
+            "guessing"
+        )
     if settings.is_production and settings.bench_endpoints:
         raise SettingsError(
             f"refusing to start in production: {PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"

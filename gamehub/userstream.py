@@ -7,7 +7,8 @@ from typing import Any
 from quart import Blueprint, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub.auth.guard import stream_user_id
+from gamehub import connections
+from gamehub.auth.guard import stream_login
 from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
 from gamehub.pg import RawPool
@@ -55,21 +56,27 @@ async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance)
 @blueprint.get("/events/connect")
 async def user_events() -> Response:
     """SSE: this user's wallet, transactions and rooms (`?ticket=` or the bearer header)."""
-    user_id = await stream_user_id()
-    rt = runtime()
+    login = await stream_login()
     epoch, since = last_position()
+    feed = user_feed(login.user_id, epoch, since)
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)
+
+
+def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:
+    """One subscriber's feed of the user's own channel (the SSE stream's and the WebSocket's):
+    a snapshot with the wallet, or the exact replay after `<epoch>-<since>`, then live events."""
+    rt = runtime()
 
     async def snapshot() -> tuple[None, dict[str, Any]]:
         # As of the broker's last seq, which the feed reads first.
         return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
 
-    return sse_response(
-        ChannelFeed(
-            rt.broker,
-            channel(user_id),
-            since,
-            snapshot,
-            epoch=epoch,
-            keepalive_s=rt.settings.sse_keepalive_s,
-        )
+    return ChannelFeed(
+        rt.broker,
+        channel(user_id),
+        since,
+        snapshot,
+        epoch=epoch,
+        keepalive_s=rt.settings.sse_keepalive_s,
     )

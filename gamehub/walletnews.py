@@ -1,6 +1,13 @@
 """Wallet events after room commands, off the room's path: a command notes whose wallets it
 changed, and one task reads all noted balances in one statement and publishes them.
 
+Whose wallet a command changed is one rule, `wallets_changed`: a player's balance is their
+wallet plus their money held in room escrows (gamehub/balances.py), so it changed when a posting
+moved their wallet or their share of the room's escrow. The second half is what a rule that
+looked only at wallets missed: a match's loser and a losing side bettor have no posting of their
+own (their money goes from the escrow to the winner or the house), yet their balance and held
+both drop, and their wallet pages kept showing the stake as held.
+
 A room's actor used to read each changed wallet itself before taking its next command (four
 reads per match). A wallet event says "the wallet as it is now": reading it a moment later, for
 several players at once, says the same thing, and two changes close together may be told by one
@@ -15,10 +22,22 @@ import logging
 from gamehub.balances import player_balances_pg
 from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker
+from gamehub.rooms.roulette import Transition
 from gamehub.tasks import stop_task
 from gamehub.userstream import publish_wallet_balance
 
 log = logging.getLogger(__name__)
+
+
+def wallets_changed(transition: Transition) -> set[int]:
+    """The players whose balance or held amount a committed room command changed: the owner of
+    every wallet its postings moved, and everyone whose money in the room's escrow it moved."""
+    changed = {posting.user_id for posting in transition.postings if posting.user_id is not None}
+    before, after = transition.before.escrow_shares(), transition.state.escrow_shares()
+    changed.update(
+        user for user in before.keys() | after.keys() if before.get(user) != after.get(user)
+    )
+    return changed
 
 
 class WalletNews:

@@ -1,5 +1,6 @@
-"""The browser client: `gamehub/web/index.html` at `/` and its files under `/web/` (Quart
-keeps `/static/` for the app's own static folder)."""
+"""The browser client: `gamehub/web/index.html` at `/`, the operators' back office at
+`/backoffice`, and their files under `/web/` (Quart keeps `/static/` for the app's own static
+folder)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gamehub.errors import NotFound
 
 WEB_ROOT = Path(__file__).parent / "web"
 INDEX = "index.html"
+BACK_OFFICE = "backoffice.html"
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -53,10 +55,30 @@ def load_assets(root: Path = WEB_ROOT) -> dict[str, Asset]:
         content_type = CONTENT_TYPES.get(path.suffix.lower())
         if not path.is_file() or content_type is None or path.name.startswith("."):
             continue
-        body = path.read_bytes()
-        etag = hashlib.sha256(body).hexdigest()[:32]
-        assets[path.relative_to(root).as_posix()] = Asset(body, content_type, etag)
+        assets[path.relative_to(root).as_posix()] = asset_of(path, content_type)
     return assets
+
+
+def asset_of(path: Path, content_type: str) -> Asset:
+    body = path.read_bytes()
+    return Asset(body, content_type, hashlib.sha256(body).hexdigest()[:32])
+
+
+def asset_response(asset: Asset | None) -> Response:
+    """A file with its ETag (a 304 when the browser has it); 404 for None."""
+    if asset is None:
+        raise NotFound()
+    quoted = f'"{asset.etag}"'
+    if quoted in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+        response = Response(b"", status=304)
+    else:
+        response = Response(asset.body, content_type=asset.content_type)
+    response.headers["ETag"] = quoted
+    # File names carry no content hash (there is no build step), so a browser may keep a
+    # copy but must revalidate it; the ETag turns that into a 304 without a body.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def web_blueprint(root: Path = WEB_ROOT) -> Blueprint:
@@ -65,19 +87,8 @@ def web_blueprint(root: Path = WEB_ROOT) -> Blueprint:
 
     def serve(name: str) -> Response:
         asset = assets.get(name)
-        if asset is None:
-            raise NotFound()
-        quoted = f'"{asset.etag}"'
-        if quoted in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
-            response = Response(b"", status=304)
-        else:
-            response = Response(asset.body, content_type=asset.content_type)
-        response.headers["ETag"] = quoted
-        # File names carry no content hash (there is no build step), so a browser may keep a
-        # copy but must revalidate it; the ETag turns that into a 304 without a body.
-        response.headers["Cache-Control"] = "no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if asset.content_type.startswith("text/html"):
+        response = asset_response(asset)
+        if asset is not None and asset.content_type.startswith("text/html"):
             response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
             response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["X-Frame-Options"] = "DENY"
@@ -88,6 +99,12 @@ def web_blueprint(root: Path = WEB_ROOT) -> Blueprint:
     async def index() -> Response:
         """The browser client (a single page)."""
         return serve(INDEX)
+
+    @blueprint.get("/backoffice")
+    @hide
+    async def back_office() -> Response:
+        """The operators' back office (a page of its own, talking to /admin)."""
+        return serve(BACK_OFFICE)
 
     @blueprint.get("/web/<path:name>")
     @hide

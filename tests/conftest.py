@@ -11,11 +11,23 @@ from quart.typing import TestClientProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.app import create_app
+from gamehub.ratelimit import Rule
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
 from tests.backends import Backend, clean_services, embedded_backend, services_backend
 
 TEST_JWT_SECRET = "test-only-secret-that-is-long-enough-0123456789"
+GENEROUS_LIMITS = {
+    name: Rule(1_000_000, 1)
+    for name in (
+        "rate_login_account",
+        "rate_login_known",
+        "rate_login_address",
+        "rate_register_address",
+        "rate_payments_user",
+        "rate_play_user",
+    )
+}
 
 
 @pytest.fixture(scope="session", params=["embedded", "services"])
@@ -27,6 +39,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture
 def settings(backend: Backend, tmp_path: Path) -> Settings:
+    # The suite registers and logs in thousands of times from one address; the limits
+    # themselves are tested in tests/test_rate_limits.py.
     return Settings(
         env="test",
         data_dir=tmp_path,
@@ -34,10 +48,9 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         redis_url=backend.redis_url,
         jwt_secret=TEST_JWT_SECRET,
         bcrypt_rounds=4,  # production refuses < 12; one test checks the default is 12
-        login_attempts_per_minute=10_000,
         log_json=False,
         mpesa_callback_secret="test-callback-secret",
-    )
+    ).with_overrides(**GENEROUS_LIMITS)
 
 
 @pytest.fixture

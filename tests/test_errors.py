@@ -249,10 +249,11 @@ async def test_readyz_is_503_when_the_database_is_gone(
 
 
 async def test_login_is_rate_limited(app: Quart) -> None:
-    from gamehub.ratelimit import SlidingWindow
+    from gamehub.ratelimit import Rule
     from gamehub.runtime import EXTENSION
 
-    app.extensions[EXTENSION].extras["login_limiter"] = SlidingWindow(3)
+    runtime = app.extensions[EXTENSION]
+    runtime.settings = runtime.settings.with_overrides(rate_login_account=Rule(3, 60))
     client = app.test_client()
     statuses = [
         (await client.post("/login", json={"username": "x", "password": "wrong-pass"})).status_code

@@ -1,5 +1,6 @@
 """The ledger's forms side by side on PostgreSQL: ledger.py (SQLAlchemy, as the wallet moves
-money) and ledger_pg.py's fragments (as the spin's and the rooms' statements include them).
+money), ledger_pg.batch and into_new_account (as the rooms' statements include them) and
+ledger_pg.bet_and_payout (as the spin's statement includes it).
 The same scripted operations go through each form and must leave the same rows, balances and
 answers; random batches go through both and must keep the ledger's invariants."""
 
@@ -102,7 +103,10 @@ _OPEN_FUNDED = Sql(
 
 class PgForm:
     """ledger_pg.py: each operation one statement of its fragments, in a transaction that is
-    rolled back when an account could not pay (as store_pg's gamehub_refuse() does)."""
+    rolled back when an account could not pay (as store_pg's gamehub_refuse() does). A failed
+    statement is classified by ledger_pg.already_done, as the spin's statement does; a room's
+    statements never meet a reference again, since the room's seq guard stops a command done
+    before ahead of its transfers."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -130,7 +134,7 @@ class PgForm:
                     if moved != len(params["account_ids"]):
                         raise InsufficientFunds()
             except InsufficientFunds:
-                return "insufficient"
+                return await _classify(connection, specs, refused=True)
             except asyncpg.UniqueViolationError as error:
                 assert ledger_pg.reference_used(error)
                 return await _classify(connection, specs)
@@ -153,11 +157,73 @@ class PgForm:
         return "moved"
 
 
-async def _classify(connection: Connection, specs: list[ledger.TransferSpec]) -> str:
+_BET_AND_PAYOUT = Sql(
+    f"WITH gate AS (SELECT 1), {ledger_pg.bet_and_payout(gate='gate')} "
+    "SELECT EXISTS (SELECT FROM debit) AS paid"
+)
+
+
+class SpinForm(PgForm):
+    """ledger_pg.bet_and_payout for what it can express (a bet from a wallet to the house
+    under `<reference>:bet`, and its payout back under `<reference>:payout`), as the spin's one
+    statement runs it: no transaction, nothing written when the wallet cannot pay, a reference
+    used before classified as gamehub.games.spin_pg does. Any other batch goes through
+    PgForm."""
+
+    async def batch(self, moves: list[Move]) -> str:
+        shape = _bet_and_payout(moves)
+        if shape is None:
+            return await super().batch(moves)
+        reference, bet, win = shape
+        specs = self._specs(moves)
+        async with self.runtime.pg.connection() as connection:
+            try:
+                paid = await _BET_AND_PAYOUT.fetchval(
+                    connection,
+                    wallet=specs[0].debit,
+                    house=specs[0].credit,
+                    bet=bet,
+                    win=win,
+                    reference=reference,
+                    now=utcnow(),
+                )
+            except asyncpg.UniqueViolationError as error:
+                assert ledger_pg.reference_used(error)
+                return await _classify(connection, specs)
+            if not paid:
+                return await _classify(connection, specs, refused=True)
+        return "moved"
+
+
+def _bet_and_payout(moves: list[Move]) -> tuple[str, int, int] | None:
+    """(reference, bet, win) when `moves` is a bet and at most its payout, as a spin moves."""
+    bet, *rest = moves
+    reference = bet.reference.removesuffix(":bet")
+    if bet.kind != "bet" or reference == bet.reference or len(rest) > 1:
+        return None
+    if not rest:
+        return reference, bet.amount, 0
+    payout = rest[0]
+    if (payout.reference, payout.kind) != (f"{reference}:payout", "payout") or (
+        payout.debit,
+        payout.credit,
+    ) != (bet.credit, bet.debit):
+        return None
+    return reference, bet.amount, payout.amount
+
+
+async def _classify(
+    connection: Connection, specs: list[ledger.TransferSpec], *, refused: bool = False
+) -> str:
+    """What ledger.transfer answers, after a statement failed on a reference used before or
+    (`refused`) could not pay: an operation done before is "done" even when the wallet could
+    not pay it again, as ledger.transfer finds the reference before it looks at the balance."""
     try:
         done = await ledger_pg.already_done(connection, specs)
     except ledger.ReferenceReused:
         return "reused"
+    if refused and not done:
+        return "insufficient"
     assert done
     return "done"
 
@@ -199,7 +265,7 @@ def _script(p: str) -> list[tuple[str, Any]]:
                 Move(f"{p}r2:payout", "payout", house, a, 9_000),
             ],
         ),
-        ("batch", [Move(f"{p}empty", "bet", b, house, 1)]),
+        ("batch", [Move(f"{p}empty:bet", "bet", b, house, 1)]),
         ("open_funded", (e1, Move(f"{p}stake:a", "roulette_stake", a, e1, 2_500))),
         ("open_funded", (e2, Move(f"{p}stake:b", "roulette_stake", b, e2, 100))),
         ("batch", [Move(f"{p}refund:a", "roulette_refund", e1, b, 2_500)]),
@@ -249,15 +315,19 @@ async def _invariants(runtime: Runtime) -> list[str]:
 
 async def test_each_form_does_the_same_script_alike(runtime: Runtime) -> None:
     run = uuid.uuid4().hex[:8]
-    forms: dict[str, Form] = {"orm": OrmForm(runtime), "pg": PgForm(runtime)}
+    forms: dict[str, Form] = {
+        "orm": OrmForm(runtime),
+        "pg": PgForm(runtime),
+        "spin": SpinForm(runtime),
+    }
     answers = {name: await _run(form, f"t:{run}:{name}:") for name, form in forms.items()}
     expected = ["moved", "moved", "done", "reused", "reused", "insufficient", "moved"]
     expected += ["insufficient", "moved", "insufficient", "moved"]
-    assert answers == {"orm": expected, "pg": expected}
+    assert answers == {name: expected for name in forms}
 
     orm = await _rows(runtime, f"t:{run}:orm:")
-    pg = await _rows(runtime, f"t:{run}:pg:")
-    assert orm == pg
+    assert await _rows(runtime, f"t:{run}:pg:") == orm
+    assert await _rows(runtime, f"t:{run}:spin:") == orm
     accounts, transfers = orm
     balances = {code: balance for code, _, balance, _, _ in accounts}
     # e2 was never opened: its statement could not pay and wrote nothing.
@@ -305,6 +375,60 @@ async def test_random_batches_keep_the_invariants_in_every_form(
         results[name] = (answers, await _rows(runtime, p))
     assert results["orm"] == results["pg"]
     accounts, _ = results["pg"][1]
+    assert sum(balance for _, _, balance, _, _ in accounts) == 0
+    assert all(balance >= 0 for _, kind, balance, _, _ in accounts if kind == "wallet")
+    assert await _invariants(runtime) == []
+
+
+_spins = st.lists(
+    st.tuples(
+        st.integers(1, len(_ACCOUNTS) - 1),  # the wallet that spins
+        st.integers(1, 4_000),  # its bet
+        st.sampled_from([0, 0, 1, 50, 100, 250, 1_000]),  # the payout, in % of the bet
+        st.booleans(),  # whether the spin is retried as it was
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spins=_spins)
+async def test_random_spins_move_alike_in_every_form(
+    runtime: Runtime, spins: list[tuple[int, int, int, bool]]
+) -> None:
+    """Spins (a bet and its payout) through bet_and_payout, as the spin's statement runs them,
+    and through the other forms: the same answers (a retry is "done"), rows and balances, and
+    the invariants hold."""
+    run = uuid.uuid4().hex[:8]
+    results: dict[str, tuple[list[str], tuple[Rows, Rows]]] = {}
+    forms: dict[str, Form] = {
+        "orm": OrmForm(runtime),
+        "pg": PgForm(runtime),
+        "spin": SpinForm(runtime),
+    }
+    for name, form in forms.items():
+        p = f"w:{run}:{name}:"
+        for code, kind in [*_ACCOUNTS, ("house", "house")]:
+            await form.open(f"{p}{code}", kind)
+        answers = [
+            await form.batch([Move(f"{p}fund:{c}", "deposit", f"{p}clr", f"{p}{c}", 3_000)])
+            for c, _ in _ACCOUNTS[1:]
+        ]
+        for i, (wallet, bet, percent, retried) in enumerate(spins):
+            w, house = f"{p}{_ACCOUNTS[wallet][0]}", f"{p}house"
+            moves = [Move(f"{p}s{i}:bet", "bet", w, house, bet)]
+            if percent:
+                moves.append(Move(f"{p}s{i}:payout", "payout", house, w, bet * percent // 100))
+            for _ in range(2 if retried else 1):
+                answers.append(await form.batch(moves))
+        results[name] = (answers, await _rows(runtime, p))
+    assert results["orm"] == results["pg"] == results["spin"]
+    accounts, _ = results["spin"][1]
     assert sum(balance for _, _, balance, _, _ in accounts) == 0
     assert all(balance >= 0 for _, kind, balance, _, _ in accounts if kind == "wallet")
     assert await _invariants(runtime) == []

@@ -58,14 +58,19 @@ def login_checked_by_service(func: Callable[P, Awaitable[R]]) -> Callable[P, Awa
     return security_scheme([{"bearer": []}])(wrapper)
 
 
-async def stream_user_id() -> int:
-    """Streams take the bearer header or a single-use `?ticket=` (EventSource has no headers)."""
+async def stream_login() -> tokens.AccessClaims:
+    """A stream's login: the bearer header's, or a single-use `?ticket=`'s (EventSource has no
+    headers)."""
     ticket = request.args.get("ticket")
     rt = runtime()
     if ticket:
-        return (await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)).user_id
+        return await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
     found = await service.authenticate(rt, bearer_token())
-    return found.user.id
+    return tokens.AccessClaims(found.user.id, found.family_id)
+
+
+async def stream_user_id() -> int:
+    return (await stream_login()).user_id
 
 
 def current_user() -> User:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, g, request
+from quart import Blueprint, Response, after_this_request, g, request
 from quart_schema import validate_request, validate_response
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from gamehub.auth import service, tickets
+from gamehub import connections
+from gamehub.auth import service, throttle, tickets
 from gamehub.auth.guard import current_family, current_user, login_required
 from gamehub.auth.schemas import (
     LoginIn,
@@ -21,19 +23,10 @@ from gamehub.balances import Balance, player_balance
 from gamehub.db import iso_utc
 from gamehub.models import User
 from gamehub.money import format_cents
-from gamehub.ratelimit import SlidingWindow
 from gamehub.runtime import runtime
 
 blueprint = Blueprint("auth", __name__)
-
-
-def _limiter() -> SlidingWindow:
-    rt = runtime()
-    limiter = rt.extras.get("login_limiter")
-    if not isinstance(limiter, SlidingWindow):
-        limiter = SlidingWindow(rt.settings.login_attempts_per_minute)
-        rt.extras["login_limiter"] = limiter
-    return limiter
+AnyResponse = Response | WerkzeugResponse
 
 
 async def render_user(user: User, wallet: Balance | None = None) -> UserOut:
@@ -66,21 +59,44 @@ async def _tokens(result: service.Session) -> TokensOut:
 @validate_request(RegisterIn)
 @validate_response(TokensOut, 201)
 async def register(data: RegisterIn) -> tuple[TokensOut, int]:
-    """Create an account (18+) and log it in."""
-    _limiter().hit(f"register:{request.remote_addr}")
+    """Create an account (18+) and log it in. 429 with Retry-After beyond the sign-ups one
+    address may make (sized for a carrier's shared address)."""
     rt = runtime()
-    return await _tokens(await service.register(rt.sessions, rt.settings, data)), 201
+    await throttle.before_sign_up(rt)
+    result = await service.register(rt.sessions, rt.settings, data)
+    _set_device_cookie(throttle.new_device_cookie(rt.settings.jwt_secret, result.user.id))
+    return await _tokens(result), 201
 
 
 @blueprint.post("/login")
 @validate_request(LoginIn)
 @validate_response(TokensOut)
 async def login(data: LoginIn) -> TokensOut:
-    """Log in by username or email; wrong credentials always get the same 401."""
-    identifier = (data.username or data.email or "").lower()
-    _limiter().hit(f"login:{request.remote_addr}:{identifier}")
-    rt = runtime()
-    return await _tokens(await service.login(rt.sessions, rt.settings, data))
+    """Log in by username or email; wrong credentials always get the same 401. Failed attempts
+    are limited per account and per address (429 with Retry-After); a device that logged in
+    before (its `gamehub_device` cookie) and a usual address have buckets of their own, so a
+    storm against an account does not lock its owner out."""
+    logged_in = await throttle.login(runtime(), data)
+    if logged_in.device_cookie is not None:
+        _set_device_cookie(logged_in.device_cookie)
+    return await _tokens(logged_in.session)
+
+
+def _set_device_cookie(value: str) -> None:
+    """Name this device for later logins (see auth/throttle.py); only /login reads it."""
+
+    @after_this_request
+    async def _set(response: AnyResponse) -> AnyResponse:
+        response.set_cookie(
+            throttle.DEVICE_COOKIE,
+            value,
+            max_age=throttle.DEVICE_COOKIE_MAX_AGE_S,
+            path="/login",
+            secure=request.scheme in ("https", "wss"),
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
 
 
 @blueprint.post("/auth/refresh")
@@ -89,14 +105,22 @@ async def login(data: LoginIn) -> TokensOut:
 async def refresh(data: RefreshIn) -> TokensOut:
     """Spend a refresh token for a new token pair (rotation; a reused token ends the session)."""
     rt = runtime()
-    return await _tokens(await service.refresh(rt.sessions, rt.settings, data.refresh_token))
+    try:
+        result = await service.refresh(rt.sessions, rt.settings, data.refresh_token)
+    except service.RefreshReused as reused:
+        await connections.logins_ended(rt.broker, reused.user_id, [reused.family_id])
+        raise
+    return await _tokens(result)
 
 
 @blueprint.post("/auth/logout")
 @login_required
 async def logout() -> Response:
     """End this login: its refresh tokens and its access tokens stop working."""
-    await service.logout(runtime().sessions, current_family())
+    rt = runtime()
+    await service.logout(rt.sessions, current_family())
+    # Its streams and sockets close too, on every instance.
+    await connections.logins_ended(rt.broker, current_user().id, [current_family()])
     return Response(status=204)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
+from gamehub.admin.suspended import ensure_not_suspended
 from gamehub.auth import passwords, tokens
 from gamehub.auth.schemas import LoginIn, ProfilePatch, RegisterIn
 from gamehub.balances import Balance, combine, in_escrow
@@ -108,9 +109,8 @@ def _duplicate() -> ApiError:
     return Conflict("That username or email is already registered.", code="already_registered")
 
 
-async def login(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, data: LoginIn
-) -> Session:
+async def find_account(sessions: async_sessionmaker[AsyncSession], data: LoginIn) -> User | None:
+    """The account a login names, by username or email (whichever it was given)."""
     identifier = data.email if data.email is not None else data.username
     assert identifier is not None
     async with sessions() as session:
@@ -119,13 +119,25 @@ async def login(
             identifier = identifier.strip().lower()
         else:
             column = User.username
-        user = await session.scalar(select(User).where(column == identifier))
+        return await session.scalar(select(User).where(column == identifier))
+
+
+async def login(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    data: LoginIn,
+    user: User | None,
+) -> Session:
+    """Check the password against `user` (find_account's; None: no such account, which takes
+    as long as a wrong password) and start a login."""
     if user is None:
         await passwords.burn_time(data.password, settings.bcrypt_rounds)
         raise InvalidCredentials()
     if not await passwords.verify_password(data.password, user.password_hash):
         raise InvalidCredentials()
     async with transaction(sessions) as session:
+        # Only after the password: a suspension is not told to someone who guesses a name.
+        await ensure_not_suspended(session, user.id)
         return await _start_family(session, settings, user)
 
 
@@ -133,7 +145,7 @@ async def refresh(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, refresh_token: str
 ) -> Session:
     """Spend a refresh token for a new pair; presenting a spent one revokes its whole family."""
-    reused = False
+    reused: tuple[int, str] | None = None
     async with transaction(sessions) as session:
         row = (
             await session.execute(
@@ -159,16 +171,24 @@ async def refresh(
         if spent is None:
             # Someone holds a copy of a spent token: end every session of this login.
             await _revoke_family(session, family.id, "refresh_reuse")
-            reused = True
+            reused = family.user_id, family.id
         else:
             user = await session.get(User, family.user_id)
             assert user is not None
             return await _mint(session, settings, user, family.id)
-    assert reused
-    raise Unauthorized(
-        "This refresh token was already used; the session has been ended for safety.",
-        code="refresh_token_reused",
-    )
+    assert reused is not None
+    raise RefreshReused(*reused)
+
+
+class RefreshReused(Unauthorized):
+    """A spent refresh token came back: its login was ended (committed) for safety."""
+
+    code = "refresh_token_reused"
+    message = "This refresh token was already used; the session has been ended for safety."
+
+    def __init__(self, user_id: int, family_id: str) -> None:
+        super().__init__()
+        self.user_id, self.family_id = user_id, family_id
 
 
 async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
@@ -179,13 +199,16 @@ async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> 
     )
 
 
-async def end_all_logins(session: AsyncSession, user_id: int, reason: str) -> None:
-    """Revoke every live login of the user (their access tokens stop working at once)."""
-    await session.execute(
+async def end_all_logins(session: AsyncSession, user_id: int, reason: str) -> list[str]:
+    """Revoke every live login of the user (their access tokens stop working at once); the
+    logins' ids, for `connections.logins_ended` once the transaction has committed."""
+    ended = await session.scalars(
         update(TokenFamily)
         .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
+        .returning(TokenFamily.id)
     )
+    return list(ended)
 
 
 async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> None:

@@ -31,6 +31,7 @@ from gamehub.idempotency import idempotency_scope, idempotent
 from gamehub.money import format_cents
 from gamehub.responsible.pauses import ensure_may_play
 from gamehub.runtime import runtime
+from gamehub.userlimits import limited
 
 blueprint = Blueprint("games", __name__)
 
@@ -59,6 +60,7 @@ async def list_games() -> GamesOut:
 
 @blueprint.post("/games/spin-and-win/play")
 @login_checked_by_service
+@limited("play")
 @validate_request(PlayIn)
 @idempotent
 @validate_response(PlayOut)

@@ -208,20 +208,16 @@ async def spin(
                 "request_ref": scope,
                 "status": "won" if win > 0 else "lost",
             }
+            stake = ledger.TransferSpec(
+                f"{params['reference']}:bet", "bet", pair.wallet, house, bet
+            )
             try:
                 row = await pool.fetchrow(_SPIN, params)
             except asyncpg.UniqueViolationError as error:
                 if scope is None:
                     raise
-                if ledger_pg.reference_used(error):
-                    # The ledger's one meaning of a reference seen again: the same bet is
-                    # "already played", anything else under it is ReferenceReused.
-                    stake = ledger.TransferSpec(
-                        f"{params['reference']}:bet", "bet", pair.wallet, house, bet
-                    )
-                    async with pool.connection() as connection:
-                        if not await ledger_pg.already_done(connection, [stake]):
-                            raise
+                if ledger_pg.reference_used(error) and not await _played(pool, stake):
+                    raise
                 raise AlreadyPlayed() from None
             assert row is not None
             if not row["live"]:
@@ -230,6 +226,10 @@ async def spin(
                 memory.forget(user_id)  # the pair moved on elsewhere: read it again
                 continue
             if row["bet_id"] is None:
+                # The wallet cannot cover the bet now; a retry whose spin was made before
+                # (and spent the money) is answered from that spin all the same.
+                if scope is not None and await _played(pool, stake):
+                    raise AlreadyPlayed()
                 raise InsufficientFunds()
             memory.advanced(user_id, pair)
             balance = combine(row["balance"], row["held"], row["escrowed"])
@@ -237,3 +237,10 @@ async def spin(
             await publish_wallet_balance(rt.broker, user_id, balance)
             return Spun(row["bet_id"], segment, win, balance, pair)
     raise Conflict("Too many spins at once for this player; try again.", code="spin_busy")
+
+
+async def _played(pool: RawPool, stake: ledger.TransferSpec) -> bool:
+    """The ledger's one meaning of a reference seen again: the same bet is "already played",
+    another bet under it is ReferenceReused, none is False."""
+    async with pool.connection() as connection:
+        return await ledger_pg.already_done(connection, [stake])

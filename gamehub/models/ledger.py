@@ -33,7 +33,8 @@ class Account(Base):
         CheckConstraint("held >= 0", name="held_not_negative"),
         CheckConstraint("allow_negative OR balance >= held", name="covers_holds"),
         CheckConstraint(
-            "kind IN ('wallet', 'house', 'clearing', 'escrow', 'tax')", name="known_kind"
+            "kind IN ('wallet', 'house', 'clearing', 'escrow', 'tax', 'adjustment')",
+            name="known_kind",
         ),
     )
 

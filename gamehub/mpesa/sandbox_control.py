@@ -29,7 +29,8 @@ def control_blueprint(sandbox: DarajaSandbox) -> Blueprint:
     async def prompts() -> Response:
         wanted = request.args.get("status")
         found = [p.to_json() for p in state.prompts.values() if wanted in (None, p.status)]
-        return json_response({"prompts": found})
+        # Whether prompts wait for the phone page, so that the page can say what it does.
+        return json_response({"prompts": found, "manual_prompts": sandbox.config.manual_prompts})
 
     @control.get("/sandbox/api/stk/<checkout_request_id>")
     async def prompt(checkout_request_id: str) -> Response:

@@ -1,4 +1,5 @@
-"""The sandbox's phone: a plain page that lists open STK prompts with Approve / Cancel buttons."""
+"""The sandbox's phone: a plain page that says whether prompts settle by themselves or wait for
+it, lists open STK prompts with Approve / Cancel buttons, and the latest prompts' outcomes."""
 
 from __future__ import annotations
 
@@ -17,17 +18,30 @@ PHONE_PAGE = """<!doctype html>
   .approve { background: #2e7d32; color: #fff; border: 0; border-radius: .3rem; }
   .cancel { background: #eee; border: 1px solid #999; border-radius: .3rem; }
   .muted { color: #666; }
+  .mode { border-left: 4px solid #c90; padding: .5rem .8rem; background: #fff8e1; }
+  code { background: #eee; padding: 0 .2rem; border-radius: .2rem; }
+  ul { padding-left: 1.2rem; }
 </style>
 </head>
 <body>
 <h1>M-Pesa sandbox phone</h1>
-<p class="muted">Open payment prompts appear here. Approve pays, Cancel declines (1032).
-Prompts wait here when the sandbox runs with manual prompts; otherwise they settle on their own
-after a moment, by the phone number's scenario.</p>
+<p id="mode" class="mode">Loading…</p>
+<h2>Open prompts</h2>
 <div id="prompts"><p class="muted">Loading…</p></div>
+<h2>Latest prompts</h2>
+<ul id="recent"><li class="muted">None yet.</li></ul>
 <script>
 "use strict";
 const list = document.getElementById("prompts");
+const AUTO = "Auto-approve: this sandbox answers every prompt by itself within a second, as " +
+  "the phone number's last two digits say (00-09 pick an outcome: 01 cancelled, 02 not enough " +
+  "money, 03 wrong PIN, 06 unreachable, 07 slow...; any other number pays). Nothing waits for " +
+  "this page. To approve or cancel prompts here by hand, run the sandbox on its own with " +
+  "manual prompts (gamehub daraja-sandbox --manual-prompts) and point the app at it " +
+  "(GAMEHUB_MPESA_BASE_URL).";
+const MANUAL = "Manual prompts: a prompt to a number whose last two digits are not 00-09 " +
+  "waits here until you press Approve (pays) or Cancel (declines, 1032), or for 60 s " +
+  "(unreachable, 1037). Scenario numbers still answer by themselves.";
 
 function card(prompt) {
   const box = document.createElement("div");
@@ -53,12 +67,28 @@ function card(prompt) {
   return box;
 }
 
+function outcome(prompt) {
+  const item = document.createElement("li");
+  const result = prompt.status === "open" ? "waiting" : prompt.status +
+    (prompt.result_desc ? ": " + prompt.result_desc + " (" + prompt.result_code + ")" : "");
+  item.textContent = prompt.created_at.slice(11, 19) + " · KES " + prompt.amount + " from " +
+    prompt.phone + " · " + result;
+  return item;
+}
+
+let delay = 1000;
 async function refresh() {
   try {
-    const answer = await fetch("api/stk?status=open", {cache: "no-store"});
+    const answer = await fetch("api/stk", {cache: "no-store"});
     const data = await answer.json();
-    list.replaceChildren(...data.prompts.map(card));
-    if (!data.prompts.length) {
+    document.getElementById("mode").textContent = data.manual_prompts ? MANUAL : AUTO;
+    const open = data.prompts.filter((p) => p.status === "open");
+    const recent = data.prompts.slice(-8).reverse();
+    if (recent.length) document.getElementById("recent").replaceChildren(...recent.map(outcome));
+    // Quick while something is open, slow while nothing happens.
+    delay = open.length ? 1000 : 4000;
+    list.replaceChildren(...open.map(card));
+    if (!open.length) {
       const none = document.createElement("p");
       none.className = "muted";
       none.textContent = "No open prompts.";
@@ -69,8 +99,11 @@ async function refresh() {
   }
 }
 
-refresh();
-setInterval(refresh, 1000);
+async function loop() {
+  if (!document.hidden) await refresh();
+  setTimeout(loop, delay);
+}
+loop();
 </script>
 </body>
 </html>

@@ -66,9 +66,9 @@ def pause_end(kind: PauseKind, days: int | None, now: datetime) -> datetime:
 
 async def take_pause(
     sessions: async_sessionmaker[AsyncSession], user_id: int, kind: PauseKind, days: int | None
-) -> User:
-    """Pause the player's play and end all their logins; 409 `pause_cannot_shorten` when a
-    pause already runs longer."""
+) -> tuple[User, list[str]]:
+    """Pause the player's play and end all their logins (whose ids it returns); 409
+    `pause_cannot_shorten` when a pause already runs longer."""
     now = utcnow()
     until = pause_end(kind, days, now)
     async with transaction(sessions) as session:
@@ -83,9 +83,9 @@ async def take_pause(
             )
         user.paused_until = until
         user.pause_kind = kind
-        await auth.end_all_logins(session, user_id, "play_paused")
+        ended = await auth.end_all_logins(session, user_id, "play_paused")
         await session.flush()
-        return user
+        return user, ended
 
 
 def current_pause(user: User, now: datetime | None = None) -> tuple[datetime, str] | None:

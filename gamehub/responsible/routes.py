@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
+from gamehub import connections
 from gamehub.auth.guard import current_user, login_required
 from gamehub.db import iso_utc
 from gamehub.models import User
@@ -127,5 +128,8 @@ async def take_pause(data: PauseIn) -> PauseOut:
     no deposits, spins, joins or bets until it ends. It cannot be lifted or shortened (409
     `pause_cannot_shorten`), only lengthened. Every login of the player ends: log in again to
     see the balance or withdraw."""
-    user = await pauses.take_pause(runtime().sessions, current_user().id, data.kind, data.days)
+    rt = runtime()
+    user, ended = await pauses.take_pause(rt.sessions, current_user().id, data.kind, data.days)
+    # Their streams and sockets close too, on every instance.
+    await connections.logins_ended(rt.broker, user.id, ended)
     return _pause_out(user, logged_out=True)

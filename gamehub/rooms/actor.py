@@ -133,7 +133,7 @@ class RoomActor:
         game = self.game
         writes = store.plan(game, room, state, transition, now, message.request_ref)
         try:
-            moves, touched = await store.transfer_specs(
+            moves = await store.transfer_specs(
                 self.room_id, writes.postings, game.kind_prefix, self.registry.existing_account
             )
             saved, live = await store_pg.save_guarded(
@@ -145,7 +145,7 @@ class RoomActor:
             raise SessionRevoked()  # nothing was written
         if not saved:
             return None
-        saved_as = store.Saved(writes.events, touched, writes.seq)
+        saved_as = store.Saved(writes.events, writes.seq)
         return await self.committed(writes, transition, saved_as)
 
     async def _apply_locked(self, message: Message, now: datetime) -> Applied:

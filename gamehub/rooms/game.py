@@ -137,6 +137,11 @@ class RoomGame(Protocol[State]):
         """The room as clients see it (GET /games/rooms/{id})."""
         ...
 
+    def wallets(self, transition: Any) -> set[int]:
+        """The players whose balance or held amount the transition changed (their wallet events
+        follow, batched: walletnews)."""
+        ...
+
     def told(self, transition: Any) -> frozenset[int] | None:
         """Users whose own stream hears of this transition, which the lobby hears of too (the
         room's seats or status changed); None: neither hears of it."""

@@ -156,9 +156,7 @@ class Registry:
 
         escrow_id, live = None, True
         try:
-            moves, touched = await store.transfer_specs(
-                room_id, writes.postings, game.kind_prefix, resolve
-            )
+            moves = await store.transfer_specs(room_id, writes.postings, game.kind_prefix, resolve)
             if len(moves) == 1 and moves[0].credit == 0:  # the statement's shape: one stake
                 escrow_id, live = await store_pg.open_seated(
                     self.pg, game, writes, stake, moves[0], user_id, login
@@ -170,7 +168,7 @@ class Registry:
         if escrow_id is None:
             return await self._open_locked(game_id, stake, config, message, now)
         self.accounts.remember(escrow, escrow_id)  # committed: it exists
-        saved = store.Saved(writes.events, touched, writes.seq)
+        saved = store.Saved(writes.events, writes.seq)
         return await self.actor(room_id).committed(writes, transition, saved)
 
     async def _open_locked(
@@ -227,7 +225,7 @@ class Registry:
                 await userstream.publish(
                     self.broker, user_id, "room", {"room_id": room_id, "room": room}
                 )
-        self.wallet_news.note(saved.wallets_touched)
+        self.wallet_news.note(self.game.wallets(transition))
 
     async def start(self) -> None:
         """Resume every unfinished room: republish what the broker lost, re-arm its timer."""

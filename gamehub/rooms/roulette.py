@@ -129,17 +129,20 @@ _SERVER_SEED = re.compile(r"[0-9a-f]{64}")
 
 
 class Transition(NamedTuple):
-    """The result of one command: the next state, what to publish, and the money to move."""
+    """The result of one command: the next state, what to publish, the money to move, and the
+    state it started from (whose escrowed money moved: walletnews.wallets_changed)."""
 
     state: RoomState
     events: tuple[Event, ...]
     postings: tuple[Posting, ...]
+    before: RoomState
 
 
 class _Step:
     """Collects one command's events and postings and keeps the escrow balance they imply."""
 
     def __init__(self, state: RoomState) -> None:
+        self.before = state
         self.room_id = state.room_id
         self.escrow = state.escrow
         self.events: list[Event] = []
@@ -161,7 +164,10 @@ class _Step:
         if state.is_closed and self.escrow != 0:
             raise AssertionError(f"closed room {self.room_id} left {self.escrow} in escrow")
         return Transition(
-            replace(state, escrow=self.escrow), tuple(self.events), tuple(self.postings)
+            replace(state, escrow=self.escrow),
+            tuple(self.events),
+            tuple(self.postings),
+            self.before,
         )
 
 
@@ -182,7 +188,7 @@ def apply(state: RoomState, command: Command) -> Transition:
 
 
 def _unchanged(state: RoomState) -> Transition:
-    return Transition(state, (), ())
+    return Transition(state, (), (), state)
 
 
 def _sit_down(state: RoomState, command: Join, now: datetime) -> Transition:

@@ -13,6 +13,7 @@ from gamehub.rooms import roulette
 from gamehub.rooms.game import GameRows
 from gamehub.rooms.render import render_room
 from gamehub.rooms.roulette import RoomState, Transition
+from gamehub.walletnews import wallets_changed
 
 # Stakes open at a join and settle at the end; side bets open when placed and settle at the
 # next pull. The match's columns are written as `_match_rows` gives them; the seed and the
@@ -145,6 +146,9 @@ class RouletteGame:
 
     def render(self, state: RoomState, seq: int) -> dict[str, Any]:
         return render_room(roulette.room_view(state), seq)
+
+    def wallets(self, transition: Transition) -> set[int]:
+        return wallets_changed(transition)
 
     def told(self, transition: Transition) -> frozenset[int] | None:
         """The players, and a player who left, hear when seats or status change (seated, match

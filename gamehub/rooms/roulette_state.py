@@ -69,6 +69,17 @@ class RoomState:
     def is_closed(self) -> bool:
         return self.status in ("finished", "cancelled")
 
+    def escrow_shares(self) -> dict[int, int]:
+        """Whose money `escrow` holds, by user: each seated player's stake while the room is
+        open, and each bettor's unsettled side bets. Part of each one's balance (balances.py)."""
+        shares: dict[int, int] = {}
+        if not self.is_closed:
+            for player in self.players:
+                shares[player.user_id] = self.stake
+        for bet in self.pending_bets:
+            shares[bet.user_id] = shares.get(bet.user_id, 0) + bet.amount
+        return shares
+
     def seat_of(self, user_id: int) -> int | None:
         for seat, player in enumerate(self.players):
             if player.user_id == user_id:

@@ -9,12 +9,13 @@ from quart import Blueprint, Response, current_app, g
 from quart_schema import validate_querystring, validate_request, validate_response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gamehub import connections
 from gamehub.auth.guard import (
     current_login,
     current_user,
     login_checked_by_service,
     login_required,
-    stream_user_id,
+    stream_login,
 )
 from gamehub.auth.tokens import AccessClaims
 from gamehub.errors import error_response
@@ -40,6 +41,7 @@ from gamehub.rooms.schemas import (
 from gamehub.rooms.service import Rooms, RoomView
 from gamehub.rooms.streams import ChannelFeed, last_event_id, last_position, sse_response
 from gamehub.runtime import runtime
+from gamehub.userlimits import limited
 
 blueprint = Blueprint("rooms", __name__)
 RULE_STATUS = {"conflict": 409, "forbidden": 403, "invalid": 422}
@@ -64,6 +66,7 @@ def _event(applied: Any, event_type: type[Any]) -> Any:
 
 @blueprint.post("/games/join")
 @login_required
+@limited("play")
 @validate_request(JoinIn)
 @idempotent
 @validate_response(RoomEnvelope)
@@ -82,6 +85,7 @@ async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -
 
 @blueprint.post("/games/place-bet")
 @login_required
+@limited("play")
 @validate_request(PlaceBetIn)
 @idempotent
 @validate_response(BetOut)
@@ -107,6 +111,7 @@ async def do_place_bet(user: User, data: PlaceBetIn, login: AccessClaims | None 
 
 @blueprint.post("/games/pull-trigger")
 @login_checked_by_service
+@limited("play")
 @validate_request(RoomIn)
 @validate_response(PullOut)
 async def pull_trigger(data: RoomIn) -> PullOut:
@@ -130,6 +135,7 @@ async def do_pull(
 
 @blueprint.post("/games/leave")
 @login_required
+@limited("play")
 @validate_request(RoomIn)
 @validate_response(LeaveOut)
 async def leave(data: RoomIn) -> LeaveOut:
@@ -182,10 +188,12 @@ class _RoomHistory:
 @blueprint.get("/games/rooms/<int:room_id>/events")
 async def room_events(room_id: int) -> Response:
     """SSE for one room (players and spectators), with exact Last-Event-ID replay."""
-    await stream_user_id()
+    login = await stream_login()
     since = last_event_id()  # 422 before anything is looked up
     await rooms().get(room_id)  # 404 before the stream starts
-    return sse_response(room_feed(room_id, since))
+    feed = room_feed(room_id, since)
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)
 
 
 def room_feed(room_id: int, since: int | None) -> ChannelFeed:
@@ -211,7 +219,7 @@ def room_feed(room_id: int, since: int | None) -> ChannelFeed:
 @blueprint.get("/games/lobby/events")
 async def lobby_events() -> Response:
     """SSE of the live lobby: a `lobby` event listing open and playing rooms, then changes."""
-    await stream_user_id()
+    login = await stream_login()
     epoch, since = last_position()
     service = rooms()
     rt = runtime()
@@ -221,14 +229,14 @@ async def lobby_events() -> Response:
         views = await service.list(None)
         return None, {"rooms": [view.render() for view in views]}
 
-    return sse_response(
-        ChannelFeed(
-            rt.broker,
-            LOBBY,
-            since,
-            snapshot,
-            epoch=epoch,
-            keepalive_s=rt.settings.sse_keepalive_s,
-            snapshot_type="lobby",
-        )
+    feed = ChannelFeed(
+        rt.broker,
+        LOBBY,
+        since,
+        snapshot,
+        epoch=epoch,
+        keepalive_s=rt.settings.sse_keepalive_s,
+        snapshot_type="lobby",
     )
+    connections.current().hold_stream(login, feed)  # 429 over the cap; ends with the login
+    return sse_response(feed)

@@ -69,10 +69,9 @@ Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
 
 async def transfer_specs(
     room_id: int, postings: Sequence[Posting], kind_prefix: str, resolve: Resolve
-) -> tuple[list[ledger.TransferSpec], set[int]]:
-    """The ledger transfers of a transition's postings, and the wallets (user ids) they touch;
-    `resolve(code, kind, user_id)` gives an account's id."""
-    touched: set[int] = set()
+) -> list[ledger.TransferSpec]:
+    """The ledger transfers of a transition's postings; `resolve(code, kind, user_id)` gives an
+    account's id."""
     moves: list[ledger.TransferSpec] = []
     for posting in postings:
         parties: dict[str, int] = {"escrow": await resolve(escrow_code(room_id), "escrow", None)}
@@ -83,7 +82,6 @@ async def transfer_specs(
             parties["wallet"] = await resolve(
                 ledger.wallet_code(posting.user_id), "wallet", posting.user_id
             )
-            touched.add(posting.user_id)
         moves.append(
             ledger.TransferSpec(
                 reference=posting.reference,
@@ -93,15 +91,14 @@ async def transfer_specs(
                 amount=posting.amount,
             )
         )
-    return moves, touched
+    return moves
 
 
 @dataclass(frozen=True)
 class Saved:
-    """What a committed message leaves to do: publish its events, tell the wallets it touched."""
+    """What a committed message leaves to do: publish its events."""
 
     events: list[Event]
-    wallets_touched: set[int]
     seq: int  # the room's last event id after the message
 
 

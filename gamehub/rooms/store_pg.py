@@ -406,7 +406,7 @@ class PgRoomTx:
         return found
 
     async def save(self, game: RoomGame[Any], writes: store.Writes) -> store.Saved:
-        moves, touched = await store.transfer_specs(
+        moves = await store.transfer_specs(
             writes.room.id, writes.postings, game.kind_prefix, self._resolve
         )
         try:
@@ -415,4 +415,4 @@ class PgRoomTx:
             # The seat was claimed by claim_seat before: only money can refuse here.
             raise InsufficientFunds() from None  # the caller's transaction rolls back
         assert row["saved"], "the room is locked: its seq cannot have moved"
-        return store.Saved(writes.events, touched, writes.seq)
+        return store.Saved(writes.events, writes.seq)

@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Response, request
 
@@ -26,6 +26,9 @@ from gamehub.errors import ApiError
 from gamehub.rooms.broker import EPOCH_PATTERN, Broker, Event, SubscriberLagged, Subscription
 from gamehub.rooms.heartbeat import heartbeat
 from gamehub.workarounds.handoff import Stream, current_handoff, feed_bytes
+
+if TYPE_CHECKING:
+    from gamehub.connections import Held
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,11 @@ def last_position() -> tuple[str, int | None]:
     `?last_event_id=`, ("", None) without one; 422 unless it is an id such a stream sends. A
     bare seq (an id from before epochs) has the epoch "", which no channel has: a snapshot."""
     raw = _raw_last_event_id()
-    if raw is None:
-        return "", None
+    return ("", None) if raw is None else position(raw)
+
+
+def position(raw: str) -> tuple[str, int]:
+    """A broker-numbered stream's id as (epoch, seq); 422 unless it is one such a stream sends."""
     found = _POSITION.fullmatch(raw)
     if found is None:
         raise ApiError(
@@ -121,6 +127,7 @@ class ChannelFeed:
         "durable",
         "ended",
         "epoch",
+        "held",
         "last",
         "since",
         "snapshot",
@@ -151,6 +158,8 @@ class ChannelFeed:
         self.subscription: Subscription | None = None
         self.last = 0
         self.ended = False
+        # What counts this stream against its user's cap (gamehub/connections.py), if anything.
+        self.held: Held | None = None
 
     async def open(self) -> list[Event]:
         """Subscribe, then the first batch (a snapshot or the replay; the replay may be empty)."""
@@ -251,7 +260,17 @@ class ChannelFeed:
         batch = await self.next_batch()
         return None if batch is None else sse_frames(batch)
 
+    def end(self) -> None:
+        """End the feed from outside (its login ended): its reader wakes and finds it ended."""
+        self.ended = True
+        if self.subscription is not None:
+            self.subscription.wake()
+
     def close(self) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            held.release()
         subscription = self.subscription
         if subscription is not None:
             self.ended = True

@@ -5,6 +5,8 @@ Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{
 ...the REST body..., "ref": "client-id"}`. Replies carry the `ref`: `{"op": "reply", "ref",
 "ok": true, "result": {...}}` or `{"op": "reply", "ref", "ok": false, "error": {code, message,
 details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
+The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account"}`
+(gamehub/wsaccount.py).
 Authenticate with `?ticket=` (browsers) or the bearer header.
 
 A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
@@ -19,27 +21,33 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, websocket
 
+from gamehub import connections
 from gamehub.auth import service as auth
 from gamehub.auth import tickets
 from gamehub.auth.tokens import AccessClaims, decode_access_token
 from gamehub.errors import ApiError, Unauthorized, validation_details
 from gamehub.jsonio import client_json
 from gamehub.models import User
+from gamehub.origins import refuse_foreign_origin
 from gamehub.rooms import roulette, routes
 from gamehub.rooms.broker import Event
 from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
-from gamehub.rooms.streams import RETRY_MS, ChannelFeed
+from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
 from gamehub.runtime import runtime
+from gamehub.userlimits import check_user
+from gamehub.wsaccount import ACCOUNT, account_subscription
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
+# A foreign Origin is refused (403) before the socket is accepted.
+blueprint.before_websocket(refuse_foreign_origin)
 
 # The largest seq a client may name (as the SSE streams allow: 18 digits).
 MAX_SEQ = 10**18 - 1
@@ -97,8 +105,10 @@ async def ws() -> None:
         await websocket.send(json.dumps({"op": "error", "error": _error(error)}))
         await websocket.close(4401)
         return
-    await websocket.accept()
-    subscriptions: dict[int, asyncio.Task[None]] = {}
+    # Over the user's cap: 429 instead of the upgrade. The socket is closed if its login ends.
+    ending = _Ending()
+    held = connections.current().hold(login, ending)
+    subscriptions: dict[int | str, asyncio.Task[None]] = {}
     send_lock = asyncio.Lock()
 
     async def send(text: str) -> None:
@@ -106,10 +116,16 @@ async def ws() -> None:
             await websocket.send(text)
 
     try:
-        while True:
-            raw = await websocket.receive()
-            await _handle(user, login, raw, subscriptions, send)
+        await websocket.accept()
+        with ending.receiving():
+            while not ending.ended:
+                raw = await ending.receive()
+                await _handle(user, login, raw, subscriptions, send)
+        ended = {"op": "error", "error": _error(connections.LoginEnded())}
+        await websocket.send(json.dumps(ended))
+        await websocket.close(4401)
     finally:
+        held.release()
         for task in subscriptions.values():
             task.cancel()
         for task in subscriptions.values():
@@ -117,11 +133,47 @@ async def ws() -> None:
                 await task
 
 
+class _Ending:
+    """Called when the socket's login ends: the socket stops reading (a command already read
+    is finished, not cut short), says so and closes (4401, as a socket refused for its
+    login)."""
+
+    __slots__ = ("ended", "task", "waiting")
+
+    def __init__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.ended = False
+        self.waiting = False  # in `receive`: the only place where the task may be cancelled
+
+    def __call__(self) -> None:
+        self.ended = True
+        if self.waiting:
+            self.task.cancel()
+
+    async def receive(self) -> str | bytes:
+        self.waiting = True
+        try:
+            return await websocket.receive()
+        finally:
+            self.waiting = False
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Where the cancel of an ended login is expected, and taken back."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self.ended or self.task.uncancel() > 0:
+                raise
+
+
 async def _handle(
     user: User,
     login: AccessClaims,
     raw: str | bytes,
-    subscriptions: dict[int, asyncio.Task[None]],
+    subscriptions: dict[int | str, asyncio.Task[None]],
     send: Callable[[str], Awaitable[None]],
 ) -> None:
     ref: Any = None
@@ -131,7 +183,12 @@ async def _handle(
             raise ApiError("A message is a JSON object.", status=422, code="validation_error")
         ref = message.pop("ref", None)
         op = message.pop("op", None)
-        if op == "subscribe":
+        if op in ("subscribe", "unsubscribe") and message.get("stream") == ACCOUNT:
+            _account(user.id, op, message.get("last_event_id"), ref, subscriptions, send)
+            if op == "subscribe":
+                return  # the subscription replies once it is open
+            result: dict[str, Any] = {"stream": ACCOUNT}
+        elif op == "subscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
             since = message.get("last_event_id")
             # A bool is an int to Python, not to a client.
@@ -151,8 +208,9 @@ async def _handle(
             task = subscriptions.pop(room.room_id, None)
             if task is not None:
                 task.cancel()
-            result: dict[str, Any] = {"room_id": room.room_id}
+            result = {"room_id": room.room_id}
         elif op in COMMANDS:
+            await check_user(user.id, "play")  # the same per-user limit as the REST commands
             schema, handler = COMMANDS[op]
             reply = await handler(user, schema.model_validate(message), login)
             result = reply.model_dump(mode="json")
@@ -161,6 +219,34 @@ async def _handle(
         await send(json.dumps({"op": "reply", "ref": ref, "ok": True, "result": result}))
     except (ApiError, roulette.RuleError, ValidationError, ValueError) as error:
         await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+
+
+def _account(
+    user_id: int,
+    op: str,
+    since: Any,
+    ref: Any,
+    subscriptions: dict[int | str, asyncio.Task[None]],
+    send: Callable[[str], Awaitable[None]],
+) -> None:
+    """(Un)subscribe the socket to its user's own stream; a malformed id is refused (422)."""
+    if since is not None and not isinstance(since, str):
+        raise ApiError(
+            "last_event_id is an id the stream sent.", status=422, code="validation_error"
+        )
+    position_ = ("", None) if since is None else position(since)
+    old = subscriptions.pop(ACCOUNT, None)
+    if old is not None:
+        old.cancel()
+    if op != "subscribe":
+        return
+
+    async def refuse(error: Exception) -> None:
+        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+
+    subscriptions[ACCOUNT] = asyncio.create_task(
+        account_subscription(user_id, position_, ref, send, refuse)
+    )
 
 
 async def _subscription(

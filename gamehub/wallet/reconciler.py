@@ -50,13 +50,21 @@ async def reconcile_once(rt: Runtime, *, older_than_s: float | None = None) -> i
             continue  # another instance (or a callback) got there first
         looked += 1
         try:
-            if row.type == "deposit":
-                await _check_deposit(rt, row, age)
-            else:
-                await _check_withdrawal(rt, row)
+            await check(rt, row, older_than_s=age.total_seconds())
         except Exception:
             log.exception("reconciling transaction %s failed; it is retried next pass", row.id)
     return looked
+
+
+async def check(rt: Runtime, row: Transaction, *, older_than_s: float | None = None) -> None:
+    """Settle one pending payment by asking Daraja, as a pass does (an operator's "query
+    again"): a deposit by the STK query, a withdrawal by a resend and a status query, whose
+    answer comes to the status callback."""
+    age = timedelta(seconds=rt.settings.reconcile_after_s if older_than_s is None else older_than_s)
+    if row.type == "deposit":
+        await _check_deposit(rt, row, age)
+    else:
+        await _check_withdrawal(rt, row)
 
 
 async def _claim(rt: Runtime, row_id: int, seen: datetime) -> Transaction | None:

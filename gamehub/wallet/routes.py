@@ -15,6 +15,7 @@ from gamehub.errors import Forbidden, NotFound
 from gamehub.idempotency import idempotency_scope, idempotent
 from gamehub.responsible.pauses import ensure_may_play
 from gamehub.runtime import Runtime, runtime
+from gamehub.userlimits import limited
 from gamehub.wallet import callbacks, deposits, queries, withdrawals
 from gamehub.wallet.render import transaction_out, wallet_out
 from gamehub.wallet.schemas import (
@@ -43,6 +44,7 @@ async def get_wallet() -> WalletOut:
 
 @blueprint.post("/deposit")
 @login_required
+@limited("payments")
 @validate_request(DepositIn)
 @idempotent
 @validate_response(TransactionEnvelope, 202)
@@ -59,6 +61,7 @@ async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
 
 @blueprint.post("/withdraw")
 @login_required
+@limited("payments")
 @validate_request(WithdrawIn)
 @idempotent
 @validate_response(TransactionEnvelope, 202)

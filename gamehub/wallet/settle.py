@@ -11,14 +11,16 @@ second lock on the same door. Callers learn whether this call changed anything (
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gamehub import ledger
+from gamehub import ledger, taxes
 from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction
 from gamehub.money import CENTS
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 REASON_LENGTH = 255
 # A deposit whose STK push is this young may still be waiting for its CheckoutRequestID.
 PUSH_IN_FLIGHT = timedelta(minutes=2)
+
+# Runs inside the settling transaction, after the money moved, only for the one call that
+# settled the payment: an operator's resolution writes its audit entry there, so the two
+# commit together (gamehub/admin/payments.py).
+OnSettled = Callable[[AsyncSession, Transaction], Awaitable[None]]
 
 
 def cents_of(shillings: Decimal | None) -> int | None:
@@ -48,12 +55,16 @@ def _pending(*conditions: Any) -> Any:
     return update(Transaction).where(Transaction.status == "pending", *conditions)
 
 
-async def _claim_final(rt: Runtime, statement: Any) -> Transaction | None:
+async def _claim_final(
+    rt: Runtime, statement: Any, on_settled: OnSettled | None = None
+) -> Transaction | None:
     """Run the conditional UPDATE alone (no money moves): a failed deposit."""
     async with transaction(rt.sessions) as session:
         row: Transaction | None = (
             await session.execute(statement.returning(Transaction))
         ).scalar_one_or_none()
+        if row is not None and on_settled is not None:
+            await on_settled(session, row)
         return row
 
 
@@ -73,7 +84,12 @@ async def attach_checkout(
 
 
 async def complete_deposit(
-    rt: Runtime, *, checkout_request_id: str, amount: int | None, receipt: str | None
+    rt: Runtime,
+    *,
+    checkout_request_id: str,
+    amount: int | None,
+    receipt: str | None,
+    on_settled: OnSettled | None = None,
 ) -> Transaction | None:
     """Credit a pending deposit exactly once. `amount` (cents) must match when given; a query
     (which reports no amount or receipt) passes None for both."""
@@ -100,6 +116,9 @@ async def complete_deposit(
                 credit=wallet,
                 amount=row.amount,
             )
+            await _deposit_excise(rt, session, row, wallet)
+            if on_settled is not None:
+                await on_settled(session, row)
     except IntegrityError:
         # The receipt number already completed another transaction: a replayed or forged
         # callback. Nothing was written (the whole transaction rolled back).
@@ -109,8 +128,32 @@ async def complete_deposit(
     return row
 
 
+async def _deposit_excise(
+    rt: Runtime, session: AsyncSession, row: Transaction, wallet: int
+) -> None:
+    """The excise on a deposit, when configured: from the wallet to its liability account, in
+    the deposit's own transaction (the rate in force when the deposit was asked for)."""
+    due = taxes.tax_on(row.amount, taxes.rate_at(rt.settings.tax_deposit_excise, row.created_at))
+    if due <= 0:
+        return
+    liability = await ledger.account_id(session, taxes.DEPOSIT_EXCISE_ACCOUNT, "tax")
+    await ledger.transfer(
+        session,
+        reference=f"deposit:{row.id}:excise",
+        kind="deposit_excise",
+        debit=wallet,
+        credit=liability,
+        amount=due,
+    )
+
+
 async def fail_deposit(
-    rt: Runtime, reason: str, *, checkout_request_id: str | None = None, row_id: int | None = None
+    rt: Runtime,
+    reason: str,
+    *,
+    checkout_request_id: str | None = None,
+    row_id: int | None = None,
+    on_settled: OnSettled | None = None,
 ) -> Transaction | None:
     """Mark a pending deposit failed (no money had moved); by CheckoutRequestID or by id."""
     if checkout_request_id is not None:
@@ -120,14 +163,19 @@ async def fail_deposit(
     statement = _pending(key, Transaction.type == "deposit").values(
         status="failed", failure_reason=_reason(reason), updated_at=utcnow()
     )
-    row = await _claim_final(rt, statement)
+    row = await _claim_final(rt, statement, on_settled)
     if row is not None:
         await announce(rt, row, wallet=False)
     return row
 
 
 async def complete_withdrawal(
-    rt: Runtime, *, originator_conversation_id: str, amount: int | None, receipt: str | None
+    rt: Runtime,
+    *,
+    originator_conversation_id: str,
+    amount: int | None,
+    receipt: str | None,
+    on_settled: OnSettled | None = None,
 ) -> Transaction | None:
     """Pay out a pending withdrawal exactly once: its hold is posted to M-Pesa clearing."""
     if amount is None:
@@ -147,6 +195,8 @@ async def complete_withdrawal(
                 return None
             assert row.hold_id is not None, "a withdrawal is held when it is recorded"
             await ledger.post_hold(session, row.hold_id, kind="withdrawal")
+            if on_settled is not None:
+                await on_settled(session, row)
     except IntegrityError:
         log.warning(
             "withdrawal %s: receipt %s is already used", originator_conversation_id, receipt
@@ -157,7 +207,11 @@ async def complete_withdrawal(
 
 
 async def fail_withdrawal(
-    rt: Runtime, reason: str, *, originator_conversation_id: str
+    rt: Runtime,
+    reason: str,
+    *,
+    originator_conversation_id: str,
+    on_settled: OnSettled | None = None,
 ) -> Transaction | None:
     """End a pending withdrawal as failed: its hold is released to the wallet exactly once."""
     statement = _pending(
@@ -171,6 +225,8 @@ async def fail_withdrawal(
             return None
         assert row.hold_id is not None
         await ledger.release_hold(session, row.hold_id)
+        if on_settled is not None:
+            await on_settled(session, row)
     await announce(rt, row, wallet=True)
     return row
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
@@ -96,3 +98,35 @@ async def funded(page: Page, amount: int) -> None:
     """Deposit with a phone whose sandbox scenario pays at once (last digits 00)."""
     await deposit(page, amount, "0712345600")
     await expect(page.locator("#wallet-balance")).to_have_text(f"{amount:,}.00", timeout=15_000)
+
+
+async def api_get(page: Page, path: str) -> dict[str, Any]:
+    """GET `path` with the page's own session, from outside the page (no request of its own)."""
+    token = await page.evaluate(
+        "JSON.parse(sessionStorage.getItem('gamehub.session')).access_token"
+    )
+    answer = await page.context.request.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert answer.ok, await answer.text()
+    body: dict[str, Any] = await answer.json()
+    return body
+
+
+async def server_wallet(page: Page) -> dict[str, Any]:
+    return await api_get(page, "/wallet")
+
+
+def shown(amount: str) -> str:
+    """An amount as the page writes it: thousands separated, two decimals."""
+    return f"{Decimal(amount):,.2f}"
+
+
+async def wallet_page_agrees(page: Page, within_ms: int = 2_000) -> dict[str, Any]:
+    """The wallet page (reached by its link, not reloaded) shows the server's balance, held and
+    available, from what the user's stream told it."""
+    await go(page, "Wallet")
+    server = await server_wallet(page)
+    for field in ("balance", "held", "available"):
+        await expect(page.locator(f"#wallet-{field}")).to_have_text(
+            shown(server[field]), timeout=within_ms
+        )
+    return server

@@ -241,6 +241,28 @@ async def test_a_retried_scope_finds_its_spin_instead_of_spinning_again(
     assert await invariants(runtime) == []
 
 
+async def test_a_retry_finds_its_spin_after_the_wallet_was_spent(
+    runtime: Runtime, client: TestClientProtocol
+) -> None:
+    """The retry of a spin that spent the wallet's last shillings cannot pay again, and must
+    still answer with that spin (found under its reference) rather than "insufficient funds"."""
+    spender = await new_player(client)
+    await fund(runtime, spender.id, 1000)
+    token = spender.headers["Authorization"].removeprefix("Bearer ")
+    login = tokens.decode_access_token(runtime.settings, token)
+    first = await spin.play(runtime, login, 1000, "idem:test-spent")
+    for _ in range(50):  # a win refilled the wallet: spend it so the retry cannot pay
+        if (left := await balance(runtime, spender.id)) < 1000:
+            break
+        await spin.play(runtime, login, left, None)
+    assert await balance(runtime, spender.id) < 1000
+    after = await balance(runtime, spender.id)
+    retry = await spin.play(runtime, login, 1000, "idem:test-spent")
+    assert (retry.bet_id, retry.nonce, retry.segment) == (first.bet_id, first.nonce, first.segment)
+    assert await balance(runtime, spender.id) == after
+    assert await invariants(runtime) == []
+
+
 async def test_concurrent_spins_never_overdraw_and_use_consecutive_nonces(
     client: TestClientProtocol, runtime: Runtime
 ) -> None:

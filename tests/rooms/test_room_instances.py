@@ -184,7 +184,7 @@ async def _planned_join(
         assert found is not None
         return found
 
-    moves, _ = await store.transfer_specs(room_id, writes.postings, GAME.kind_prefix, resolve)
+    moves = await store.transfer_specs(room_id, writes.postings, GAME.kind_prefix, resolve)
     return writes, moves
 
 

@@ -179,6 +179,8 @@ class Run:
         )
         pending = sum(bet.amount for bet in state.pending_bets)
         assert state.escrow == state.stake * len(state.players) * (not state.is_closed) + pending
+        # Whose money the escrow holds (what wallet events go by) adds up to all of it.
+        assert sum(state.escrow_shares().values()) == state.escrow
         assert all(bet.pull_number == state.pull_number + 1 for bet in state.pending_bets)
         assert from_dict(json.loads(json.dumps(to_dict(state)))) == state
 

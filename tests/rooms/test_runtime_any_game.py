@@ -138,6 +138,9 @@ class CoinToss:
     def render(self, state: Coin, seq: int) -> dict[str, Any]:
         return {**self.dump(state), "seq": seq}
 
+    def wallets(self, transition: Step) -> set[int]:
+        return {posting.user_id for posting in transition.postings if posting.user_id}
+
     def told(self, transition: Step) -> frozenset[int] | None:
         return frozenset(transition.state.players)
 

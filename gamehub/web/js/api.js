@@ -83,6 +83,8 @@ export async function api(method, path, { body, auth = true, idempotent = false,
   try {
     return await send(method, path, { body, auth, headers });
   } catch (error) {
+    // The login was ended elsewhere (logout, a pause, a suspension): this page is signed out.
+    if (auth && error instanceof ApiError && error.code === "session_revoked") signedOut();
     if (!(auth && error instanceof ApiError && error.code === "token_expired")) throw error;
     try {
       await refreshTokens();

@@ -3,11 +3,30 @@ import { formatCents, svg } from "./ui.js";
 
 const W = 600;
 const H = 240;
-const PAD = { left: 64, right: 12, top: 14, bottom: 28 };
+const TEXT_PX = 12; // the labels' size on screen, whatever the chart is scaled to
 
-/** points: [{at: Date, cents: cumulative net}] oldest first. */
+const drawn = new WeakMap(); // chart node -> the points it shows
+const resized = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.contentRect.width && drawn.has(entry.target)) draw(entry.target, drawn.get(entry.target));
+  }
+});
+
+/** points: [{at: Date, cents: cumulative net}] oldest first. Redrawn when the chart's size
+ * changes (a phone turned, a window resized), so its labels keep their size on screen. */
 export function drawNetChart(node, points) {
+  if (!drawn.has(node)) resized.observe(node);
+  drawn.set(node, points);
+  draw(node, points);
+}
+
+function draw(node, points) {
   node.replaceChildren();
+  // The SVG scales with its box (to about half its size on a phone): labels are drawn in
+  // viewBox units that come out at TEXT_PX on screen, and the left margin fits them.
+  const shown = node.getBoundingClientRect().width || W;
+  const font = Math.round(TEXT_PX * Math.max(1, W / shown));
+  node.style.setProperty("--chart-font", `${font}px`);
   if (!points.length) {
     node.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "No settled bets yet"));
     return;
@@ -17,6 +36,8 @@ export function drawNetChart(node, points) {
   let low = Math.min(0, ...values);
   let high = Math.max(0, ...values);
   if (low === high) high = low + 100;
+  const widest = Math.max(formatCents(high).length, formatCents(low).length);
+  const PAD = { left: Math.ceil(widest * font * 0.62) + 10, right: 12, top: font + 4, bottom: font * 2 + 4 };
   const x = (index) => PAD.left + (index / Math.max(1, series.length - 1)) * (W - PAD.left - PAD.right);
   const y = (cents) => PAD.top + ((high - cents) / (high - low)) * (H - PAD.top - PAD.bottom);
   node.append(

@@ -53,7 +53,7 @@ const SHAPES = {
   username: "Use 3–32 letters, digits or _.",
   email: "Enter an email address like name@example.com.",
   password: "Use at least 8 characters.",
-  date_of_birth: "Enter your date of birth.",
+  date_of_birth: "Enter your date of birth: day, month and year.",
   phone: "Enter a Kenyan mobile number like 0712 345 678.",
   amount: "Enter whole shillings within the allowed range.",
   bet_amount: "Enter an amount in KES with at most 2 decimals.",
@@ -61,13 +61,35 @@ const SHAPES = {
   client_seed: "Use 1–64 letters, digits, _ or -.",
 };
 
-/** {field: message} from a validation error's details. */
+// A field's own rules, in a player's words, recognised from the server's message for that field
+// (each field is judged alone: an under-18 date says so under the date only).
+const FIELD_RULES = {
+  date_of_birth: [
+    [/years old|at least 18|underage/i, "You must be 18 or older to play."],
+    [/past date|after 1900/i, "Enter a real date of birth in the past."],
+  ],
+  amount: [
+    [/greater than|at least|minimum|less than|at most|maximum/i, "That amount is outside the limits shown."],
+  ],
+};
+
+function fieldWords(field, item) {
+  const text = String(item.message || "");
+  for (const [pattern, words] of FIELD_RULES[field] || []) {
+    if (pattern.test(text)) return words;
+  }
+  // The server's wording names formats ("YYYY-MM-DD", "string") a player never typed: the
+  // field's own hint says what to enter instead.
+  if (SHAPES[field]) return SHAPES[field];
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : "Not valid.";
+}
+
+/** {field: message} from a validation error's details, each in a player's words. */
 export function fieldErrors(error) {
   const found = {};
   for (const item of error?.details?.fields || []) {
     const field = String(item.field || "body").split(".").pop();
-    const shape = /pattern|string_too|too_short|too_long|parsing|type/.test(item.type || "");
-    found[field] = (shape && SHAPES[field]) || item.message || "Not valid.";
+    found[field] ??= fieldWords(field, item);
   }
   return found;
 }

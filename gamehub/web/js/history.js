@@ -43,11 +43,13 @@ function renderBets() {
     el("td", {}, when(bet.created_at)),
     el("td", {}, `${gameName(bet.game)}${bet.bet_type && bet.bet_type !== "spin" && bet.bet_type !== bet.game ? ` · ${bet.bet_type}` : ""}`),
     el("td", {}, money(bet.bet_amount)),
-    el("td", {}, money(bet.win_amount)),
+    el("td", { class: "wide-only" }, money(bet.win_amount)),
     el("td", {}, bet.net_result === null ? el("span", { class: "status-pending" }, "pending") : signed(bet.net_result)),
     el("td", {}, verifyLink(bet))))
     : [el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No bets yet."))]));
   $("#bets-more").hidden = nextBefore === null;
+  const box = $("#bets-scroll");
+  $("#bets-scroll-hint").hidden = box.scrollWidth <= box.clientWidth + 1;
   const settled = sorted.filter((b) => b.net_result !== null).reverse();
   let total = 0;
   const points = settled.map((b) => {

@@ -1,5 +1,6 @@
 // The lobby: live tables from /games/lobby/events, and joining or opening a table by stake.
 import { post } from "./api.js";
+import { lobbyRules } from "./rules.js";
 import { store } from "./store.js";
 import { Stream, showState } from "./streams.js";
 import { $, busy, clearFormErrors, el, formError, money, toCents } from "./ui.js";
@@ -61,7 +62,8 @@ function onEvent(type, data) {
   render();
 }
 
-async function join(button, stake, roomId) {
+/** Join (or open) a table at `stake`; errors go under the lobby's form, or to `onError`. */
+export async function join(button, stake, roomId, onError = null) {
   const form = $("#join-form");
   clearFormErrors(form);
   try {
@@ -71,7 +73,8 @@ async function join(button, stake, roomId) {
     rooms.set(room.id, room);
     location.hash = `#/table/${room.id}`;
   } catch (error) {
-    formError(form, error);
+    if (onError) onError(error);
+    else formError(form, error);
   }
 }
 
@@ -90,6 +93,7 @@ export function initLobby() {
 }
 
 export function showLobby() {
+  lobbyRules();
   if (stream) return;
   stream = new Stream("lobby", "/games/lobby/events",
     ["lobby", "room_opened", "room_updated", "room_closed"], onEvent,

@@ -94,6 +94,7 @@ async function enter() {
   $("#who").textContent = profile.username;
   $("#account").hidden = false;
   $("#nav").hidden = false;
+  $("#conn").hidden = false; // a connection state means something only once signed in
   get("/wallet").then(setWallet).catch(() => {});
   userStream = new Stream("account", "/events", ["snapshot", "wallet", "transaction"], onUserEvent).start();
   route();
@@ -107,6 +108,7 @@ function leave() {
   reset();
   $("#account").hidden = true;
   $("#nav").hidden = true;
+  $("#conn").hidden = true;
   show("auth");
 }
 
@@ -133,6 +135,7 @@ async function start() {
       /* the session ends here either way */
     }
     signedOut();
+    notify("You have logged out. Log in again to play.", "success", { key: "session" });
   });
   if (session()?.access_token) {
     try {

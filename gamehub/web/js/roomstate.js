@@ -1,6 +1,6 @@
 // A room's state on the client: the events of the room stream applied to the last snapshot,
 // and each event told as a sentence for the table's log.
-import { money } from "./ui.js";
+import { formatCents, money, toCents } from "./ui.js";
 
 export const ROOM_EVENTS = [
   "snapshot", "player_joined", "match_started", "turn", "bet_placed", "trigger_pulled",
@@ -89,7 +89,7 @@ export function sentence(room, type, data, me) {
         ? `Pull ${data.pull_number}: BANG. ${who(data.shooter)} ${data.shooter === me ? "are" : "is"} out${data.auto ? " (time ran out)" : ""}.`
         : `Pull ${data.pull_number}: click. ${who(data.shooter)} survived${data.auto ? " (pulled automatically, time ran out)" : ""}.`;
     case "bets_settled":
-      return data.bets.length ? `Side bets on pull ${data.pull_number} settled: ${data.bets.map((b) => `${who(b.user_id)} ${b.outcome}${b.outcome === "won" ? ` KES ${money(b.payout)}` : ""}`).join(", ")}.` : null;
+      return data.bets.length ? `Side bets on pull ${data.pull_number} settled: ${data.bets.map((b) => `${who(b.user_id)} ${b.outcome}${b.outcome === "won" ? ` +KES ${formatCents(toCents(b.payout) - toCents(b.bet_amount))} (paid ${money(b.payout)})` : ""}`).join(", ")}.` : null;
     case "match_ended":
       return `${who(data.winner)} ${data.winner === me ? "win" : "wins"} KES ${money(data.payout)} (rake KES ${money(data.rake)})${data.reason === "forfeit" ? " by forfeit" : ""}. Server seed revealed.`;
     case "player_left":

@@ -1,7 +1,7 @@
 // Spin and Win: the wheel, the bet form, the result, and a log of spins for verification.
 import { get, post } from "./api.js";
 import { describe } from "./errors.js";
-import { games, refreshWallet, setWallet, store } from "./store.js";
+import { games, refreshWallet, withWalletHeld } from "./store.js";
 import { $, busy, el, money, toCents } from "./ui.js";
 import { Wheel } from "./wheel.js";
 
@@ -81,24 +81,29 @@ export function initSpin() {
     result.textContent = "Spinning…";
     const button = $("#spin-button");
     await busy(button, async () => {
-      let outcome;
-      try {
-        outcome = await post("/games/spin-and-win/play", { bet_amount: form.bet.value.trim() }, { idempotent: true });
-      } catch (error) {
-        result.className = "result bad";
-        result.textContent = describe(error);
-        return;
-      }
-      remember(outcome);
-      await wheel.spinTo(outcome.segment);
-      const won = toCents(outcome.win_amount);
-      const bet = toCents(outcome.bet_amount);
-      result.className = won > bet ? "result good" : won === bet ? "result" : "result bad";
-      if (won > bet) result.textContent = `×${outcome.multiplier}: you won KES ${money(outcome.win_amount)} (bet KES ${money(outcome.bet_amount)}).`;
-      else if (won > 0) result.textContent = `×${outcome.multiplier}: KES ${money(outcome.win_amount)} back (bet KES ${money(outcome.bet_amount)}).`;
-      else result.textContent = `×0: no win this time (lost KES ${money(outcome.bet_amount)}).`;
-      result.dataset.segment = String(outcome.segment);
-      if (store.wallet) setWallet({ ...store.wallet, balance: outcome.new_balance });
+      // The stream tells the new balance as soon as the spin commits: it waits until the
+      // wheel lands, and the result is shown in the same moment.
+      const landed = await withWalletHeld(async () => {
+        let outcome;
+        try {
+          outcome = await post("/games/spin-and-win/play", { bet_amount: form.bet.value.trim() }, { idempotent: true });
+        } catch (error) {
+          result.className = "result bad";
+          result.textContent = describe(error);
+          return false;
+        }
+        remember(outcome);
+        await wheel.spinTo(outcome.segment);
+        const won = toCents(outcome.win_amount);
+        const bet = toCents(outcome.bet_amount);
+        result.className = won > bet ? "result good" : won === bet ? "result" : "result bad";
+        if (won > bet) result.textContent = `×${outcome.multiplier}: you won KES ${money(outcome.win_amount)} (bet KES ${money(outcome.bet_amount)}).`;
+        else if (won > 0) result.textContent = `×${outcome.multiplier}: KES ${money(outcome.win_amount)} back (bet KES ${money(outcome.bet_amount)}).`;
+        else result.textContent = `×0: no win this time (lost KES ${money(outcome.bet_amount)}).`;
+        result.dataset.segment = String(outcome.segment);
+        return true;
+      });
+      if (!landed) return;
       refreshWallet().catch(() => {});
       showFairness();
     });

@@ -9,9 +9,32 @@ export function setUser(user) {
   emit("user", user);
 }
 
+let held = 0; // while > 0, wallet changes wait (a spin's wheel is still turning)
+let waiting = null;
+
 export function setWallet(wallet) {
+  if (held > 0) {
+    waiting = wallet; // the latest wins: a wallet event is "the wallet as it is now"
+    return;
+  }
   store.wallet = wallet;
   emit("wallet", wallet);
+}
+
+/** Hold every wallet change until `work` settles: the balance must not give a spin's result
+ * away before the wheel lands. */
+export async function withWalletHeld(work) {
+  held += 1;
+  try {
+    return await work();
+  } finally {
+    held -= 1;
+    if (held === 0 && waiting) {
+      const latest = waiting;
+      waiting = null;
+      setWallet(latest);
+    }
+  }
 }
 
 export async function refreshWallet() {
@@ -33,6 +56,7 @@ export function games() {
 }
 
 export function reset() {
+  waiting = null;
   store.user = null;
   store.wallet = null;
   store.games = null;

@@ -5,6 +5,8 @@ import { get, post } from "./api.js";
 import { describe } from "./errors.js";
 import { payout, odds } from "./odds.js";
 import { ROOM_EVENTS, apply, nameOf, sentence } from "./roomstate.js";
+import { join } from "./lobby.js";
+import { tableRules } from "./rules.js";
 import { games, store } from "./store.js";
 import { Stream, showState } from "./streams.js";
 import { $, busy, el, formatCents, money, notify, svg, toCents } from "./ui.js";
@@ -103,6 +105,10 @@ function renderBanner(room) {
     banner.replaceChildren("This table was cancelled; stakes were refunded.");
     banner.hidden = false;
   } else banner.hidden = true;
+  // What next, once the table is over: another match at the same stake, or the lobby.
+  const next = $("#table-next");
+  next.hidden = !(room.status === "finished" || room.status === "cancelled");
+  $("#play-again").textContent = `Play again (KES ${money(room.stake)})`;
 }
 
 function renderBets(room) {
@@ -122,12 +128,17 @@ function renderBets(room) {
     button.setAttribute("aria-label", `Bet on ${type}${shown ? `, odds ${shown}` : ""}${pays ? `, pays KES ${formatCents(pays)}` : ""}`);
   }
   const items = [...table.bets.values()].sort((a, b) => b.bet_id - a.bet_id).map((bet) => {
-    const result = bet.outcome === "won" ? `won KES ${money(bet.payout)}`
-      : bet.outcome === "lost" ? "lost" : bet.outcome === "refunded" ? "refunded" : "pending";
+    const result = bet.outcome === "won" ? `won, +KES ${profit(bet)} profit (paid ${money(bet.payout)})`
+      : bet.outcome === "lost" ? `lost KES ${money(bet.bet_amount)}` : bet.outcome === "refunded" ? "refunded" : "pending";
     return el("li", { class: bet.outcome === "won" ? "good-text" : bet.outcome === "lost" ? "bad-text" : "" },
       `Pull ${bet.pull_number}: ${bet.bet_type} KES ${money(bet.bet_amount)} at ×${bet.odds}: ${result}`);
   });
   $("#my-bets").replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, "No bets yet.")]));
+}
+
+/** What a won bet gained over its stake, "1.40" for a payout of 11.40 on 10. */
+function profit(bet) {
+  return formatCents(toCents(bet.payout) - toCents(bet.bet_amount));
 }
 
 function render() {
@@ -155,7 +166,7 @@ function trackBets(type, data, live) {
       if (bet.user_id !== me()) continue;
       table.bets.set(bet.bet_id, { ...table.bets.get(bet.bet_id), ...bet, pull_number: data.pull_number });
       if (live) {
-        notify(bet.outcome === "won" ? `Your ${bet.bet_type} bet won KES ${money(bet.payout)}!`
+        notify(bet.outcome === "won" ? `Your ${bet.bet_type} bet won: +KES ${profit(bet)} profit (paid ${money(bet.payout)}).`
           : bet.outcome === "lost" ? `Your ${bet.bet_type} bet on pull ${data.pull_number} lost.`
             : `Your ${bet.bet_type} bet was refunded.`, bet.outcome === "won" ? "success" : "info");
       }
@@ -244,6 +255,9 @@ export function initTable() {
   }
   $("#bet-amount").addEventListener("input", () => table && renderBets(table.room));
   $("#bet-form").addEventListener("submit", (event) => event.preventDefault());
+  $("#play-again").addEventListener("click", (event) => {
+    if (table?.room) join(event.currentTarget, table.room.stake, null, (error) => notify(describe(error), "error"));
+  });
 }
 
 export async function showTable(id) {
@@ -254,6 +268,8 @@ export async function showTable(id) {
   $("#room-log").replaceChildren();
   $("#table-title").textContent = `Table #${id}`;
   $("#table-meta").textContent = "Loading…";
+  $("#table-next").hidden = true;
+  tableRules();
   try {
     const catalogue = await games();
     const rules = catalogue["russian-roulette"] || {};

@@ -54,12 +54,18 @@ export function when(iso) {
   return date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
 }
 
-export function notify(message, kind = "info", { timeout = 6000 } = {}) {
+/** A notice over the page. One with a `key` replaces the earlier notice of that key (news of
+ * one thing, such as one payment, is a line that changes, not a pile). */
+export function notify(message, kind = "info", { timeout = 6000, key = null } = {}) {
   const box = $("#notices");
   const close = el("button", { type: "button", class: "ghost small", "aria-label": "Dismiss" }, "✕");
   const note = el("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" },
     el("p", {}, message), close);
   close.addEventListener("click", () => note.remove());
+  if (key) {
+    note.dataset.key = key;
+    for (const old of box.querySelectorAll(".notice")) if (old.dataset.key === key) old.remove();
+  }
   box.append(note);
   while (box.children.length > 3) box.firstElementChild.remove();
   if (timeout) setTimeout(() => note.remove(), kind === "error" ? timeout * 1.5 : timeout);
@@ -80,7 +86,7 @@ export function formError(form, error) {
     const input = form.querySelector(`[name="${field}"]`);
     if (input) input.setAttribute("aria-invalid", "true");
     if (slot) {
-      slot.textContent = error.code === "underage" ? describe(error) : message;
+      slot.textContent = message;
       placed = true;
     }
   }

@@ -115,10 +115,13 @@ async function verify(event) {
   const parts = [];
   const commitment = await sha256Hex(serverSeed);
   parts.push(line("sha256(server seed)", commitment));
+  // Two separate questions: do the seeds give this result (browser against server), and are
+  // they the seeds the game committed to (the published hash)? Each gets its own verdict.
   let agree = commitment === server.server_seed_hash;
+  let committed = true;
   if (hash) {
     const same = hash === commitment;
-    agree &&= same;
+    committed = same;
     parts.push(line("Published hash", el("span", { class: same ? "good-text" : "bad-text" }, same ? "matches ✓" : "does NOT match ✗")));
   }
   if (game === "spin-and-win") {
@@ -136,15 +139,21 @@ async function verify(event) {
     }
   } else {
     const mine = await rouletteOutcome(serverSeed, clientSeed, nonce);
-    parts.push(line("Your browser", `bullet in chamber ${mine.bullet} (bang on pull ${mine.bullet + 1}), first shooter seat ${mine.firstShooterSeat + 1}`));
-    parts.push(line("The server", `bullet in chamber ${server.bullet} (bang on pull ${server.bullet + 1}), first shooter seat ${server.first_shooter_seat + 1}`));
+    // Chambers, pulls and seats all count from 1, as the table shows them.
+    parts.push(line("Your browser", `bang on pull ${mine.bullet + 1} (chamber ${mine.bullet + 1} of 6), first shooter seat ${mine.firstShooterSeat + 1}`));
+    parts.push(line("The server", `bang on pull ${server.bullet + 1} (chamber ${server.bullet + 1} of 6), first shooter seat ${server.first_shooter_seat + 1}`));
     agree &&= mine.bullet === server.bullet && mine.firstShooterSeat === server.first_shooter_seat;
     if (loadedRoom && String(loadedRoom.fairness.nonce) === nonce) parts.push(roomCheck(mine));
   }
-  out.replaceChildren(
+  const verdicts = [
     el("p", { class: `verdict ${agree ? "good" : "bad"}` }, agree ? "✓ Your browser and the server agree." : "✗ The results differ."),
-    ...parts.filter(Boolean));
-  out.dataset.verdict = agree ? "agree" : "differ";
+  ];
+  if (!committed) {
+    verdicts.push(el("p", { class: "verdict bad" },
+      "✗ This server seed does not match the published hash: it is not the seed the game committed to before play."));
+  }
+  out.replaceChildren(...verdicts, ...parts.filter(Boolean));
+  out.dataset.verdict = !agree ? "differ" : committed ? "agree" : "uncommitted";
 }
 
 export function initVerify() {

@@ -3,6 +3,7 @@
 import { ApiError, get, post } from "./api.js";
 import { on } from "./bus.js";
 import { describe } from "./errors.js";
+import { failureAdvice } from "./mpesa.js";
 import { refreshWallet, store } from "./store.js";
 import { $, busy, clearFormErrors, el, formError, money, notify, when } from "./ui.js";
 
@@ -20,12 +21,12 @@ function showBalances(wallet) {
 
 function row(tx) {
   const status = el("span", { class: `status-${tx.status}` }, tx.status);
-  if (tx.failure_reason) status.title = tx.failure_reason;
+  if (tx.failure_reason) status.title = tx.failure_reason; // M-Pesa's own words, for support
   return el("tr", { "data-id": tx.id },
     el("td", {}, when(tx.created_at)),
     el("td", {}, tx.type),
     el("td", {}, `KES ${money(tx.amount)}`),
-    el("td", {}, status, tx.failure_reason ? el("span", { class: "muted" }, ` (${tx.failure_reason})`) : ""),
+    el("td", {}, status, tx.status === "failed" ? el("span", { class: "muted" }, ` — ${failureAdvice(tx)}`) : ""),
     el("td", {}, tx.receipt || "—"));
 }
 
@@ -53,9 +54,16 @@ async function checkSandbox() {
   // The embedded default runs an M-Pesa emulator with a phone page for approving prompts.
   if (sandboxChecked) return;
   sandboxChecked = true;
+  // Say what it really does: by default it answers prompts by itself (auto-approve).
   try {
-    const answer = await fetch("/sandbox/phone", { method: "GET", cache: "no-store" });
-    $("#sandbox-hint").hidden = !answer.ok;
+    const answer = await fetch("/sandbox/daraja/sandbox/api/stk?status=open", { method: "GET", cache: "no-store" });
+    const mode = answer.ok ? await answer.json() : null;
+    $("#sandbox-hint").hidden = !mode;
+    if (mode) {
+      $("#sandbox-mode").textContent = mode.manual_prompts
+        ? "approve or cancel the prompt on the "
+        : "no real phone is involved: the built-in M-Pesa sandbox answers prompts by itself (numbers ending 01–09 try an outcome such as cancelled or wrong PIN; others pay). Watch it on the ";
+    }
   } catch {
     $("#sandbox-hint").hidden = true;
   }
@@ -75,15 +83,22 @@ export function onTransaction(tx) {
   rows.set(tx.id, tx);
   renderTransactions();
   if (before && before.status === tx.status) return;
+  // Each form has one status line, replaced by the latest news of its last transaction (not a
+  // new line under the old one); a notice says it too, replacing that transaction's last one.
+  const slot = tx.type === "deposit" ? "#deposit-status" : "#withdraw-status";
+  const key = `tx-${tx.id}`;
   if (tx.status === "completed") {
     const what = tx.type === "deposit" ? "Deposit" : "Withdrawal";
-    notify(`${what} of KES ${money(tx.amount)} completed (M-Pesa receipt ${tx.receipt || "—"}).`, "success");
-    if (tx.type === "deposit") $("#deposit-status").textContent = `Deposit of KES ${money(tx.amount)} received.`;
+    const text = `${what} of KES ${money(tx.amount)} ${tx.type === "deposit" ? "received" : "paid"} (M-Pesa receipt ${tx.receipt || "—"}).`;
+    notify(text, "success", { key });
+    $(slot).textContent = text;
+    $(slot).dataset.state = "completed";
   } else if (tx.status === "failed") {
     const what = tx.type === "deposit" ? "Deposit" : "Withdrawal";
-    notify(`${what} of KES ${money(tx.amount)} failed${tx.failure_reason ? `: ${tx.failure_reason}` : ""}.`, "error");
-    const slot = tx.type === "deposit" ? "#deposit-status" : "#withdraw-status";
-    $(slot).textContent = `Failed${tx.failure_reason ? `: ${tx.failure_reason}` : ""}.`;
+    const text = `${what} of KES ${money(tx.amount)} failed. ${failureAdvice(tx)}`;
+    notify(text, "error", { key });
+    $(slot).textContent = text;
+    $(slot).dataset.state = "failed";
   }
 }
 

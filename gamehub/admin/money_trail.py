@@ -1,0 +1,98 @@
+"""Every money movement into the audit trail, off the path of the money.
+
+Ledger transfers are written by the hot paths in one statement each (a spin, a room command);
+chaining an audit entry inside those statements would put every bet in the land behind one
+lock. Instead each instance appends, every few seconds, one entry per transfer not yet in the
+trail (actor "ledger", action "money.<kind>", the transfer's reference, accounts and amount),
+in id order, all in one transaction. From then on an edited or deleted transfer no longer
+matches its entry, and `gamehub audit verify` says so; a transfer older than the grace period
+without an entry is reported too."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gamehub.db import transaction
+from gamehub.tasks import stop_task
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 5.0
+BATCH = 5_000
+# Transfers whose ids were drawn before the newest recorded one may commit after it (a
+# longer transaction); each pass looks back this many ids for them.
+LOOK_BACK_IDS = 10_000
+AUDIT_LOCK_KEY = 7_468_001  # the trail's lock (migration 0011)
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_RECORD = text(
+    """
+    INSERT INTO audit_log (actor, action, subject, details, transfer_id)
+    SELECT 'ledger', 'money.' || t.kind, 'transfer:' || t.id,
+        jsonb_build_object(
+            'reference', t.reference, 'kind', t.kind, 'amount', t.amount,
+            'debit_account_id', t.debit_account_id, 'debit', d.code,
+            'credit_account_id', t.credit_account_id, 'credit', c.code,
+            'transferred_at',
+            to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+        t.id
+    FROM ledger_transfers t
+    JOIN ledger_accounts d ON d.id = t.debit_account_id
+    JOIN ledger_accounts c ON c.id = t.credit_account_id
+    WHERE t.id > :floor
+        AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.transfer_id = t.id)
+    ORDER BY t.id
+    LIMIT :batch
+    ON CONFLICT (transfer_id) DO NOTHING
+    """
+)
+_NEWEST = text("SELECT coalesce(max(transfer_id), 0) FROM audit_log")
+
+
+async def record_money(sessions: async_sessionmaker[AsyncSession], *, full: bool = False) -> int:
+    """One pass: entries for transfers not yet in the trail (all of them when `full`)."""
+    async with transaction(sessions) as session:
+        # Before choosing the rows: another instance's pass has then committed, and this one
+        # does not try to record what it recorded.
+        await session.execute(_LOCK, {"key": AUDIT_LOCK_KEY})
+        newest = 0 if full else int(await session.scalar(_NEWEST) or 0)
+        result = await session.execute(
+            _RECORD, {"floor": max(newest - LOOK_BACK_IDS, 0), "batch": BATCH}
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class MoneyTrail:
+    """Runs record_money every `interval_s` on each instance (passes are serialised)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], interval_s: float = INTERVAL_S
+    ) -> None:
+        self.sessions = sessions
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="money-trail")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        await stop_task(task)
+
+    async def _run(self) -> None:
+        passes = 0
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                # Now and then the whole ledger, for a transfer that committed very late.
+                written = await record_money(self.sessions, full=passes % 720 == 0)
+                while written == BATCH:  # behind: catch up without waiting
+                    written = await record_money(self.sessions)
+            except Exception:
+                log.exception("money trail pass failed")
+            passes += 1

@@ -1,0 +1,53 @@
+"""The client's address behind reverse proxies: `X-Forwarded-For` / `X-Forwarded-Proto` are
+believed only when the TCP peer is one of GAMEHUB_TRUSTED_PROXIES.
+
+Uvicorn's ProxyHeadersMiddleware does the work (a plain ASGI middleware, usable under
+Hypercorn): it looks at the headers only when the peer is trusted, walks `X-Forwarded-For`
+from the right skipping trusted proxies (so a chain CDN → NGINX → app works, and whatever a
+client wrote at the left is ignored), and takes the first address that is not a proxy.
+Hypercorn's own ProxyFixMiddleware was not used: it trusts a number of hops whatever the peer
+(a client that reaches the app directly forges its address) and takes the Host from
+`X-Forwarded-Host`, which NGINX passes through from the client.
+
+The resolved address replaces the peer in the ASGI scope, so `request.remote_addr` (and the
+WebSocket's) is the one address every rate limit, the callback allowlist and the logs use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+AsgiApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: tuple[str, ...]) -> tuple[Network, ...]:
+    """Addresses and CIDRs as networks (a lone address is its /32 or /128); ValueError names
+    the first entry that is neither."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ValueError(value) from None
+    return tuple(networks)
+
+
+def trusts_everyone(values: tuple[str, ...]) -> bool:
+    """True when some entry spans every IPv4 or IPv6 address: then any client names itself."""
+    return any(network.prefixlen == 0 for network in parse_networks(values))
+
+
+def behind_proxies(app: AsgiApp, trusted: tuple[str, ...]) -> AsgiApp:
+    """`app` reading the client's address from trusted proxies' headers (as is when none)."""
+    if not trusted:
+        return app
+    # Normalised CIDRs only: uvicorn would take a malformed entry as a literal host name.
+    hosts = [str(network) for network in parse_networks(trusted)]
+    return cast(AsgiApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=hosts))
