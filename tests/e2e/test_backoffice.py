@@ -12,7 +12,7 @@ from quart import Quart
 from gamehub.admin import accounts
 from gamehub.runtime import EXTENSION, Runtime
 from tests.admin.operators import code_now, operator, secret_of
-from tests.e2e.pages import PASSWORD, go, open_client, register, shoot, signed_in, unique
+from tests.e2e.pages import PASSWORD, open_client, register, shoot, signed_in, unique
 from tests.funding import fund
 from tests.helpers import bearer
 from tests.helpers import register as register_by_api
@@ -79,10 +79,9 @@ async def test_an_operator_suspends_approves_and_reads_the_report(
     await expect(page.locator("#player-status")).to_contain_text("fraud report, ticket 881")
     await shoot(page, screenshots, "21-backoffice-player")
 
-    # The player's open page is signed out at its next request (and its stream, once closed
-    # by the server, cannot get a new ticket).
-    await go(player_page, "Wallet")
-    await expect(player_page.get_by_role("heading", name="Log in")).to_be_visible()
+    # The player's open page is signed out: the server closes its stream, and the page's
+    # reconnection finds the login ended (if it had not noticed yet, its next request would).
+    await expect(player_page.get_by_role("heading", name="Log in")).to_be_visible(timeout=10_000)
     login = player_page.locator("#login-form")
     await login.get_by_label("Username or email").fill(player_name)
     await login.get_by_label("Password", exact=True).fill(PASSWORD)
