@@ -22,6 +22,7 @@ from gamehub.ratelimit import create_limiter
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
 from gamehub.rooms.registry import Registry
+from gamehub.rooms.roulette_game import GAME as ROULETTE
 from gamehub.rooms.routes import blueprint as rooms_blueprint
 from gamehub.rooms.service import Rooms
 from gamehub.rooms.ws import blueprint as ws_blueprint
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         sweep_interval_s=settings.rooms_sweep_interval_s,
         readers=runtime.readers,
         pg=runtime.pg,
+        game=ROULETTE,
         faults=settings.faults,
     )
     app.extensions["gamehub_rooms"] = Rooms(registry)

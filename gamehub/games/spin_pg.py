@@ -38,7 +38,7 @@ from gamehub.userstream import publish_wallet_balance
 MAX_REMEMBERED = 100_000
 # Guards fail only when another instance spins for the same player at the same moment.
 MAX_ATTEMPTS = 20
-_DRAWS_KEY = "games.spin_draws"
+_SPINNERS_KEY = "games.spinners"
 
 
 class AlreadyPlayed(Exception):
@@ -118,8 +118,9 @@ _SPIN = Sql(
 )
 
 
-class Draws:
-    """This process's memory of players' pairs, and the one-spin-at-a-time turn per player."""
+class Spinners:
+    """The players who spin on this process: each one's seed pair as this process last saw it,
+    and each one's turn (one spin at a time per player)."""
 
     def __init__(self) -> None:
         self._pairs: dict[int, Pair] = {}
@@ -158,10 +159,10 @@ class Draws:
         self._pairs.pop(user_id, None)
 
 
-def draws(rt: Runtime) -> Draws:
-    found = rt.extras.get(_DRAWS_KEY)
-    if not isinstance(found, Draws):
-        found = rt.extras[_DRAWS_KEY] = Draws()
+def spinners(rt: Runtime) -> Spinners:
+    found = rt.extras.get(_SPINNERS_KEY)
+    if not isinstance(found, Spinners):
+        found = rt.extras[_SPINNERS_KEY] = Spinners()
     return found
 
 
@@ -177,7 +178,7 @@ async def spin(
     """One spin in one statement, which also checks that the login is still live; raises
     SessionRevoked or InsufficientFunds (nothing written) or AlreadyPlayed."""
     user_id = login.user_id
-    memory = draws(rt)
+    memory = spinners(rt)
     async with memory.turn(user_id):
         for _ in range(MAX_ATTEMPTS):
             pair = await memory.pair(rt, pool, user_id)

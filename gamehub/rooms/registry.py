@@ -1,6 +1,7 @@
-"""Who runs which room in this process: the actors by room id, resuming unfinished rooms at
-start, a sweeper for overdue timeouts, and what happens after each committed command
-(publishing room, lobby and wallet events)."""
+"""The room runtime of one process, for one game (game.RoomGame): the actors by room id, the
+messages sent to them, opening rooms, what happens after each committed message (publishing
+room, lobby and wallet events), resuming unfinished rooms at start, and a sweeper for overdue
+timers and lost publications."""
 
 from __future__ import annotations
 
@@ -8,28 +9,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger_pg, userstream
+from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.db import iso_utc, utcnow
 from gamehub.faults import ROOM_COMMITTED, crash_point
 from gamehub.pg import RawPool
-from gamehub.rooms import roulette, store
-from gamehub.rooms.actor import Applied, Prepare, RoomActor
+from gamehub.rooms import store, store_pg
+from gamehub.rooms.actor import Applied, Message, RoomActor, handle
 from gamehub.rooms.broker import Broker
-from gamehub.rooms.render import render_room
-from gamehub.rooms.store_pg import PgRoomTx
+from gamehub.rooms.game import RoomGame
 from gamehub.tasks import stop_task
-from gamehub.walletnews import WalletNews, wallets_changed
+from gamehub.walletnews import WalletNews
 
 log = logging.getLogger(__name__)
 
 LOBBY = "lobby"
-LOBBY_EVENTS = {"player_joined", "match_started", "match_ended", "player_left", "room_cancelled"}
 
 
 class Registry:
@@ -38,12 +38,14 @@ class Registry:
         sessions: async_sessionmaker[AsyncSession],
         broker: Broker,
         pg: RawPool,
+        game: RoomGame[Any],
         config_overrides: dict[str, int] | None = None,
         sweep_interval_s: float = 2.0,
         readers: async_sessionmaker[AsyncSession] | None = None,
         faults: frozenset[str] = frozenset(),
     ) -> None:
         self.pg = pg
+        self.game = game
         self.faults = faults  # crash points switched on by failure tests (gamehub.faults)
         self.sessions = sessions
         self.readers = readers or sessions
@@ -52,6 +54,7 @@ class Registry:
         self.config_overrides = config_overrides or {}
         self.sweep_interval_s = sweep_interval_s
         self.actors: dict[int, RoomActor] = {}
+        self._room_ids = store_pg.SequenceIds("multiplayer")
         # Stakes of the waiting rooms with a free seat, as this process's actors last committed
         # them (oldest first): matchmaking tries these before asking the database.
         self._free_seats: dict[int, int] = {}
@@ -62,12 +65,12 @@ class Registry:
         self._behind: dict[int, int] = {}
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[store.RoomTx]:
-        """One room command's transaction, on the bare driver (a fifth of SQLAlchemy's CPU).
+    async def transaction(self) -> AsyncIterator[store_pg.PgRoomTx]:
+        """One room message's transaction, on the bare driver (a fifth of SQLAlchemy's CPU).
         An account id it opens is remembered only once it has committed."""
         async with self.pg.connection() as connection:
             async with connection.transaction():
-                tx = PgRoomTx(connection, self.accounts)
+                tx = store_pg.PgRoomTx(connection, self.accounts)
                 yield tx
             for code, account in tx.opened.items():  # committed: now they exist
                 self.accounts.remember(code, account)
@@ -87,9 +90,10 @@ class Registry:
             raise store.AccountNotOpen(code)
         return found
 
-    def seat_free(self, room_id: int, stake: int | None, free: bool) -> None:
-        """Note whether a room (last committed by this process) has a free seat at `stake`."""
-        if free and stake is not None:
+    def seat_free(self, room_id: int, stake: int | None) -> None:
+        """Note at which stake a room (last committed by this process) has a free seat (None:
+        it takes no one)."""
+        if stake is not None:
             self._free_seats.setdefault(room_id, stake)
         else:
             self._free_seats.pop(room_id, None)
@@ -104,7 +108,7 @@ class Registry:
             actor = self.actors[room_id] = RoomActor(room_id, self)
         return actor
 
-    async def latest(self, room_id: int) -> tuple[int, roulette.RoomState] | None:
+    async def latest(self, room_id: int) -> tuple[int, Any] | None:
         """The room as this process's actor last committed it, when that is also the last
         state published (the broker's last seq for the room is the same): a snapshot that needs
         no read. None when this process does not know, or something newer may exist."""
@@ -114,87 +118,124 @@ class Registry:
             return None
         return known
 
-    async def send(
-        self,
-        room_id: int,
-        prepare: Prepare,
-        login: AccessClaims | None = None,
-        request_ref: str | None = None,
-    ) -> Applied:
-        """Run one command in the room's actor and return its outcome (see RoomActor._apply
-        for `login`, store.plan for `request_ref`)."""
+    async def send(self, room_id: int, message: Message) -> Applied:
+        """Run one message in the room's actor and return its outcome."""
         while True:
-            future = self.actor(room_id).post(prepare, login, request_ref)
+            future = self.actor(room_id).post(message)
             if future is not None:
                 return await future
 
-    async def timeout(self, room_id: int) -> None:
-        """Fire whichever timeout the room is waiting for; a no-op if it is not due yet."""
+    async def open_seated(
+        self,
+        game_id: int,
+        stake: int,
+        config: Any,
+        joiner: Any,
+        user_id: int,
+        login: AccessClaims | None = None,
+        request_ref: str | None = None,
+    ) -> Applied:
+        """Open a room (the game's init) and seat its first player (the game's join), then
+        hand the room to its actor. One statement when it can (store_pg.open_seated); when it
+        refuses (the wallet cannot pay, the player sits elsewhere) or the wallet's account is
+        not open yet, nothing was written and a transaction opens the room or explains why
+        not."""
+        game = self.game
+        room_id = await self._room_ids.take(self.pg)
+        now = utcnow()
+        room = store.RoomRow(room_id, game_id, 0, None)
+        state = game.init(room_id, stake, now, config)
+        message = Message("join", joiner, user_id, login, request_ref)
+        transition = handle(game, state, message, now)
+        writes = store.plan(game, room, state, transition, now, request_ref)
+        escrow = store.escrow_code(room_id)
 
-        async def prepare(
-            _tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
-        ) -> roulette.Command:
-            if state.status == "playing":
-                return roulette.TurnTimeout(now=utcnow())
-            return roulette.WaitingTimeout(now=utcnow())
+        async def resolve(code: str, kind: str | None, owner: int | None) -> int:
+            # The escrow is opened by the statement itself: 0 stands in for its id.
+            return 0 if code == escrow else await self.existing_account(code, kind, owner)
 
+        escrow_id, live = None, True
         try:
-            await self.send(room_id, prepare)
+            moves = await store.transfer_specs(room_id, writes.postings, game.kind_prefix, resolve)
+            if len(moves) == 1 and moves[0].credit == 0:  # the statement's shape: one stake
+                escrow_id, live = await store_pg.open_seated(
+                    self.pg, game, writes, stake, moves[0], user_id, login
+                )
+        except (store.AccountNotOpen, store_pg.Refused):
+            pass  # nothing was written
+        if not live:
+            raise SessionRevoked()  # nothing was written
+        if escrow_id is None:
+            return await self._open_locked(game_id, stake, config, message, now)
+        self.accounts.remember(escrow, escrow_id)  # committed: it exists
+        saved = store.Saved(writes.events, writes.seq)
+        return await self.actor(room_id).committed(writes, transition, saved)
+
+    async def _open_locked(
+        self, game_id: int, stake: int, config: Any, message: Message, now: datetime
+    ) -> Applied:
+        """A room opened and its first player seated in one transaction (the room gets
+        another id from its insert)."""
+        game = self.game
+        async with self.transaction() as tx:
+            await tx.check_login(message.login)
+            room = await tx.open_room(game, game_id, stake, now)
+            await tx.claim_seat(room.id, message.seat, now)
+            state = game.init(room.id, stake, now, config)
+            transition = handle(game, state, message, now)
+            writes = store.plan(game, room, state, transition, now, message.request_ref)
+            saved = await tx.save(game, writes)
+        return await self.actor(room.id).committed(writes, transition, saved)
+
+    async def timeout(self, room_id: int) -> None:
+        """Fire the room's timer; a no-op if its deadline has not come."""
+        try:
+            await self.send(room_id, Message("timer"))
         except Exception:
             log.exception("room %s: timeout failed; the sweeper will retry", room_id)
 
     def forget(self, actor: RoomActor) -> None:
         if self.actors.get(actor.room_id) is actor:
             del self.actors[actor.room_id]
-            self.seat_free(actor.room_id, None, False)
+            self.seat_free(actor.room_id, None)
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def after_commit(
-        self, room_id: int, transition: roulette.Transition, saved: store.Saved, seq: int
+        self, room_id: int, opened: bool, transition: Any, saved: store.Saved
     ) -> None:
-        """Publish a committed command's events (room, lobby) and the wallets it changed."""
+        """Publish a committed message's events; when the room's seats or status changed, the
+        lobby and the users the game names hear of it (on their own stream, `/events`); the
+        wallets it changed hear of their balances."""
         crash_point(self.faults, ROOM_COMMITTED)
         for event in saved.events:
             await self.broker.publish_event(event)
-        types = {event.type for event in saved.events}
-        if types & LOBBY_EVENTS:
-            room = render_room(roulette.room_view(transition.state), seq)
-            await self.publish_lobby(transition.state, room, opened=_opened(saved))
-            await self._tell_players(transition, room)
-        self.wallet_news.note(wallets_changed(transition))
-
-    async def publish_lobby(
-        self, state: roulette.RoomState, room: dict[str, Any], *, opened: bool
-    ) -> None:
-        kind = "room_closed" if state.is_closed else ("room_opened" if opened else "room_updated")
-        await self.broker.publish(
-            LOBBY, {"type": kind, "room_id": state.room_id, "room": room, "at": iso_utc(utcnow())}
-        )
-
-    async def _tell_players(self, transition: roulette.Transition, room: dict[str, Any]) -> None:
-        """Each player's own stream (`/events`) hears when their room's seats or status change
-        (seated, match started, ended, left, cancelled), the player who left included: a client
-        learns of its rooms there without listening to the lobby."""
-        players = {player.user_id for player in transition.state.players}
-        players.update(
-            event.user_id for event in transition.events if isinstance(event, roulette.PlayerLeft)
-        )
-        body = {"room_id": transition.state.room_id, "room": room}
-        for user_id in sorted(players):
-            await userstream.publish(self.broker, user_id, "room", body)
+        told = self.game.told(transition)
+        if told is not None:
+            state = transition.state
+            room = self.game.render(state, saved.seq)
+            kind = "room_opened" if opened else "room_updated"
+            if self.game.is_closed(state):
+                kind = "room_closed"
+            lobby = {"type": kind, "room_id": room_id, "room": room, "at": iso_utc(utcnow())}
+            await self.broker.publish(LOBBY, lobby)
+            for user_id in sorted(told):
+                await userstream.publish(
+                    self.broker, user_id, "room", {"room_id": room_id, "room": room}
+                )
+        self.wallet_news.note(self.game.wallets(transition))
 
     async def start(self) -> None:
         """Resume every unfinished room: republish what the broker lost, re-arm its timer."""
         async with self.sessions() as session:
-            room_ids = await store.open_room_ids(session)
+            room_ids = await store.open_room_ids(session, self.game.slug)
         for room_id in room_ids:
             await self._republish(room_id)
-            found = await store.snapshot(self.sessions, room_id)
+            found = await store_pg.snapshot(self.pg, room_id)
             if found is not None:
-                self.actor(room_id).arm(found[1])
+                self.actor(room_id).arm(self.game.load(found[1]))
         self._sweeper = asyncio.create_task(self._sweep(), name="rooms-sweeper")
 
     async def _republish(self, room_id: int, published: int | None = None) -> None:
@@ -211,7 +252,8 @@ class Registry:
             await asyncio.sleep(self.sweep_interval_s)
             try:
                 async with self.sessions() as session:
-                    overdue = await store.overdue_room_ids(session, utcnow() - timedelta(seconds=1))
+                    before = utcnow() - timedelta(seconds=1)
+                    overdue = await store.overdue_room_ids(session, self.game.slug, before)
                 for room_id in overdue:
                     self.keep(asyncio.create_task(self.timeout(room_id)))
                 await self.republish_lost()
@@ -225,7 +267,7 @@ class Registry:
         too (one pass apart, a command that is merely being published is not taken for lost).
         Publishing is by seq and skips what the broker has, so a race is harmless anyway."""
         async with self.sessions() as session:
-            rooms = await store.live_room_seqs(session, utcnow() - RECENTLY_ENDED)
+            rooms = await store.live_room_seqs(session, self.game.slug, utcnow() - RECENTLY_ENDED)
         published = await self.broker.last_seqs([store.channel(room_id) for room_id, _ in rooms])
         behind = {
             room_id: last
@@ -253,7 +295,3 @@ class Registry:
 
 # How long after a room ends the sweeper still checks that its last events were published.
 RECENTLY_ENDED = timedelta(minutes=1)
-
-
-def _opened(saved: store.Saved) -> bool:
-    return any(event.type == "player_joined" and event.seq == 1 for event in saved.events)

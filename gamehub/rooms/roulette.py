@@ -13,9 +13,10 @@ zero, and a finished or cancelled room's escrow is exactly zero. Hence, for ever
     house_gain    == rake + house_win - house_cover
                   == rake + losing bets - (winning bet payouts - their stakes)
 
-The caller applies a command's postings in order, in the same database transaction that stores
-the new state and its events; if one fails (a wallet cannot cover a stake or a bet), it rolls
-back and keeps the old state, as if the command had never been sent.
+The room runtime applies a command's postings in order, in the same statement that stores the
+new state and its events (roulette_game.py is the handler it drives); if one fails (a wallet
+cannot cover a stake or a bet), nothing of it stays and the room keeps its old state, as if the
+command had never been sent.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 from gamehub.fairness import commitment, roulette_client_seed, roulette_draw
-from gamehub.rooms.odds import BET_TYPES, CHAMBERS, BetType, chambers_left_before, odds, payout
+from gamehub.rooms.odds import BET_TYPES, CHAMBERS, chambers_left_before, odds, payout
 from gamehub.rooms.roulette_errors import (
     AlreadySeated,
     BetLimits,
@@ -43,7 +44,6 @@ from gamehub.rooms.roulette_errors import (
     StakeMismatch,
 )
 from gamehub.rooms.roulette_state import (
-    Deadline,
     Player,
     RoomState,
     SideBet,
@@ -72,7 +72,6 @@ from gamehub.rooms.roulette_types import (
     RoomCancelled,
     RouletteConfig,
     SettledBet,
-    Status,
     TriggerPulled,
     Turn,
     TurnTimeout,
@@ -85,11 +84,9 @@ __all__ = [
     "BetLimits",
     "BetOutcome",
     "BetPlaced",
-    "BetType",
     "BetsClosed",
     "BetsSettled",
     "Command",
-    "Deadline",
     "DuplicateBet",
     "Event",
     "InvalidBetType",
@@ -100,11 +97,9 @@ __all__ = [
     "NotAPlayer",
     "NotYourTurn",
     "PlaceBet",
-    "Player",
     "PlayerJoined",
     "PlayerLeft",
     "Posting",
-    "PostingKind",
     "Pull",
     "RoomCancelled",
     "RoomClosed",
@@ -114,10 +109,8 @@ __all__ = [
     "RouletteConfig",
     "RuleError",
     "SettledBet",
-    "SideBet",
     "StakeLimits",
     "StakeMismatch",
-    "Status",
     "Transition",
     "TriggerPulled",
     "Turn",
@@ -182,7 +175,7 @@ def apply(state: RoomState, command: Command) -> Transition:
     """Apply one command. Raises a RuleError (state untouched) when the rules refuse it."""
     now = as_utc(command.now)
     if isinstance(command, Join):
-        return _join(state, command, now)
+        return _sit_down(state, command, now)
     if isinstance(command, PlaceBet):
         return _place_bet(state, command)
     if isinstance(command, Pull):
@@ -198,7 +191,7 @@ def _unchanged(state: RoomState) -> Transition:
     return Transition(state, (), (), state)
 
 
-def _join(state: RoomState, command: Join, now: datetime) -> Transition:
+def _sit_down(state: RoomState, command: Join, now: datetime) -> Transition:
     if state.is_closed:
         raise RoomClosed("The room is closed.")
     if state.seat_of(command.user_id) is not None:
@@ -301,6 +294,10 @@ def _place_bet(state: RoomState, command: PlaceBet) -> Transition:
 
 
 def _pull(state: RoomState, command: Pull, now: datetime) -> Transition:
+    if command.sent_at and state.status == "playing" and state.turn_deadline is not None:
+        turn_began = state.turn_deadline - timedelta(seconds=state.config.turn_timeout_s)
+        if command.sent_at < turn_began:
+            raise NotYourTurn("It was not your turn when you pulled.")
     seat = state.seat_of(command.user_id)
     if seat is None:
         raise NotAPlayer("Only the room's players pull the trigger.")

@@ -3,21 +3,8 @@ HTTP layer maps to a status (conflict → 409, forbidden → 403, invalid → 42
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
-
-ErrorKind = Literal["conflict", "forbidden", "invalid"]
-
-
-class RuleError(Exception):
-    """A command the rules refuse. The room's state is unchanged; nothing was posted."""
-
-    code: ClassVar[str] = "rule_violation"
-    kind: ClassVar[ErrorKind] = "conflict"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+# The base of every refusal is the room runtime's.
+from gamehub.rooms.game import RuleError as RuleError
 
 
 class StakeLimits(RuleError):

@@ -108,7 +108,7 @@ def new_room(
 
 
 class Deadline(NamedTuple):
-    """The timer the actor should arm: at `at`, send TurnTimeout or WaitingTimeout."""
+    """The room's next deadline: at `at`, a TurnTimeout or a WaitingTimeout is due."""
 
     kind: Literal["turn", "waiting"]
     at: datetime
@@ -123,7 +123,7 @@ def next_deadline(state: RoomState) -> Deadline | None:
 
 
 def room_view(state: RoomState) -> dict[str, Any]:
-    """The contract's room object (amounts in cents, datetimes as datetime; the actor adds seq)."""
+    """The contract's room object (cents, datetimes as datetime; render_room adds seq)."""
     playing = state.status == "playing"
     finished = state.status == "finished"
     turn_user_id = (

@@ -95,8 +95,13 @@ class PlaceBet:
 
 @dataclass(frozen=True)
 class Pull:
+    """The shooter pulls. With `sent_at` the pull is judged against the turn as it was when the
+    player sent it: if both players pull at the same instant, the one whose turn it was wins,
+    and the other's pull does not become valid by being queued behind a click."""
+
     user_id: int
     now: datetime
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,8 @@ class Leave:
 Command = Join | PlaceBet | Pull | TurnTimeout | WaitingTimeout | Leave
 
 
-# --- Events: what the room tells its players and spectators. The actor adds room_id, seq, at.
+# --- Events: what the room tells its players and spectators. The runtime adds room_id, seq, at
+# (store.plan).
 
 
 @dataclass(frozen=True)
@@ -255,7 +261,7 @@ Event = (
 )
 
 
-# --- Postings: the money movements a command implies, for the actor to apply through the ledger.
+# --- Postings: the money movements a command implies, moved through the ledger by the runtime.
 
 Party = Literal["wallet", "escrow", "house"]
 PostingKind = Literal[

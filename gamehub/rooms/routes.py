@@ -79,7 +79,7 @@ async def do_join(user: User, data: JoinIn, login: AccessClaims | None = None) -
     # `user` was read when the request (or the WebSocket) authenticated, after any pause:
     # a pause ends every login that was live before it.
     ensure_may_play(user.paused_until)
-    view = await rooms().join(user, data.stake, data.room_id, login, idempotency_scope())
+    view = await rooms().seat(user, data.stake, data.room_id, login, idempotency_scope())
     return RoomEnvelope(room=_room(view))
 
 

@@ -1,4 +1,5 @@
-"""Room operations behind the endpoints: join with matchmaking, bet, pull, leave, look."""
+"""Russian Roulette's rooms behind the endpoints: join with matchmaking, bet, pull, leave, look.
+Each sends the room runtime (registry.py) a message for the game's handler (roulette_game.py)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,22 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gamehub import fairness
-from gamehub.auth.service import SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
-from gamehub.errors import Conflict, NotFound
-from gamehub.models import User
+from gamehub.errors import NotFound
+from gamehub.models import Game, User
 from gamehub.rooms import odds, roulette, store, store_pg
-from gamehub.rooms.actor import Applied
+from gamehub.rooms.actor import Applied, Message
 from gamehub.rooms.registry import Registry
-from gamehub.rooms.render import render_room
+from gamehub.rooms.roulette_game import GAME
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,31 @@ class RoomView:
     seq: int
 
     def render(self) -> dict[str, Any]:
-        return render_room(roulette.room_view(self.state), self.seq)
+        return GAME.render(self.state, self.seq)
 
 
-def _already_seated(room_id: int) -> Conflict:
-    return Conflict(
-        "You already sit in a waiting or playing room.",
-        code="already_seated",
-        details={"room_id": room_id},
-    )
+async def _catalogue_row(session: AsyncSession) -> Game:
+    found = await session.scalar(select(Game).where(Game.slug == GAME.slug))
+    if found is None:
+        raise LookupError("the games catalogue has no russian-roulette row; run migrations")
+    return found
+
+
+def _config_from(game_row: Game, overrides: dict[str, int]) -> roulette.RouletteConfig:
+    """The room terms: the catalogue's limits and rates, timeouts overridable by settings."""
+    rules = game_row.rules or {}
+    values: dict[str, int] = {
+        "min_stake": game_row.min_bet,
+        "max_stake": game_row.max_bet,
+        "min_side_bet": int(rules.get("side_bet_min", 1000)),
+        "max_side_bet": int(rules.get("side_bet_max", 1_000_000)),
+        "rake_percent": int(rules.get("rake_percent", 5)),
+        "side_bet_edge_percent": int(rules.get("side_bet_edge_percent", 5)),
+        "turn_timeout_s": int(rules.get("turn_timeout_s", 20)),
+        "waiting_timeout_s": int(rules.get("waiting_timeout_s", 120)),
+    }
+    values.update(overrides)
+    return roulette.RouletteConfig(**values)
 
 
 class Rooms:
@@ -60,17 +79,17 @@ class Rooms:
         # One matchmaking pass per stake at a time in this process, so that simultaneous
         # joiners pair up with each other instead of each opening a room of their own.
         self._matchmaking: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._room_ids = store_pg.RoomIds()
+        self._bet_ids = store_pg.SequenceIds("bet_history")
 
     async def config(self) -> roulette.RouletteConfig:
         if self._config is None:
             async with self.registry.sessions() as session:
-                game = await store.game(session)
-            self._config = store.config_from(game, self.registry.config_overrides)
+                game = await _catalogue_row(session)
+            self._config = _config_from(game, self.registry.config_overrides)
             self._game_id = game.id
         return self._config
 
-    async def join(
+    async def seat(
         self,
         user: User,
         stake: int,
@@ -78,15 +97,16 @@ class Rooms:
         login: AccessClaims | None = None,
         scope: str | None = None,
     ) -> RoomView:
-        """Sit `user` down. With `login` (a WebSocket, which checked its login once, when it
-        opened) the command's own statements also check that the login is still live.
-        `scope` names a keyed request across its retries: a retry finds the room whose stake
-        an earlier attempt took and answers with it, however that room has gone on since."""
+        """Seat `user` at `stake`: in the room asked for, a waiting one, or a new one. With
+        `login` (a WebSocket, which checked its login once, when it opened) the message's own
+        statement also checks that the login is still live. `scope` names a keyed request
+        across its retries: a retry finds the room whose stake an earlier attempt took and
+        answers with it, however that room has gone on since."""
         if scope is not None:
             async with self.registry.readers() as session:
-                joined = await store.room_joined_by(session, user.id, scope)
-            if joined is not None:
-                return await self.get(joined)
+                earlier = await store.bet_made_by(session, user.id, scope)
+            if earlier is not None and earlier.bet_type == "stake" and earlier.room_id is not None:
+                return await self.get(earlier.room_id)
         config = await self.config()
         if not config.min_stake <= stake <= config.max_stake:
             raise roulette.StakeLimits(
@@ -94,13 +114,25 @@ class Rooms:
                 min_stake=config.min_stake,
                 max_stake=config.max_stake,
             )
+        joiner = roulette.Join(
+            user_id=user.id,
+            username=user.username,
+            client_seed=user.client_seed,
+            stake=stake,
+            now=utcnow(),  # the runtime's clock replaces it
+            server_seed=fairness.new_server_seed(),  # used if this join starts the match
+        )
         # No pre-check of the user's seat: taking it (a primary key) decides, in each attempt.
         async with self._matchmaking[stake]:
+            message = Message("join", joiner, user.id, login, scope)
             async for candidate in self._candidate_rooms(stake, room_id):
-                view = await self._try_join(candidate, user, stake, login, room_id, scope)
+                view = await self._seat_in(candidate, message, room_id)
                 if view is not None:
                     return view
-            return await self._open(user, stake, config, login, scope)
+            applied = await self.registry.open_seated(
+                self._game_id, stake, config, joiner, user.id, login, scope
+            )
+            return RoomView(applied.state, applied.seq)
 
     async def _candidate_rooms(self, stake: int, room_id: int | None) -> AsyncIterator[int]:
         """The room asked for, then the rooms this process knows to wait at this stake (no
@@ -114,24 +146,19 @@ class Rooms:
             if candidate not in tried:
                 tried.add(candidate)
                 yield candidate
-        for candidate in await store_pg.candidate_rooms(self.registry.pg, stake):
+        for candidate in await store_pg.candidate_rooms(self.registry.pg, self._game_id, stake):
             if candidate not in tried:
                 tried.add(candidate)
                 yield candidate
 
-    async def _try_join(
-        self,
-        candidate: int,
-        user: User,
-        stake: int,
-        login: AccessClaims | None,
-        asked_for: int | None,
-        scope: str | None,
+    async def _seat_in(
+        self, candidate: int, message: Message, asked_for: int | None
     ) -> RoomView | None:
-        """Join `candidate`; None if it cannot take this player: full or closed (then the next
-        candidate), another stake or no such room (told only about the room they asked for)."""
+        """Seat the joiner in `candidate`; None if it cannot take them: full or closed (then
+        the next candidate), another stake or no such room (told only about the room they
+        asked for)."""
         try:
-            applied = await self.registry.send(candidate, self._join(user, stake), login, scope)
+            applied = await self.registry.send(candidate, message)
         except (roulette.RoomFull, roulette.RoomClosed):
             return None
         except (roulette.StakeMismatch, NotFound):
@@ -139,111 +166,6 @@ class Rooms:
                 raise
             return None
         return RoomView(applied.state, applied.seq)
-
-    @staticmethod
-    def _join_command(user: User, stake: int, now: datetime) -> roulette.Join:
-        """The first join of a room the player opens (the match's seed is drawn at the second)."""
-        return roulette.Join(
-            user_id=user.id,
-            username=user.username,
-            client_seed=user.client_seed,
-            stake=stake,
-            now=now,
-        )
-
-    def _join(self, user: User, stake: int) -> Any:
-        async def prepare(
-            tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
-        ) -> roulette.Command:
-            if not await tx.take_seat(state.room_id, user.id, utcnow()):
-                raise _already_seated(await tx.seated_room(user.id) or 0)
-            return roulette.Join(
-                user_id=user.id,
-                username=user.username,
-                client_seed=user.client_seed,
-                stake=stake,
-                now=utcnow(),
-                server_seed=fairness.new_server_seed(),
-            )
-
-        return prepare
-
-    async def _open(
-        self,
-        user: User,
-        stake: int,
-        config: roulette.RouletteConfig,
-        login: AccessClaims | None,
-        scope: str | None,
-    ) -> RoomView:
-        opened = await self._open_alone(user, stake, config, login, scope)
-        if opened is not None:
-            return opened
-        now = utcnow()
-        async with self.registry.transaction() as tx:
-            if login is not None and not await tx.login_live(login.user_id, login.family_id):
-                raise SessionRevoked()
-            room, state = await tx.open_room(self._game_id, stake, config, now)
-            if not await tx.take_seat(room.id, user.id, now):
-                raise _already_seated(await tx.seated_room(user.id) or 0)
-            transition = roulette.apply(state, self._join_command(user, stake, now))
-            writes = store.plan(room, state, transition, now, scope)
-            saved = await tx.write(writes)
-        return await self._opened(writes, transition, saved)
-
-    async def _open_alone(
-        self,
-        user: User,
-        stake: int,
-        config: roulette.RouletteConfig,
-        login: AccessClaims | None,
-        scope: str | None,
-    ) -> RoomView | None:
-        """The room opened and `user` seated by one statement (store_pg.open_and_join).
-        None: it was refused (the wallet cannot pay, or the player sits elsewhere) or the
-        wallet's account is not open yet; nothing was written, and the transactional way opens
-        the room or explains why not."""
-        pool = self.registry.pg
-        room_id = await self._room_ids.take(pool)
-        now = utcnow()
-        state = roulette.new_room(room_id, stake, now, config)
-        room = store.RoomRow(room_id, self._game_id, 0, None, None)
-        transition = roulette.apply(state, self._join_command(user, stake, now))
-        writes = store.plan(room, state, transition, now, scope)
-        escrow = store.escrow_code(room_id)
-
-        async def resolve(code: str, kind: str | None, user_id: int | None) -> int:
-            # The escrow is opened by the statement itself: 0 stands in for its id.
-            if code == escrow:
-                return 0
-            return await self.registry.existing_account(code, kind, user_id)
-
-        try:
-            moves, touched = await store.transfer_specs(room_id, writes.postings, resolve)
-        except store.AccountNotOpen:
-            return None
-        if len(moves) != 1 or moves[0].credit != 0 or writes.match_values is not None:
-            return None  # not a first join's shape: its stake from the wallet to the escrow
-        try:
-            escrow_id, live = await store_pg.open_and_join(pool, writes, moves[0], user.id, login)
-        except store_pg.Refused:
-            return None
-        if not live:
-            raise SessionRevoked()  # nothing was written
-        assert escrow_id is not None
-        self.registry.accounts.remember(escrow, escrow_id)  # committed: it exists
-        return await self._opened(
-            writes, transition, store.Saved(writes.events, touched, writes.seq)
-        )
-
-    async def _opened(
-        self, writes: store.Writes, transition: roulette.Transition, saved: store.Saved
-    ) -> RoomView:
-        """After either way of opening committed: publish, and hand the room to its actor."""
-        room_id = writes.room.id
-        await self.registry.after_commit(room_id, transition, saved, saved.seq)
-        self.registry.actor(room_id).opened(writes.room_after(), transition.state)
-        return RoomView(transition.state, saved.seq)
 
     async def place_bet(
         self,
@@ -272,66 +194,52 @@ class Rooms:
         login: AccessClaims | None,
         scope: str | None,
     ) -> PlacedBet:
-        async def prepare(
-            tx: store.RoomTx, room: store.RoomRow, _state: roulette.RoomState
-        ) -> roulette.Command:
-            bet_id = await tx.new_side_bet(room, user_id, bet_type, amount, utcnow(), scope)
-            return roulette.PlaceBet(
-                bet_id=bet_id,
-                user_id=user_id,
-                bet_type=bet_type,  # type: ignore[arg-type]  # validated by the request schema
-                amount=amount,
-                now=utcnow(),
-            )
-
-        applied = await self.registry.send(room_id, prepare, login)
-        bet = next(e for e in applied.transition.events if isinstance(e, roulette.BetPlaced))
-        return PlacedBet(bet.bet_id, bet.bet_type, bet.pull_number, bet.odds, bet.potential_payout)
+        bet = roulette.PlaceBet(
+            bet_id=await self._bet_ids.take(self.registry.pg),  # its row is written with it
+            user_id=user_id,
+            bet_type=bet_type,  # type: ignore[arg-type]  # validated by the request schema
+            amount=amount,
+            now=utcnow(),  # the runtime's clock replaces it
+        )
+        message = Message("command", bet, login=login, request_ref=scope)
+        applied = await self.registry.send(room_id, message)
+        placed = next(e for e in applied.transition.events if isinstance(e, roulette.BetPlaced))
+        return PlacedBet(
+            placed.bet_id,
+            placed.bet_type,
+            placed.pull_number,
+            placed.odds,
+            placed.potential_payout,
+        )
 
     async def _bet_made_by(self, user_id: int, scope: str) -> PlacedBet | None:
         """The side bet an earlier attempt of this keyed request placed, priced as it was."""
         async with self.registry.readers() as session:
-            row = await store.side_bet_made_by(session, user_id, scope)
-        if row is None:
+            row = await store.bet_made_by(session, user_id, scope)
+        if row is None or row.bet_type not in odds.BET_TYPES or row.pull_number is None:
             return None
-        bet_id, bet_type, amount, pull_number = row
-        chambers_left = odds.chambers_left_before(pull_number)
+        bet_type = row.bet_type
+        chambers_left = odds.chambers_left_before(row.pull_number)
         edge = (await self.config()).side_bet_edge_percent
         return PlacedBet(
-            bet_id,
+            row.id,
             bet_type,
-            pull_number,
+            row.pull_number,
             odds.odds(bet_type, chambers_left, edge),
-            odds.payout(amount, bet_type, chambers_left, edge),
+            odds.payout(row.bet_amount, bet_type, chambers_left, edge),
         )
 
     async def pull(
         self, user_id: int, room_id: int, sent_at: datetime, login: AccessClaims | None = None
     ) -> Applied:
-        """A pull; with `login` (the HTTP route checked only the token) the command's own
-        statement also checks that the login is still live."""
-
-        async def prepare(
-            _tx: store.RoomTx, _room: store.RoomRow, state: roulette.RoomState
-        ) -> roulette.Command:
-            # A pull is judged against the turn as it was when the player sent it: if both
-            # players pull at the same instant, the one whose turn it was wins, and the other's
-            # pull does not become valid just because it was queued behind a click.
-            if state.status == "playing" and state.turn_deadline is not None:
-                turn_began = state.turn_deadline - timedelta(seconds=state.config.turn_timeout_s)
-                if sent_at < turn_began:
-                    raise roulette.NotYourTurn("It was not your turn when you pulled.")
-            return roulette.Pull(user_id=user_id, now=utcnow())
-
-        return await self.registry.send(room_id, prepare, login)
+        """A pull, judged against the turn as it was when the player sent it (`sent_at`); with
+        `login` (the HTTP route checked only the token) the message's own statement also
+        checks that the login is still live."""
+        pull = roulette.Pull(user_id=user_id, now=sent_at, sent_at=sent_at)
+        return await self.registry.send(room_id, Message("command", pull, login=login))
 
     async def leave(self, user: User, room_id: int, login: AccessClaims | None = None) -> Applied:
-        async def prepare(
-            _tx: store.RoomTx, _room: store.RoomRow, _state: roulette.RoomState
-        ) -> roulette.Command:
-            return roulette.Leave(user_id=user.id, now=utcnow())
-
-        return await self.registry.send(room_id, prepare, login)
+        return await self.registry.send(room_id, Message("leave", user_id=user.id, login=login))
 
     async def get(self, room_id: int) -> RoomView:
         """The room's current snapshot: from its actor's memory when that is provably the last
@@ -342,9 +250,10 @@ class Rooms:
         found = await store_pg.snapshot(self.registry.pg, room_id)
         if found is None:
             raise NotFound("No such room.", code="room_not_found")
-        return RoomView(found[1], found[0])
+        return RoomView(GAME.load(found[1]), found[0])
 
     async def list(self, status: str | None) -> list[RoomView]:
+        await self.config()  # the game's id
         async with self.registry.readers() as session:
-            rows = await store.list_rooms(session, status)
-        return [RoomView(roulette.from_dict(state), seq) for seq, state in rows]
+            rows = await store.list_rooms(session, self._game_id, status)
+        return [RoomView(GAME.load(state), seq) for seq, state in rows]

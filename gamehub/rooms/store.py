@@ -1,26 +1,25 @@
-"""Rooms in the database: what each command writes (its events, seats, bet history and ledger
-postings, planned without IO and written by store_pg), the transaction a command runs in, and
-the reads of rooms (snapshots, history, matchmaking, lists, invariants)."""
+"""Rooms in the database, for the runtime: what a committed message writes (its events, the room
+row, seats, the game's rows and the ledger transfers of its postings), planned without IO and
+written by store_pg, and the reads of rooms (snapshots, history, matchmaking, lists,
+invariants)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
-from sqlalchemy import bindparam, select, union_all
+from sqlalchemy import ColumnElement, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
 from gamehub.db import iso_utc
 from gamehub.models import Account, BetHistory, Game, Multiplayer, RoomEvent
-from gamehub.rooms import roulette
 from gamehub.rooms.broker import Event, encode
-from gamehub.rooms.odds import BET_TYPES, BetType
+from gamehub.rooms.game import GameRows, Posting, RoomGame
 from gamehub.rooms.render import render
 
-GAME_SLUG = "russian-roulette"
 OPEN = ("waiting", "playing")
 
 
@@ -43,14 +42,8 @@ class AccountIds:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
 
-    async def get(
-        self,
-        code: str,
-        find: Callable[[], Awaitable[int | None]],
-        open_: Callable[[], Awaitable[int]],
-    ) -> int:
-        found = await self.find(code, find)
-        return found if found is not None else await open_()
+    def known(self, code: str) -> int | None:
+        return self._ids.get(code)
 
     async def find(self, code: str, find: Callable[[], Awaitable[int | None]]) -> int | None:
         """The id, remembered or found (and then remembered); None if not open yet."""
@@ -75,11 +68,10 @@ Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
 
 
 async def transfer_specs(
-    room_id: int, postings: tuple[roulette.Posting, ...], resolve: Resolve
-) -> tuple[list[ledger.TransferSpec], set[int]]:
-    """The ledger transfers of a transition's postings, and the wallets (user ids) they touch;
-    `resolve(code, kind, user_id)` gives an account's id."""
-    touched: set[int] = set()
+    room_id: int, postings: Sequence[Posting], kind_prefix: str, resolve: Resolve
+) -> list[ledger.TransferSpec]:
+    """The ledger transfers of a transition's postings; `resolve(code, kind, user_id)` gives an
+    account's id."""
     moves: list[ledger.TransferSpec] = []
     for posting in postings:
         parties: dict[str, int] = {"escrow": await resolve(escrow_code(room_id), "escrow", None)}
@@ -90,64 +82,37 @@ async def transfer_specs(
             parties["wallet"] = await resolve(
                 ledger.wallet_code(posting.user_id), "wallet", posting.user_id
             )
-            touched.add(posting.user_id)
         moves.append(
             ledger.TransferSpec(
                 reference=posting.reference,
-                kind=f"roulette_{posting.kind}",
+                kind=f"{kind_prefix}_{posting.kind}",
                 debit=parties[posting.source],
                 credit=parties[posting.destination],
                 amount=posting.amount,
             )
         )
-    return moves, touched
+    return moves
 
 
 @dataclass(frozen=True)
 class Saved:
-    """What a committed command leaves to do outside the transaction."""
+    """What a committed message leaves to do: publish its events."""
 
     events: list[Event]
-    wallets_touched: set[int]
-    seq: int  # the room's last event id after the command
-
-
-async def game(session: AsyncSession) -> Game:
-    found = await session.scalar(select(Game).where(Game.slug == GAME_SLUG))
-    if found is None:
-        raise LookupError("the games catalogue has no russian-roulette row; run migrations")
-    return found
-
-
-def config_from(game_row: Game, overrides: dict[str, int]) -> roulette.RouletteConfig:
-    """The room terms: the catalogue's limits and rates, timeouts overridable by settings."""
-    rules = game_row.rules or {}
-    values: dict[str, int] = {
-        "min_stake": game_row.min_bet,
-        "max_stake": game_row.max_bet,
-        "min_side_bet": int(rules.get("side_bet_min", 1000)),
-        "max_side_bet": int(rules.get("side_bet_max", 1_000_000)),
-        "rake_percent": int(rules.get("rake_percent", 5)),
-        "side_bet_edge_percent": int(rules.get("side_bet_edge_percent", 5)),
-        "turn_timeout_s": int(rules.get("turn_timeout_s", 20)),
-        "waiting_timeout_s": int(rules.get("waiting_timeout_s", 120)),
-    }
-    values.update(overrides)
-    return roulette.RouletteConfig(**values)
+    seq: int  # the room's last event id after the message
 
 
 @dataclass(frozen=True)
 class RoomRow:
-    """What a command needs of the room's row; the row itself is written with one UPDATE."""
+    """What the runtime needs of a room's row; the row itself is written with one UPDATE."""
 
     id: int
     game_id: int
     seq: int
-    state: dict[str, Any] | None
     ended_at: datetime | None
 
 
-def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, Any]:
+def event_body(room_id: int, event: Any, now: datetime) -> dict[str, Any]:
     body: dict[str, Any] = {"room_id": room_id, "type": event.type, "at": iso_utc(now)}
     for key, value in render(event.payload()).items():
         if key != "type":
@@ -156,76 +121,37 @@ def event_body(room_id: int, event: roulette.Event, now: datetime) -> dict[str, 
 
 
 @dataclass(frozen=True)
-class OpenStake:
-    user_id: int
-    amount: int
-    request_ref: str | None = None  # the keyed join's scope (idempotency.scope_of)
-
-
-@dataclass(frozen=True)
-class SettleStake:
-    user_id: int
-    status: str
-    win: int
-
-
-@dataclass(frozen=True)
-class NumberBet:
-    bet_id: int
-    pull_number: int
-
-
-@dataclass(frozen=True)
-class SettleBet:
-    bet_id: int
-    status: str
-    payout: int
-
-
-HistoryWrite = OpenStake | SettleStake | NumberBet | SettleBet
-
-
-@dataclass(frozen=True)
 class Writes:
-    """Everything one transition writes, decided without IO: store_pg carries it out (in a
-    command's transaction, PgRoomTx.write, or alone, write_alone)."""
+    """Everything one transition writes, decided without IO; store_pg carries it out."""
 
     room: RoomRow
     now: datetime
-    postings: tuple[roulette.Posting, ...]
+    postings: Sequence[Posting]
     events: list[Event]
-    history: list[HistoryWrite]  # bet_history: stakes open at a join, settle at the end
     seats_kept: frozenset[int] | None  # free the room's other seats; None: seats unchanged
     room_values: dict[str, Any]
-    match_values: dict[str, Any] | None  # the russian_roulette row; None: unchanged
-    session_values: dict[str, Any] | None  # the game_sessions row; None: unchanged
+    rows: GameRows  # the game's own rows
 
     @property
     def seq(self) -> int:
         return int(self.room_values["seq"])
 
-    @property
-    def room_rows_only(self) -> bool:
-        """No money, bet history or seats: only the room's own rows change."""
-        return not self.postings and not self.history and self.seats_kept is None
-
     def room_after(self) -> RoomRow:
-        """The room row as these writes leave it (its state is kept by the caller)."""
-        return RoomRow(
-            self.room.id, self.room.game_id, self.seq, None, self.room_values["ended_at"]
-        )
+        """The room row as these writes leave it."""
+        return RoomRow(self.room.id, self.room.game_id, self.seq, self.room_values["ended_at"])
 
 
 def plan(
+    game: RoomGame[Any],
     room: RoomRow,
-    before: roulette.RoomState,
-    transition: roulette.Transition,
+    before: Any,
+    transition: Any,
     now: datetime,
     request_ref: str | None = None,
 ) -> Writes:
-    """What a transition writes: events numbered from the room's seq, bet history, seats, the
-    room row and the match's rows (postings are resolved to accounts by the writer).
-    `request_ref` names the stake a keyed join opens, so that its retry finds it."""
+    """What a transition writes: events numbered from the room's seq, the room row, seats (of
+    players who left and of a closed room: freed when that changed) and the game's rows.
+    Postings are resolved to accounts by the writer (transfer_specs)."""
     state = transition.state
     events: list[Event] = []
     seq = room.seq
@@ -234,154 +160,37 @@ def plan(
         events.append(
             Event(channel(room.id), seq, event.type, encode(seq, event_body(room.id, event, now)))
         )
-    deadline = roulette.next_deadline(state)
+    closed, seated = game.is_closed(state), game.seated(state)
+    seats_kept = None
+    if closed != game.is_closed(before) or seated != game.seated(before):
+        seats_kept = frozenset() if closed else frozenset(seated)
     room_values = {
         "room": room.id,
         "seq": seq,
-        "status": state.status,
-        "seats_taken": len(state.players),
-        "state": roulette.to_dict(state),
-        "deadline_at": deadline.at if deadline is not None else None,
-        "ended_at": now if state.is_closed and room.ended_at is None else room.ended_at,
+        "status": game.status(state),
+        "seats_taken": len(seated),
+        "state": game.dump(state),
+        "deadline_at": game.deadline(state),
+        "ended_at": now if closed and room.ended_at is None else room.ended_at,
     }
-    match_values, session_values = _match_writes(before, state, now)
     return Writes(
         room=room,
         now=now,
         postings=transition.postings,
         events=events,
-        history=_history_writes(transition, request_ref),
-        seats_kept=_seats_kept(before, state),
+        seats_kept=seats_kept,
         room_values=room_values,
-        match_values=match_values,
-        session_values=session_values,
+        rows=game.rows(before, transition, now, request_ref),
     )
 
 
-def _history_writes(transition: roulette.Transition, request_ref: str | None) -> list[HistoryWrite]:
-    writes: list[HistoryWrite] = [
-        SettleStake(posting.user_id, "refunded", posting.amount)
-        for posting in transition.postings
-        if posting.kind == "refund" and posting.user_id is not None
-    ]
-    for event in transition.events:
-        if isinstance(event, roulette.PlayerJoined):
-            writes.append(OpenStake(event.user_id, event.stake, request_ref))
-        elif isinstance(event, roulette.MatchEnded):
-            writes.append(SettleStake(event.winner, "won", event.payout))
-            writes.append(SettleStake(event.loser, "lost", 0))
-        elif isinstance(event, roulette.BetPlaced):
-            writes.append(NumberBet(event.bet_id, event.pull_number))
-        elif isinstance(event, roulette.BetsSettled):
-            writes.extend(SettleBet(bet.bet_id, bet.outcome, bet.payout) for bet in event.bets)
-    return writes
-
-
-def _seats_kept(before: roulette.RoomState, state: roulette.RoomState) -> frozenset[int] | None:
-    """Seats of players who left and of a closed room are freed (only when that changed)."""
-    if state.is_closed == before.is_closed and state.players == before.players:
-        return None
-    if state.is_closed:
-        return frozenset()
-    return frozenset(player.user_id for player in state.players)
-
-
-def _match_writes(
-    before: roulette.RoomState, state: roulette.RoomState, now: datetime
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The seed's russian_roulette and game_sessions rows, mirrored from the match."""
-    if state.status == "waiting" and before.status == "waiting":
-        return None, None  # nothing of the match exists yet
-    winner = state.players[state.winner_seat].user_id if state.winner_seat is not None else None
-    turn = (
-        state.players[state.turn_seat].user_id
-        if state.status == "playing" and state.turn_seat is not None
-        else None
-    )
-    match: dict[str, Any] = {
-        "server_seed_hash": state.server_seed_hash,
-        "client_seed": state.client_seed,
-        "first_shooter_seat": state.first_shooter_seat,
-        "pull_number": state.pull_number,
-        "turn_user_id": turn,
-        "turn_deadline": state.turn_deadline if turn is not None else None,
-        "winner_user_id": winner,
-    }
-    if state.status == "finished":
-        # Revealed in match_ended; stored with the outcome only once it is public.
-        match.update(server_seed=state.server_seed, bullet=state.bullet)
-    session = None
-    if state.status != before.status:
-        session = {"status": state.status, "ended_at": now if state.is_closed else None}
-    return match, session
-
-
-class RoomTx(Protocol):
-    """One room command's transaction (store_pg.PgRoomTx): the room row locked, what a
-    command may need to write before the rules run, and the transition's writes."""
-
-    async def lock_room(self, room_id: int) -> RoomRow | None: ...
-
-    async def open_room(
-        self, game_id: int, stake: int, config: roulette.RouletteConfig, now: datetime
-    ) -> tuple[RoomRow, roulette.RoomState]: ...
-
-    async def take_seat(self, room_id: int, user_id: int, now: datetime) -> bool:
-        """Claim the user's one active seat; False if they already sit in an open room."""
-        ...
-
-    async def seated_room(self, user_id: int) -> int | None: ...
-
-    async def login_live(self, user_id: int, family_id: str) -> bool:
-        """Whether this login (token family) is neither logged out nor revoked."""
-        ...
-
-    async def new_side_bet(
-        self,
-        room: RoomRow,
-        user_id: int,
-        bet_type: str,
-        amount: int,
-        now: datetime,
-        request_ref: str | None,
-    ) -> int:
-        """A pending side bet's bet_history row, named after its request's key if it has one;
-        its id."""
-        ...
-
-    async def write(self, writes: Writes) -> Saved: ...
-
-
-async def room_joined_by(session: AsyncSession, user_id: int, request_ref: str) -> int | None:
-    """The room whose stake a keyed join took, if it took one."""
-    found = await session.scalar(
-        select(BetHistory.room_id).where(
-            BetHistory.request_ref == request_ref,
-            BetHistory.user_id == user_id,
-            BetHistory.bet_type == "stake",
+async def bet_made_by(session: AsyncSession, user_id: int, request_ref: str) -> BetHistory | None:
+    """The stake or side bet a keyed request placed (named after its scope), if it placed one."""
+    return await session.scalar(
+        select(BetHistory).where(
+            BetHistory.request_ref == request_ref, BetHistory.user_id == user_id
         )
     )
-    return None if found is None else int(found)
-
-
-async def side_bet_made_by(
-    session: AsyncSession, user_id: int, request_ref: str
-) -> tuple[int, BetType, int, int] | None:
-    """(bet id, type, amount, pull number) of the side bet a keyed request placed, if any."""
-    row = (
-        await session.execute(
-            select(
-                BetHistory.id, BetHistory.bet_type, BetHistory.bet_amount, BetHistory.pull_number
-            ).where(
-                BetHistory.request_ref == request_ref,
-                BetHistory.user_id == user_id,
-                BetHistory.bet_type.in_(BET_TYPES),
-            )
-        )
-    ).one_or_none()
-    if row is None or row.pull_number is None:
-        return None
-    return row.id, cast(BetType, row.bet_type), row.bet_amount, row.pull_number
 
 
 async def durable_history(
@@ -415,24 +224,16 @@ async def durable_replay(
     return [] if seq == since else None
 
 
+# A room as last committed (its seq and state): store_pg.snapshot.
 SNAPSHOT = select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.id == bindparam("room"))
 
 
-async def snapshot(
-    sessions: async_sessionmaker[AsyncSession], room_id: int
-) -> tuple[int, roulette.RoomState] | None:
-    async with sessions() as session:
-        row = (await session.execute(SNAPSHOT, {"room": room_id})).one_or_none()
-    if row is None or row.state is None:
-        return None
-    return row.seq, roulette.from_dict(row.state)
-
-
-# Waiting rooms with this stake and a free seat, oldest first (matchmaking).
+# A game's waiting rooms with this stake and a free seat, oldest first (matchmaking).
 CANDIDATES = (
     select(Multiplayer.id)
     .where(
         Multiplayer.status == "waiting",
+        Multiplayer.game_id == bindparam("game_id"),
         Multiplayer.stake == bindparam("stake"),
         Multiplayer.seats_taken == 1,
     )
@@ -442,9 +243,11 @@ CANDIDATES = (
 
 
 async def list_rooms(
-    session: AsyncSession, status: str | None, limit: int = 100
+    session: AsyncSession, game_id: int, status: str | None, limit: int = 100
 ) -> list[tuple[int, dict[str, Any]]]:
-    query = select(Multiplayer.seq, Multiplayer.state).where(Multiplayer.state.is_not(None))
+    query = select(Multiplayer.seq, Multiplayer.state).where(
+        Multiplayer.game_id == game_id, Multiplayer.state.is_not(None)
+    )
     if status is not None:
         query = query.where(Multiplayer.status == status)
     else:
@@ -453,32 +256,37 @@ async def list_rooms(
     return [(row.seq, row.state) for row in rows]
 
 
-async def open_room_ids(session: AsyncSession) -> list[int]:
-    return list(await session.scalars(select(Multiplayer.id).where(Multiplayer.status.in_(OPEN))))
+def _of_game(slug: str) -> ColumnElement[bool]:
+    """Rooms of the game with this catalogue slug (each game's runtime resumes and sweeps its
+    own)."""
+    return Multiplayer.game_id == select(Game.id).where(Game.slug == slug).scalar_subquery()
 
 
-async def live_room_seqs(session: AsyncSession, ended_since: datetime) -> list[tuple[int, int]]:
+async def open_room_ids(session: AsyncSession, slug: str) -> list[int]:
+    query = select(Multiplayer.id).where(_of_game(slug), Multiplayer.status.in_(OPEN))
+    return list(await session.scalars(query))
+
+
+async def live_room_seqs(
+    session: AsyncSession, slug: str, ended_since: datetime
+) -> list[tuple[int, int]]:
     """(room id, seq) of every open room and every room that ended since `ended_since`."""
     columns = (Multiplayer.id, Multiplayer.seq)
     rows = await session.execute(
         union_all(
-            select(*columns).where(Multiplayer.status.in_(OPEN)),
+            select(*columns).where(_of_game(slug), Multiplayer.status.in_(OPEN)),
             select(*columns).where(
-                Multiplayer.status.not_in(OPEN), Multiplayer.ended_at >= ended_since
+                _of_game(slug), Multiplayer.status.not_in(OPEN), Multiplayer.ended_at >= ended_since
             ),
         )
     )
     return [(int(room_id), int(seq)) for room_id, seq in rows]
 
 
-async def overdue_room_ids(session: AsyncSession, before: datetime) -> list[int]:
-    return list(
-        await session.scalars(
-            select(Multiplayer.id).where(
-                Multiplayer.status.in_(OPEN), Multiplayer.deadline_at < before
-            )
-        )
-    )
+async def overdue_room_ids(session: AsyncSession, slug: str, before: datetime) -> list[int]:
+    open_rooms = (_of_game(slug), Multiplayer.status.in_(OPEN))
+    query = select(Multiplayer.id).where(*open_rooms, Multiplayer.deadline_at < before)
+    return list(await session.scalars(query))
 
 
 async def escrow_problems(session: AsyncSession) -> list[str]:

@@ -14,6 +14,7 @@ from gamehub.app import create_app
 from gamehub.db import utcnow
 from gamehub.models import Account, ActiveSeat, Multiplayer, RoomEvent
 from gamehub.rooms import roulette, store, store_pg
+from gamehub.rooms.roulette_game import GAME
 from gamehub.rooms.service import Rooms, RoomView
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
@@ -84,29 +85,27 @@ async def test_a_stale_one_statement_save_writes_nothing(app: Quart) -> None:
     runtime: Runtime = app.extensions[EXTENSION]
     for _ in range(20):  # a first pull that ends the match (one in six) moves money: next room
         _alice, _bob, room_id = await _pair(app)
-        snapshot = await store_pg.snapshot(runtime.pg, room_id)
-        assert snapshot is not None
-        seq, state = snapshot
+        seq, state = await _stored(runtime, room_id)
         async with runtime.sessions() as session:
             game_id = await session.scalar(
                 select(Multiplayer.game_id).where(Multiplayer.id == room_id)
             )
         assert game_id is not None
-        room = store.RoomRow(room_id, game_id, seq, None, None)
+        room = store.RoomRow(room_id, game_id, seq, None)
         shooter = state.players[state.turn_seat or 0].user_id
         now = utcnow()
         transition = roulette.apply(state, roulette.Pull(user_id=shooter, now=now))
-        writes = store.plan(room, state, transition, now)
-        if writes.room_rows_only:
+        writes = store.plan(GAME, room, state, transition, now)
+        if not writes.postings:
             break
-    assert writes.room_rows_only
+    assert not writes.postings
 
     # Another instance moves the room on (here: its seq) before this save reaches the database.
     async with runtime.sessions() as session, session.begin():
         await session.execute(
             update(Multiplayer).where(Multiplayer.id == room_id).values(seq=Multiplayer.seq + 1)
         )
-    assert await store_pg.write_alone(runtime.pg, writes, None) == (False, True)
+    assert await store_pg.save_guarded(runtime.pg, GAME, writes, None) == (False, True)
     async with runtime.sessions() as session:
         stored = await session.scalar(select(Multiplayer.seq).where(Multiplayer.id == room_id))
         events = await session.scalar(
@@ -117,7 +116,7 @@ async def test_a_stale_one_statement_save_writes_nothing(app: Quart) -> None:
     # Put it back: the same writes now match the room and are saved whole.
     async with runtime.sessions() as session, session.begin():
         await session.execute(update(Multiplayer).where(Multiplayer.id == room_id).values(seq=seq))
-    assert await store_pg.write_alone(runtime.pg, writes, None) == (True, True)
+    assert await store_pg.save_guarded(runtime.pg, GAME, writes, None) == (True, True)
     assert await _events(runtime, room_id) == list(range(1, writes.seq + 1))
     stored_after = await store_pg.snapshot(runtime.pg, room_id)
     assert stored_after is not None and stored_after[0] == writes.seq
@@ -151,14 +150,19 @@ async def test_a_pull_with_a_logged_out_token_changes_nothing(app: Quart) -> Non
     assert (after["seq"], after["pull_number"]) == (view["seq"], view["pull_number"])
 
 
+async def _stored(runtime: Runtime, room_id: int) -> tuple[int, roulette.RoomState]:
+    """The room's seq and state as stored."""
+    found = await store_pg.snapshot(runtime.pg, room_id)
+    assert found is not None
+    return found[0], GAME.load(found[1])
+
+
 async def _planned_join(
     runtime: Runtime, room_id: int, user: dict[str, Any]
 ) -> tuple[store.Writes, list[Any]]:
     """The writes of `user` joining the waiting room, and their ledger transfers, as the
     actor's one-statement path plans them."""
-    snapshot = await store_pg.snapshot(runtime.pg, room_id)
-    assert snapshot is not None
-    seq, state = snapshot
+    seq, state = await _stored(runtime, room_id)
     async with runtime.sessions() as session:
         game_id = await session.scalar(select(Multiplayer.game_id).where(Multiplayer.id == room_id))
     assert game_id is not None
@@ -171,9 +175,8 @@ async def _planned_join(
         now=now,
         server_seed=fairness.new_server_seed(),
     )
-    writes = store.plan(
-        store.RoomRow(room_id, game_id, seq, None, None), state, roulette.apply(state, join), now
-    )
+    room = store.RoomRow(room_id, game_id, seq, None)
+    writes = store.plan(GAME, room, state, roulette.apply(state, join), now)
 
     async def resolve(code: str, _kind: str | None, _user_id: int | None) -> int:
         async with runtime.pg.connection() as connection:
@@ -181,7 +184,7 @@ async def _planned_join(
         assert found is not None
         return found
 
-    moves, _ = await store.transfer_specs(room_id, writes.postings, resolve)
+    moves = await store.transfer_specs(room_id, writes.postings, GAME.kind_prefix, resolve)
     return writes, moves
 
 
@@ -220,7 +223,7 @@ async def test_a_one_statement_join_that_cannot_be_had_writes_nothing(
     before = await (await client.get("/wallet", headers=bearer(guest["access_token"]))).get_json()
 
     with pytest.raises(store_pg.Refused):
-        await store_pg.write_alone(runtime.pg, writes, None, moves, guest["user"]["id"])
+        await store_pg.save_guarded(runtime.pg, GAME, writes, None, moves, guest["user"]["id"])
 
     await _room_untouched(runtime, room_id, guest["user"]["id"], writes.room.seq)
     after = await (await client.get("/wallet", headers=bearer(guest["access_token"]))).get_json()
@@ -244,8 +247,7 @@ async def test_a_snapshot_comes_from_memory_only_while_it_is_the_latest(
     tokens = {p["user"]["id"]: p["access_token"] for p in (alice, bob)}
     rooms: Rooms = app.extensions["gamehub_rooms"]
     runtime: Runtime = app.extensions[EXTENSION]
-    stored = await store.snapshot(runtime.sessions, room_id)
-    assert stored is not None
+    stored = await _stored(runtime, room_id)
     assert await rooms.registry.latest(room_id) == stored  # the join's actor remembers it
     assert (await rooms.get(room_id)).render() == RoomView(stored[1], stored[0]).render()
 

@@ -1,10 +1,11 @@
-"""Which parts of the saving statement a command takes (rooms/store_pg.py: _save_sql). That
+"""Which parts of the saving statement a message takes (rooms/store_pg.py: _save_sql). That
 each combination saves what it should is shown on PostgreSQL by the room tests."""
 
 from __future__ import annotations
 
 from gamehub.rooms import store, store_pg
 from gamehub.rooms.roulette import Pull
+from gamehub.rooms.roulette_game import GAME
 from tests.rooms.roulette_helpers import ROOM_ID, T0, at, playing_game
 
 
@@ -16,7 +17,7 @@ def _parts_of_each_pull(bullet: int) -> list[frozenset[str]]:
         before = game.state
         shooter = before.players[before.turn_seat or 0].user_id
         transition = game.do(Pull(user_id=shooter, now=at(10 + len(parts))))
-        writes = store.plan(store.RoomRow(ROOM_ID, 1, seq, None, None), before, transition, T0)
+        writes = store.plan(GAME, store.RoomRow(ROOM_ID, 1, seq, None), before, transition, T0)
         seq = writes.seq
         parts.append(store_pg._save_parts(writes, moves=[], seat=None))
     return parts
@@ -33,8 +34,8 @@ def test_a_click_writes_only_the_room_its_events_and_the_match() -> None:
 
 def test_every_combination_is_one_cached_statement() -> None:
     parts = frozenset({"room", "events", "match"})
-    assert store_pg._save_sql(parts) is store_pg._save_sql(frozenset(parts))
-    text = store_pg._save_sql(parts).text
+    assert store_pg._save_sql(GAME, parts) is store_pg._save_sql(GAME, frozenset(parts))
+    text = store_pg._save_sql(GAME, parts).text
     assert "bet_history" not in text and "ledger_accounts" not in text
     assert "gamehub_refuse" not in text  # nothing in it can refuse
-    assert "gamehub_refuse" in store_pg._save_sql(parts | {"money"}).text
+    assert "gamehub_refuse" in store_pg._save_sql(GAME, parts | {"money"}).text
