@@ -17,12 +17,16 @@ from gamehub import fairness
 from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, player_balance
 from gamehub.db import utcnow
-from gamehub.errors import NotFound
+from gamehub.errors import Conflict, NotFound
 from gamehub.models import Game, User
 from gamehub.rooms import odds, roulette, store, store_pg
 from gamehub.rooms.actor import Applied, Message
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.roulette_game import GAME
+
+# Each pass finds the room another instance opened at this stake in the moment before, or a
+# room that filled up meanwhile: more passes than this means a storm of joiners at one stake.
+MATCHMAKING_PASSES = 10
 
 
 @dataclass(frozen=True)
@@ -125,14 +129,23 @@ class Rooms:
         # No pre-check of the user's seat: taking it (a primary key) decides, in each attempt.
         async with self._matchmaking[stake]:
             message = Message("join", joiner, user.id, login, scope)
-            async for candidate in self._candidate_rooms(stake, room_id):
-                view = await self._seat_in(candidate, message, room_id)
-                if view is not None:
-                    return view
-            applied = await self.registry.open_seated(
-                self._game_id, stake, config, joiner, user.id, login, scope
-            )
-            return RoomView(applied.state, applied.seq)
+            for _ in range(MATCHMAKING_PASSES):
+                async for candidate in self._candidate_rooms(stake, room_id):
+                    view = await self._seat_in(candidate, message, room_id)
+                    if view is not None:
+                        return view
+                try:
+                    applied = await self.registry.open_seated(
+                        self._game_id, stake, config, joiner, user.id, login, scope
+                    )
+                except store_pg.SomeoneWaiting:
+                    # Another instance opened a room at this stake a moment ago: sit there
+                    # (its room is among the database's candidates of the next pass).
+                    continue
+                return RoomView(applied.state, applied.seq)
+        raise Conflict(
+            "Too many players are joining at this stake; try again.", code="matchmaking_busy"
+        )
 
     async def _candidate_rooms(self, stake: int, room_id: int | None) -> AsyncIterator[int]:
         """The room asked for, then the rooms this process knows to wait at this stake (no

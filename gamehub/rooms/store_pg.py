@@ -36,6 +36,17 @@ _TAKE_SEAT = Sql(
     """
 )
 _SEATED_ROOM = Sql("SELECT room_id FROM active_seats WHERE user_id = :user_id")
+# Migration 0013: under a lock of the game and stake, whether no room of them waits with a
+# free seat (the statements that open a room ask it first; the lock lasts until they commit).
+_MAY_OPEN = "gamehub_may_open_room(:game_id, :stake)"
+_MAY_OPEN_ROOM = Sql(f"SELECT {_MAY_OPEN}")
+
+
+class SomeoneWaiting(Exception):
+    """A room of this game and stake waits with a free seat (opened on another instance a
+    moment ago): the joiner is to be seated there, not in a room of their own."""
+
+
 # No login to check (NULL), or that login is neither logged out nor revoked.
 _LIVE_LOGIN = f"(CAST(:family_id AS TEXT) IS NULL OR {LIVE_LOGIN_SQL})"
 _LOGIN_LIVE = Sql(f"SELECT {LIVE_LOGIN_SQL}")
@@ -153,7 +164,7 @@ def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
             (id, game_id, status, stake, seats_taken, seq, state, deadline_at, created_at)
         SELECT :room, :game_id, :status, :stake, :seats_taken, :seq, :state::json,
             :deadline_at, :now
-        WHERE {_LIVE_LOGIN}
+        WHERE {_LIVE_LOGIN} AND {_MAY_OPEN}
         RETURNING id
     )"""
     seat_and_events = """
@@ -174,6 +185,7 @@ def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
         f"""
     WITH {",".join((*ctes, seat_and_events, *joined))}
     SELECT (SELECT id FROM opened) AS escrow, {_LIVE_LOGIN} AS live,
+        EXISTS (SELECT FROM room) AS opened_room,
         CASE WHEN EXISTS (SELECT FROM room)
                 AND (NOT EXISTS (SELECT FROM paid) OR NOT EXISTS (SELECT FROM seat))
             THEN gamehub_refuse('the wallet cannot pay the stake or the player sits elsewhere')
@@ -231,8 +243,8 @@ async def open_seated(
 ) -> tuple[int | None, bool]:
     """_open_seated_sql for the writes of a new room's first join, whose one transfer `move`
     takes the stake from the wallet into the escrow (its credit side is the new account):
-    (the escrow account's id, login live); (None, False) wrote nothing. Refused: nothing was
-    written."""
+    (the escrow account's id, login live); (None, False) wrote nothing. Refused or
+    SomeoneWaiting (a room of this stake waits with a free seat): nothing was written."""
     rows = writes.rows
     params = {
         **_room_params(writes, login, seat),
@@ -244,6 +256,8 @@ async def open_seated(
         with _refusal():
             row = await _open_seated_sql(game, rows.parts).fetchrow(connection, **params)
     assert row is not None
+    if row["live"] and not row["opened_room"]:
+        raise SomeoneWaiting()
     escrow = None if row["escrow"] is None else int(row["escrow"])
     return escrow, bool(row["live"])
 
@@ -360,6 +374,10 @@ class PgRoomTx:
     async def open_room(
         self, game: RoomGame[Any], game_id: int, stake: int, now: datetime
     ) -> store.RoomRow:
+        """Open an empty room (SomeoneWaiting if a room of this game and stake waits with a
+        free seat; the check's lock is held until this transaction ends)."""
+        if not await _MAY_OPEN_ROOM.fetchval(self.connection, game_id=game_id, stake=stake):
+            raise SomeoneWaiting()
         row = await _open_empty_sql(game).fetchrow(
             self.connection,
             game_id=game_id,

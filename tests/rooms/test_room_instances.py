@@ -296,3 +296,46 @@ async def test_an_opening_that_cannot_be_had_leaves_nothing(app: Quart, obstacle
     assert await counts() == before
     assert await (await client.get("/wallet", headers=headers)).get_json() == wallet
     assert await books_balance(runtime) == []
+
+
+async def test_joiners_on_two_instances_at_one_stake_meet_in_one_room(
+    app: Quart, settings: Settings
+) -> None:
+    """Two players join at the same stake at the same moment, each on another instance: each
+    instance finds no waiting room and opens one, unless the opening looks again under the
+    stake's lock (migration 0013); then one of them sits in the other's room. Twenty pairs,
+    each at its own stake, all at once; every pair must meet."""
+    import asyncio
+
+    runtime: Runtime = app.extensions[EXTENSION]
+    other = create_app(settings)
+    async with other.test_app():
+        instances = [app.test_client(), other.test_client()]
+        pairs = []
+        for _ in range(20):
+            pair = []
+            for _ in range(2):
+                data = await register(instances[0])
+                await fund(runtime, data["user"]["id"], 100_000)
+                pair.append(data["access_token"])
+            pairs.append(pair)
+
+        async def join(instance: int, token: str, stake: int) -> int:
+            joined = await instances[instance].post(
+                "/games/join", json={"stake": stake}, headers=bearer(token)
+            )
+            assert joined.status_code == 200, await joined.get_data(as_text=True)
+            return int((await joined.get_json())["room"]["id"])
+
+        rooms = await asyncio.gather(
+            *(
+                asyncio.gather(join(0, first, 50 + i), join(1, second, 50 + i))
+                for i, (first, second) in enumerate(pairs)
+            )
+        )
+        assert all(a == b for a, b in rooms), rooms
+        async with runtime.sessions() as session:
+            waiting = await session.scalar(
+                select(func.count()).select_from(Multiplayer).where(Multiplayer.status == "waiting")
+            )
+        assert waiting == 0

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gamehub.errors import Conflict
 from gamehub.models import ActiveSeat, Game, RoomEvent, Transfer
-from gamehub.rooms import store
+from gamehub.rooms import store, store_pg
 from gamehub.rooms.actor import Message
 from gamehub.rooms.game import GameRows, RuleError
 from gamehub.rooms.registry import Registry
@@ -160,9 +160,13 @@ async def test_a_second_game_runs_on_the_room_runtime(runtime: Runtime, client: 
         room_id = opened.state.room_id
         assert (opened.seq, opened.state.players) == (1, (alice,))
         assert registry.rooms_with_a_free_seat(1_000) == [room_id]  # matchmaking hears of it
-        # One seat per user, whatever the game: the statement refuses, the transaction says why.
-        with pytest.raises(Conflict) as seated:
+        # One seat per user, whatever the game: the statement refuses, the transaction says why
+        # (at another stake: at this one a room waits with a free seat, which a new room's
+        # opening defers to, store_pg.SomeoneWaiting).
+        with pytest.raises(store_pg.SomeoneWaiting):
             await registry.open_seated(game_id, 1_000, None, alice, alice)
+        with pytest.raises(Conflict) as seated:
+            await registry.open_seated(game_id, 2_000, None, alice, alice)
         assert seated.value.details == {"room_id": room_id}
 
         joined = await registry.send(room_id, Message("join", bob, bob))
