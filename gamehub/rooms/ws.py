@@ -9,7 +9,9 @@ The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account
 (gamehub/wsaccount.py).
 A `ref` is a string of 1-255 characters or an integer (frames.py); a frame that cannot be read
 gets its error reply (`malformed_json`, `validation_error`, `unknown_op`) and the socket stays.
-Authenticate with `?ticket=` (browsers) or the bearer header.
+Authenticate with `?ticket=` (browsers) or the bearer header. The server closes a socket with
+4401 when its login ends, and with 1012 (Service Restart) when its instance stops for a restart:
+reconnect then and subscribe again with each stream's last id.
 
 A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
 then the room's events: however long its opening takes, the socket's other commands are answered
