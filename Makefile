@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test venv lint typecheck pytest migrate sandbox bench-profile clean
+.PHONY: run test venv lint typecheck pytest migrate sandbox bench-profile cluster clean
 
 venv: $(VENV)/.installed
 
@@ -44,3 +44,10 @@ bench-profile: venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# N instances (default 3) behind NGINX on the configured PostgreSQL and Redis
+# (GAMEHUB_DATABASE_URL and GAMEHUB_REDIS_URL); Ctrl-C stops them all. See docs/OPERATIONS.md.
+N ?= 3
+CLUSTER_PORT ?= 8080
+cluster: venv
+	$(BIN)/python -m gamehub.cluster --instances $(N) --port $(CLUSTER_PORT)

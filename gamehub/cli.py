@@ -48,9 +48,16 @@ async def _serve(settings: Settings, config: Config) -> None:
     app = create_app(settings)
     serving.prepare_process()
     stop = asyncio.Event()
+
+    def drain_and_stop() -> None:
+        # Streams and sockets end at once (their clients reconnect elsewhere); Hypercorn then
+        # stops listening and lets the requests in flight finish.
+        serving.drain(app)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, drain_and_stop)
     host, _, port = config.bind[0].rpartition(":")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     print(f"Game Hub is running at http://{shown_host}:{port}/  (API docs: /docs)", flush=True)

@@ -8,6 +8,11 @@ streams and sockets of those logins at once. Should the listener lose the broker
 restarting), it listens again and asks the database which of its open logins ended meanwhile.
 Logins ended in the last minutes are remembered, so a stream whose login check raced the end
 (checked just before, registered just after the signal) is refused or closed too.
+
+When the process is told to stop (SIGTERM, a rolling restart), `drain` closes every open stream
+and socket at once, saying why ("restart": a WebSocket closes with 1012, Service Restart), and
+refuses new ones with 503 and Retry-After: clients reconnect with their last ids, to another
+instance, rather than waiting for the server's graceful timeout to cut them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "logins"
+# Why a stream or socket is closed from outside: its login ended, or this process is stopping.
+Why = Literal["login_ended", "restart"]
+RETRY_AFTER_S = 2  # as an SSE stream's `retry`: by then another instance has taken over
 REMEMBER_ENDED_S = 300.0
 RELISTEN_S = 1.0
 
@@ -46,6 +54,14 @@ class TooManyStreams(ApiError):
 
 class LoginEnded(ApiError):
     status, code, message = 401, "session_revoked", "This session has ended; log in again."
+
+
+class Restarting(ApiError):
+    status, code = 503, "restarting"
+    message = "This server is restarting; connect again shortly."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def current() -> Connections:
@@ -66,12 +82,12 @@ async def logins_ended(broker: Broker, user_id: int, family_ids: Iterable[str]) 
 
 @dataclass(eq=False, slots=True)
 class Held:
-    """One open stream or socket: whose, and how to close it (called at most once)."""
+    """One open stream or socket: whose, and how to close it (called at most once, with why)."""
 
     owner: Connections
     user_id: int
     family_id: str
-    close: Callable[[], None]
+    close: Callable[[Why], None]
     released: bool = field(default=False)
 
     def release(self) -> None:
@@ -87,14 +103,18 @@ class Connections:
         self._by_user: dict[int, set[Held]] = {}
         self._ended: dict[str, float] = {}  # family id → when its end was heard
         self._listener: asyncio.Task[None] | None = None
+        self.draining = False
 
     def count(self, user_id: int) -> int:
         return len(self._by_user.get(user_id, ()))
 
-    def hold(self, login: AccessClaims, close: Callable[[], None]) -> Held:
+    def hold(self, login: AccessClaims, close: Callable[[Why], None]) -> Held:
         """Count a stream or socket of `login` that is about to start; 429 `too_many_streams`
-        over the cap, 401 `session_revoked` for a login that just ended. `release` it however
-        it ends; `close` is called if its login ends first."""
+        over the cap, 401 `session_revoked` for a login that just ended, 503 `restarting` once
+        the process drains. `release` it however it ends; `close` is called if its login ends
+        or the process drains first."""
+        if self.draining:
+            raise Restarting()
         if self._recently_ended(login.family_id):
             raise LoginEnded()
         held = self._by_user.get(login.user_id)
@@ -122,12 +142,22 @@ class Connections:
             self._ended[family] = now
         self._forget_old(now)
         closing = [e for e in self._by_user.get(user_id, ()) if e.family_id in families]
+        return self._close(closing, "login_ended")
+
+    def drain(self) -> int:
+        """The process is stopping: close every open stream and socket (a socket with 1012),
+        refuse new ones from now on; how many were closed. A command a socket already read
+        is finished first (see rooms/ws.py)."""
+        self.draining = True
+        return self._close([e for held in self._by_user.values() for e in held], "restart")
+
+    def _close(self, closing: list[Held], why: Why) -> int:
         for entry in closing:
             self.release(entry)
             try:
-                entry.close()
+                entry.close(why)
             except Exception:
-                log.exception("closing a stream of an ended login failed")
+                log.exception("closing a stream (%s) failed", why)
         return len(closing)
 
     def _recently_ended(self, family_id: str) -> bool:

@@ -260,8 +260,9 @@ class ChannelFeed:
         batch = await self.next_batch()
         return None if batch is None else sse_frames(batch)
 
-    def end(self) -> None:
-        """End the feed from outside (its login ended): its reader wakes and finds it ended."""
+    def end(self, _why: str = "login_ended") -> None:
+        """End the feed from outside (its login ended, or the process drains): its reader wakes
+        and finds it ended; the client reconnects with its last id."""
         self.ended = True
         if self.subscription is not None:
             self.subscription.wake()

@@ -9,7 +9,9 @@ The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account
 (gamehub/wsaccount.py).
 A `ref` is a string of 1-255 characters or an integer (frames.py); a frame that cannot be read
 gets its error reply (`malformed_json`, `validation_error`, `unknown_op`) and the socket stays.
-Authenticate with `?ticket=` (browsers) or the bearer header.
+Authenticate with `?ticket=` (browsers) or the bearer header. The server closes a socket with
+4401 when its login ends, and with 1012 (Service Restart) when its instance stops for a restart:
+reconnect then and subscribe again with each stream's last id.
 
 A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
 then the room's events: however long its opening takes, the socket's other commands are answered
@@ -51,6 +53,8 @@ blueprint = Blueprint("ws", __name__)
 # A foreign Origin is refused (403) before the socket is accepted.
 blueprint.before_websocket(refuse_foreign_origin)
 
+# The close code of a socket whose server is restarting (RFC 6455 registry: Service Restart).
+SERVICE_RESTART = 1012
 # The largest seq a client may name (as the SSE streams allow: 18 digits).
 MAX_SEQ = 10**18 - 1
 
@@ -123,9 +127,14 @@ async def ws() -> None:
             while not ending.ended:
                 raw = await ending.receive()
                 await _handle(user, login, raw, subscriptions, send)
-        ended = {"op": "error", "error": _error(connections.LoginEnded())}
-        await websocket.send(json.dumps(ended))
-        await websocket.close(4401)
+        if ending.why == "restart":
+            # The process is draining: 1012 (Service Restart) tells the client to come back,
+            # with its last ids, to another instance; its session is fine.
+            await websocket.close(SERVICE_RESTART, "service restart")
+        else:
+            ended = {"op": "error", "error": _error(connections.LoginEnded())}
+            await websocket.send(json.dumps(ended))
+            await websocket.close(4401)
     finally:
         held.release()
         for task in subscriptions.values():
@@ -136,21 +145,22 @@ async def ws() -> None:
 
 
 class _Ending:
-    """Called when the socket's login ends: the socket stops reading (a command already read
-    is finished, not cut short), says so and closes (4401, as a socket refused for its
-    login)."""
+    """Called when the socket's login ends or the process drains: the socket stops reading (a
+    command already read is finished, not cut short) and closes: 4401 saying the login ended
+    (as a socket refused for its login), or 1012 for a restart."""
 
-    __slots__ = ("ended", "task", "waiting")
+    __slots__ = ("ended", "task", "waiting", "why")
 
     def __init__(self) -> None:
         task = asyncio.current_task()
         assert task is not None
         self.task = task
         self.ended = False
+        self.why: connections.Why = "login_ended"
         self.waiting = False  # in `receive`: the only place where the task may be cancelled
 
-    def __call__(self) -> None:
-        self.ended = True
+    def __call__(self, why: connections.Why) -> None:
+        self.ended, self.why = True, why
         if self.waiting:
             self.task.cancel()
 

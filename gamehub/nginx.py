@@ -1,0 +1,91 @@
+"""An unprivileged NGINX on one machine, configured from the shipped deploy/nginx.conf (only its
+`listen` line and its upstream's `server` lines replaced), in front of local instances: what
+`make cluster` runs and what the tests run. Needs a checkout (deploy/ is not in the package)
+and Debian's nginx (`bash .ci/nginx` installs it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
+_LISTEN = re.compile(r"^(\s*)listen 80;$", re.MULTILINE)
+_UPSTREAM_SERVERS = re.compile(
+    r"(upstream gamehub \{\n(?:\s*least_conn;\n)?)(?:\s*server [^\n]+\n)+"
+)
+
+
+class NginxError(Exception):
+    """NGINX is missing, refuses the configuration, or stopped."""
+
+
+def binary() -> str | None:
+    """The nginx program, if there is one (Debian's is in /usr/sbin, often not on PATH)."""
+    return shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+    )
+
+
+def server_block(port: int, upstreams: list[str]) -> str:
+    """deploy/nginx.conf listening on 127.0.0.1:`port`, in front of `upstreams` (host:port)."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    text, listens = _LISTEN.subn(rf"\g<1>listen 127.0.0.1:{port};", text)
+    servers = "".join(
+        f"    server {upstream} max_fails=3 fail_timeout=5s;\n" for upstream in upstreams
+    )
+    text, blocks = _UPSTREAM_SERVERS.subn(lambda found: found.group(1) + servers, text)
+    if (listens, blocks) != (1, 1):
+        raise NginxError("deploy/nginx.conf no longer has the lines that are replaced")
+    return text
+
+
+def _main_config(prefix: Path) -> str:
+    # As root, the workers drop to nobody (the master only binds an unprivileged port anyway).
+    user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"    {kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
+        f"error_log {prefix / 'error.log'} warn;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{\n    access_log {prefix / 'access.log'};\n{temp}\n"
+        f"    include {prefix / 'gamehub.conf'};\n}}\n"
+    )
+
+
+def start(program: str, prefix: Path, port: int, upstreams: list[str]) -> subprocess.Popen[bytes]:
+    """NGINX in the foreground with its files under `prefix` (readable by nobody when run as
+    root: keep it outside private temporary trees), listening on 127.0.0.1:`port`."""
+    prefix.chmod(0o755)
+    (prefix / "gamehub.conf").write_text(server_block(port, upstreams), encoding="utf-8")
+    config = prefix / "nginx.conf"
+    config.write_text(_main_config(prefix), encoding="utf-8")
+    command = [program, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(config)]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)  # noqa: S603
+    if checked.returncode != 0:
+        raise NginxError(f"nginx refuses the configuration:\n{checked.stderr}")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Gracefully (what is in flight finishes), killed after 5 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+def error_log(prefix: Path) -> str:
+    path = prefix / "error.log"
+    return path.read_text(errors="replace")[-2000:] if path.is_file() else "(no error log)"
