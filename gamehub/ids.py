@@ -9,6 +9,7 @@ decoded), so a larger id is a
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -16,8 +17,26 @@ from werkzeug.routing import IntegerConverter, Map
 
 MAX_ID = 2**63 - 1
 
-# An id in a body: a JSON integer (strict: no "7", no 7.0, no true) in PostgreSQL's range.
-Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+
+def _whole_json_number(value: object) -> object:
+    """`7.0` read as the integer 7: in the JSON Schema the OpenAPI document uses (2020-12), 7.0
+    *is* an integer, and no keyword tells it from 7, so a client whose JSON writer spells
+    integers that way is within the document. Only a number with no fraction and in range is
+    turned into an int (checked before the conversion, so `1E+999999999` costs nothing);
+    anything else (`7.5`, `"7"`, `true`) is left to the strict check to refuse."""
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.copy_abs() <= MAX_ID
+        and value == value.to_integral_value()
+    ):
+        return int(value)
+    return value
+
+
+# An id in a body: a JSON integer (strict: no "7", no 7.5, no true; 7.0 is the integer 7) in
+# PostgreSQL's range. The Field first, so the document shows JSON Schema's bounds.
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True), BeforeValidator(_whole_json_number)]
 
 
 _DIGITS = re.compile(r"[0-9]{1,19}")

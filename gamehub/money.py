@@ -69,11 +69,23 @@ def shillings(amount: int | str) -> int:
     return parse_cents(str(amount))
 
 
+# What the document promises is what the parsers take: above zero, at most MAX_CENTS, at most 2
+# decimals (whole shillings for M-Pesa). The string patterns spell amounts plainly (no leading
+# zeros, at most 13 digits before the point: below MAX_CENTS), a subset of what is accepted.
+_MAX_SHILLINGS = MAX_CENTS // CENTS
 _AMOUNT_SCHEMA = WithJsonSchema(
     {
         "oneOf": [
-            {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
-            {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$"},
+            {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": _MAX_SHILLINGS,
+                "multipleOf": 0.01,
+            },
+            {
+                "type": "string",
+                "pattern": r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$",
+            },
         ],
         "description": "KES, a number or a string with at most 2 decimals",
         "examples": ["99.50", 100],
@@ -82,8 +94,8 @@ _AMOUNT_SCHEMA = WithJsonSchema(
 _WHOLE_SCHEMA = WithJsonSchema(
     {
         "oneOf": [
-            {"type": "integer", "minimum": 1},
-            {"type": "string", "pattern": r"^[0-9]+(\.00?)?$"},
+            {"type": "integer", "minimum": 1, "maximum": _MAX_SHILLINGS},
+            {"type": "string", "pattern": r"^[1-9][0-9]{0,12}(\.00?)?$"},
         ],
         "description": "KES, whole shillings",
         "examples": [100, "250"],

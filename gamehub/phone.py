@@ -26,6 +26,8 @@ Phone = Annotated[
     WithJsonSchema(
         {
             "type": "string",
+            # What `_PHONE` takes, less the spaces and dashes it also forgives.
+            "pattern": r"^(\+?254|0)[17][0-9]{8}$",
             "description": "Kenyan mobile number; 07…, 01…, +254… and 254… are accepted",
             "examples": ["254712345678", "0712345678"],
         }

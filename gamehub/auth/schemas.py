@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +15,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from gamehub.db import utcnow
 from gamehub.errors import CodedValueError
@@ -70,6 +71,15 @@ Password = Annotated[str, Field(min_length=8, max_length=1024, strict=True)]
 ClientSeed = Annotated[str, Field(pattern=CLIENT_SEED_PATTERN, strict=True)]
 
 
+def _absent_by_default(schema: dict[str, Any]) -> None:
+    """A field that may be left out but not sent as null: no `default: null` in the document."""
+    schema.pop("default", None)
+
+
+# An optional field the document does not show nullable (it may be left out, not null).
+NOT_NULL = Field(default=None, json_schema_extra=_absent_by_default)
+
+
 class Strict(BaseModel):
     """Request bodies reject unknown fields: a typo or a smuggled `balance` is a 422."""
 
@@ -85,8 +95,19 @@ class RegisterIn(Strict):
 
 
 class LoginIn(Strict):
-    username: Annotated[str, Field(min_length=1, max_length=254, strict=True)] | None = None
-    email: Annotated[str, Field(min_length=1, max_length=254, strict=True)] | None = None
+    """Exactly one of `username` or `email`, with the password. The document says so (`oneOf`
+    the two required sets) and shows neither as nullable: null is read as absent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["username"]}, {"required": ["email"]}]}
+    )
+
+    username: (
+        Annotated[str, Field(min_length=1, max_length=254, strict=True)] | SkipJsonSchema[None]
+    ) = NOT_NULL
+    email: (
+        Annotated[str, Field(min_length=1, max_length=254, strict=True)] | SkipJsonSchema[None]
+    ) = NOT_NULL
     password: Annotated[str, Field(min_length=1, max_length=1024, strict=True)]
 
     @model_validator(mode="after")
@@ -101,9 +122,12 @@ class RefreshIn(Strict):
 
 
 class ProfilePatch(Strict):
-    email: Email | None = None
+    """Only `phone` can be cleared (null); email and client seed can be changed, never cleared,
+    so the document does not show them nullable (the service refuses a null one, 422)."""
+
+    email: Email | SkipJsonSchema[None] = NOT_NULL
     phone: Phone | None = None
-    client_seed: ClientSeed | None = None
+    client_seed: ClientSeed | SkipJsonSchema[None] = NOT_NULL
 
 
 class UserOut(BaseModel):

@@ -13,6 +13,7 @@ from gamehub.money import Cents
 
 SERVER_SEED_PATTERN = r"^[0-9a-f]{64}$"
 _CLIENT_SEED = re.compile(CLIENT_SEED_PATTERN)
+_ONE_OR_TWO_CLIENT_SEEDS = r"^[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_-]{1,64})?$"
 MAX_NONCE = 2**63 - 1
 
 
@@ -73,7 +74,11 @@ class RotateOut(BaseModel):
 
 class VerifyQuery(Strict):
     server_seed: Annotated[str, Field(pattern=SERVER_SEED_PATTERN)]
-    client_seed: Annotated[str, Field(min_length=1, max_length=129)]
+    # One player's seed (Spin and Win) or a room's two joined by ':' (Russian Roulette); which
+    # one `game` asks for is checked below (a query string's parameters cannot say it).
+    client_seed: Annotated[
+        str, Field(min_length=1, max_length=129, pattern=_ONE_OR_TWO_CLIENT_SEEDS)
+    ]
     nonce: Annotated[int, Field(ge=0, le=MAX_NONCE), QUERY_DIGITS]
     game: Literal["spin-and-win", "russian-roulette"] = "spin-and-win"
 
