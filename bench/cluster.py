@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -37,6 +38,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,25 +209,36 @@ async def drain(
     import aiohttp
 
     ended: list[float] = []
+    failures: Counter[str] = Counter()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        opened = asyncio.Event()
-        count = 0
+        settled = asyncio.Event()
+        opened = 0
+
+        def tally() -> None:
+            if opened + sum(failures.values()) >= streams:
+                settled.set()
 
         async def one(watcher: common.Player) -> None:
-            nonlocal count
+            nonlocal opened
+            first = True
             try:
                 async for _ in _room_events(session, victim.base, watcher.token, room_id):
-                    count += 1
-                    if count >= streams:
-                        opened.set()
-            except Exception:
-                pass
-            ended.append(time.time())
+                    if first:
+                        first = False
+                        opened += 1
+                        tally()
+            except Exception as error:
+                if first:  # it never opened: say why
+                    failures[f"{type(error).__name__}: {error}"[:80]] += 1
+                    tally()
+            if not first:
+                ended.append(time.time())
 
         tasks = [asyncio.create_task(one(watchers[i % len(watchers)])) for i in range(streams)]
-        async with asyncio.timeout(60):
-            await opened.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                await settled.wait()
         signalled = time.time()
         victim.process.send_signal(signal.SIGTERM)
         loop = asyncio.get_running_loop()
@@ -235,7 +248,8 @@ async def drain(
         for task in pending:
             task.cancel()
     return {
-        "streams": streams,
+        "streams": opened,
+        "streams_not_opened": dict(failures),
         "streams_ended_by_exit": sum(1 for at in ended if at <= exited + 0.05),
         "last_stream_end_s": round(max(ended) - signalled, 2) if ended else None,
         "exit_s": round(exited - signalled, 2),
@@ -282,6 +296,11 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"SIGTERM with {d['streams']} open streams: exited after {d['exit_s']} s "
         f"(code {d['exit_code']}), last stream ended {d['last_stream_end_s']} s after the signal"
+        + (
+            f"; not opened: {json.dumps(d['streams_not_opened'])}"
+            if d["streams_not_opened"]
+            else ""
+        )
     )
     books = result["books"]
     print("books: " + ("ledger invariants hold" if books["ok"] else f"BROKEN {books['problems']}"))

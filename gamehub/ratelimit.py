@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gamehub.errors import ApiError
+from gamehub.redis_pool import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class RedisLimiter:
     through (logged): the rooms and streams need it anyway, and logins should not all fail."""
 
     def __init__(self, url: str) -> None:
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.redis: Redis = redis_client(url)
         self._hit = self.redis.register_script(_HIT_SCRIPT)
 
     async def hit(self, key: str, rule: Rule, cost: int = 1) -> float | None:

@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gamehub.redis_pool import redis_client
 from gamehub.rooms.broker import HISTORY_SIZE, Epochs, Event, Subscription, _LocalFanout
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def _keys(channel: str) -> tuple[str, str, str]:
 
 class RedisBroker:
     def __init__(self, url: str, history_size: int = HISTORY_SIZE) -> None:
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.redis: Redis = redis_client(url)
         self.history_size = history_size
         self._fanout = _LocalFanout()
         self._script = self.redis.register_script(PUBLISH_SCRIPT)

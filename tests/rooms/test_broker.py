@@ -239,3 +239,14 @@ async def test_an_instance_of_the_previous_release_publishes_alongside(
     replay = await back.open()
     assert [(event.epoch, event.seq) for event in replay] == [(epoch, 3), (epoch, 4)]
     back.close()
+
+
+async def test_a_burst_beyond_the_pool_waits_for_connections(broker: Broker) -> None:
+    """Three times the Redis pool's connections wanted at once (streams reconnecting to an
+    instance that just restarted, each redeeming its ticket): each waits for a connection
+    instead of failing (redis-py's default pool raised MaxConnectionsError: a 500)."""
+    from gamehub.redis_pool import MAX_CONNECTIONS
+
+    keys = [f"burst:{uuid.uuid4().hex}:{n}" for n in range(3 * MAX_CONNECTIONS)]
+    claimed = await asyncio.gather(*(broker.claim(key, 60) for key in keys))
+    assert claimed == [True] * len(keys)
