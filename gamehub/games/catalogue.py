@@ -67,9 +67,11 @@ async def active_games(sessions: async_sessionmaker[AsyncSession]) -> list[Catal
         ]
 
 
-def public_rules(game: CatalogueGame) -> dict[str, Any]:
+def public_rules(game: CatalogueGame, overrides: dict[str, int] | None = None) -> dict[str, Any]:
     """A game's rules as clients see them: the wheel with its return to player, or the
-    roulette parameters, with amounts rendered as strings."""
+    roulette parameters, with amounts rendered as strings. `overrides` are the settings that
+    replace catalogue rules on this server (GAMEHUB_ROULETTE_*_TIMEOUT_S): what a room opened
+    now will use, so what a player is told."""
     if game.slug == SPIN_AND_WIN:
         wheel = Wheel.from_rules(game.rules)
         return {
@@ -83,9 +85,9 @@ def public_rules(game: CatalogueGame) -> dict[str, Any]:
             ],
             "rtp": decimal_text(wheel.rtp),
         }
+    rules = {**game.rules, **{k: v for k, v in (overrides or {}).items() if k in game.rules}}
     return {
-        key: format_cents(value) if key in MONEY_RULES else value
-        for key, value in game.rules.items()
+        key: format_cents(value) if key in MONEY_RULES else value for key, value in rules.items()
     }
 
 

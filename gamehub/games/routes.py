@@ -42,7 +42,9 @@ blueprint = Blueprint("games", __name__)
 async def list_games() -> GamesOut:
     """The catalogue: each game with its bet limits and rules (Spin and Win's wheel and return
     to player; Russian Roulette's rake, side-bet edge and timeouts)."""
-    games = await catalogue.active_games(runtime().sessions)
+    rt = runtime()
+    games = await catalogue.active_games(rt.sessions)
+    overrides = rt.settings.roulette_overrides()
     return GamesOut(
         games=[
             GameOut(
@@ -51,7 +53,7 @@ async def list_games() -> GamesOut:
                 kind=game.kind,
                 min_bet=format_cents(game.min_bet),
                 max_bet=format_cents(game.max_bet),
-                **catalogue.public_rules(game),
+                **catalogue.public_rules(game, overrides),
             )
             for game in games
         ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from quart.typing import TestClientProtocol
 from sqlalchemy import select, update
 
+from gamehub.app import create_app
 from gamehub.db import transaction
 from gamehub.models import Game
 from gamehub.runtime import Runtime
+from gamehub.settings import Settings
 from tests.games.conftest import Player
 from tests.helpers import error_of
 
@@ -94,3 +96,21 @@ async def test_the_endpoints_are_documented(client: TestClientProtocol) -> None:
         "/stats",
     ):
         assert path in paths, path
+
+
+async def test_the_rules_a_server_overrides_are_the_ones_shown(
+    settings: Settings, player: Player
+) -> None:
+    """A server started with GAMEHUB_ROULETTE_TURN_TIMEOUT_S / _WAITING_TIMEOUT_S opens rooms
+    with those timeouts: /games tells players those, not the catalogue's."""
+    quick = create_app(
+        settings.with_overrides(roulette_turn_timeout_s=7, roulette_waiting_timeout_s=45)
+    )
+    async with quick.test_app():
+        response = await quick.test_client().get("/games", headers=player.headers)
+    games = {game["slug"]: game for game in (await response.get_json())["games"]}
+    assert (
+        games["russian-roulette"]["turn_timeout_s"],
+        games["russian-roulette"]["waiting_timeout_s"],
+    ) == (7, 45)
+    assert "turn_timeout_s" not in games["spin-and-win"]
