@@ -10,16 +10,11 @@ without an entry is reported too."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.db import transaction
-from gamehub.tasks import stop_task
-
-log = logging.getLogger(__name__)
+from gamehub.tasks import Periodic
 
 INTERVAL_S = 5.0
 BATCH = 5_000
@@ -66,33 +61,19 @@ async def record_money(sessions: async_sessionmaker[AsyncSession], *, full: bool
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-class MoneyTrail:
+class MoneyTrail(Periodic):
     """Runs record_money every `interval_s` on each instance (passes are serialised)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], interval_s: float = INTERVAL_S
     ) -> None:
+        super().__init__("money-trail", interval_s, self._pass)
         self.sessions = sessions
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._passes = 0
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="money-trail")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task)
-
-    async def _run(self) -> None:
-        passes = 0
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                # Now and then the whole ledger, for a transfer that committed very late.
-                written = await record_money(self.sessions, full=passes % 720 == 0)
-                while written == BATCH:  # behind: catch up without waiting
-                    written = await record_money(self.sessions)
-            except Exception:
-                log.exception("money trail pass failed")
-            passes += 1
+    async def _pass(self) -> None:
+        # Now and then the whole ledger, for a transfer that committed very late.
+        full, self._passes = self._passes % 720 == 0, self._passes + 1
+        written = await record_money(self.sessions, full=full)
+        while written == BATCH:  # behind: catch up without waiting
+            written = await record_money(self.sessions)

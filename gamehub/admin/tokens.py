@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
 
+from gamehub.auth.tokens import ALGORITHM, verified_claims
 from gamehub.db import utcnow
 from gamehub.errors import Unauthorized
-from gamehub.ids import is_id
 from gamehub.settings import Settings
 
-ALGORITHM = "HS256"
 TYPE = "admin"
 SCOPE = "admin"
-_SUB = re.compile(r"[0-9]{1,19}")
-LEEWAY_S = 5
 
 
 def _key(settings: Settings) -> bytes:
@@ -61,27 +57,15 @@ def issue(settings: Settings, operator_id: int) -> str:
 
 def decode(settings: Settings, token: str) -> OperatorClaims:
     """Verify an operator token; any failure is one 401."""
-    try:
-        claims = jwt.decode(
-            token,
-            _key(settings),
-            algorithms=[ALGORITHM],
-            audience=_audience(settings),
-            issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "typ", "scope"]},
-            leeway=LEEWAY_S,
-        )
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("The operator token has expired.", code="token_expired") from None
-    except jwt.PyJWTError:
-        raise Unauthorized("The operator token is not valid.", code="invalid_token") from None
-    sub = claims["sub"]
-    if (
-        claims.get("typ") != TYPE
-        or claims.get("scope") != SCOPE
-        or not isinstance(sub, str)
-        or not _SUB.fullmatch(sub)
-        or not is_id(int(sub))
-    ):
+    claims, operator_id = verified_claims(
+        token,
+        _key(settings),
+        audience=_audience(settings),
+        issuer=settings.jwt_issuer,
+        typ=TYPE,
+        require=["exp", "iat", "iss", "aud", "sub", "typ", "scope"],
+        what="operator token",
+    )
+    if claims.get("scope") != SCOPE:
         raise Unauthorized("The operator token is not valid.", code="invalid_token")
-    return OperatorClaims(operator_id=int(sub))
+    return OperatorClaims(operator_id=operator_id)

@@ -9,6 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -77,34 +78,59 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     return verified[0]
 
 
-def _verify(settings: Settings, token: str) -> tuple[AccessClaims, float]:
+def verified_claims(
+    token: str,
+    key: str | bytes,
+    *,
+    audience: str,
+    issuer: str,
+    typ: str,
+    require: list[str],
+    what: str,
+) -> tuple[dict[str, Any], int]:
+    """A token's claims and its subject's id, after the signature (HS256 only), expiry,
+    issuer, audience, the `require`d claims and the type are checked; any failure is one 401
+    naming `what` ("access token", "operator token")."""
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            key,
             algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "typ"]},
+            audience=audience,
+            issuer=issuer,
+            options={"require": require},
             leeway=LEEWAY_S,
         )
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("The access token has expired.", code="token_expired") from None
+        raise Unauthorized(f"The {what} has expired.", code="token_expired") from None
     except jwt.PyJWTError:
-        raise Unauthorized("The access token is not valid.", code="invalid_token") from None
+        raise Unauthorized(f"The {what} is not valid.", code="invalid_token") from None
     sub = claims["sub"]
     # ASCII digits naming a row: str.isdigit() also takes "²", and a signed token is no reason
     # to trust an id past bigint's range.
     if (
-        claims.get("typ") != ACCESS
+        claims.get("typ") != typ
         or not isinstance(sub, str)
         or not _SUB.fullmatch(sub)
         or not is_id(int(sub))
     ):
-        raise Unauthorized("The access token is not valid.", code="invalid_token")
+        raise Unauthorized(f"The {what} is not valid.", code="invalid_token")
+    return claims, int(sub)
+
+
+def _verify(settings: Settings, token: str) -> tuple[AccessClaims, float]:
+    claims, user_id = verified_claims(
+        token,
+        settings.jwt_secret,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        typ=ACCESS,
+        require=["exp", "iat", "iss", "aud", "sub", "sid", "typ"],
+        what="access token",
+    )
     paused = claims.get("pau")
     verified = AccessClaims(
-        user_id=int(sub),
+        user_id=user_id,
         family_id=str(claims["sid"]),
         paused_until=float(paused) if isinstance(paused, int | float) else None,
     )
