@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         game=ROULETTE,
         faults=settings.faults,
     )
-    app.extensions["gamehub_rooms"] = Rooms(registry)
+    app.extensions["gamehub_rooms"] = Rooms(registry, settings.tax_winnings_withholding)
     housekeeping = Housekeeping(runtime.sessions)
     money_trail = MoneyTrail(runtime.sessions)  # every money movement into the audit trail
 

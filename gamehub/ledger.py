@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gamehub import taxes
 from gamehub.db import utcnow
 from gamehub.errors import ApiError, InsufficientFunds
 from gamehub.models import Account, Hold, Transfer
@@ -445,4 +446,30 @@ async def check_invariants(session: AsyncSession) -> list[str]:
     )
     if transfers_of_open_holds:
         problems.append(f"{transfers_of_open_holds} transfers belong to holds that are not posted")
+    stray = await session.scalar(
+        _STRAY_WITHHOLDING,
+        {"kinds": list(taxes.WITHHOLDING_KINDS), "suffix": taxes.WITHHOLDING_SUFFIX},
+    )
+    if stray:
+        problems.append(
+            f"{stray} withholding transfers do not follow a larger payout to the same wallet"
+            " into a tax account"
+        )
     return problems
+
+
+# A withholding on winnings (taxes.py) is taken from a payout just made, in the same statement:
+# its reference is the payout's plus the suffix, it leaves the wallet the payout credited, it is
+# less than the payout (it is a share of the winnings only) and it goes to a tax account.
+_STRAY_WITHHOLDING = text(
+    """
+    SELECT count(*) FROM ledger_transfers w
+    JOIN ledger_accounts tax ON tax.id = w.credit_account_id
+    LEFT JOIN ledger_transfers p
+        ON p.reference = left(w.reference, -length(CAST(:suffix AS text)))
+    WHERE w.kind = ANY(:kinds)
+        AND (p.id IS NULL OR p.credit_account_id <> w.debit_account_id
+             OR p.amount <= w.amount OR tax.kind <> 'tax'
+             OR right(w.reference, length(CAST(:suffix AS text))) <> :suffix)
+    """
+)

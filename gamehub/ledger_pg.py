@@ -20,21 +20,45 @@ from typing import Any
 
 import asyncpg
 
-from gamehub import ledger
+from gamehub import ledger, taxes
 from gamehub.db import utcnow
 from gamehub.pg import Connection, Sql
 
 
-def bet_and_payout(gate: str) -> str:
+def bet_and_payout(gate: str, *, withholding: bool = False) -> str:
     """CTEs `debit` (RETURNING the wallet's balance and held), `house` and `moved`.
 
     Parameters: :wallet, :house (account ids), :bet (> 0), :win (>= 0), :reference (the
-    transfers are `<reference>:bet` and `<reference>:payout`) and :now.
+    transfers are `<reference>:bet` and `<reference>:payout`) and :now. With `withholding`
+    (a separate statement, so that the form without it stays as it was), also :tax (> 0, at
+    most the winnings) and :tax_account: a third transfer `<reference>:payout:withholding`
+    from the wallet to that account, after the payout, and the CTE `withheld`; the tax
+    account is locked after the house sub-account.
     """
     # Only constant text is spliced in (the gate's CTE name); values travel as parameters.
+    tax = " - :tax::bigint" if withholding else ""
+    withheld = (
+        """
+    withheld AS (
+        UPDATE ledger_accounts SET balance = balance + :tax::bigint
+        WHERE id = :tax_account::bigint AND EXISTS (SELECT FROM house)
+        RETURNING id
+    ),"""
+        if withholding
+        else ""
+    )
+    withheld_row = (
+        f"""
+        UNION ALL
+        SELECT :reference::text || ':payout{taxes.WITHHOLDING_SUFFIX}', 'withholding',
+               :wallet::bigint, :tax_account::bigint, :tax::bigint, :now::timestamptz
+        FROM withheld"""  # noqa: S608  (constant SQL only)
+        if withholding
+        else ""
+    )
     return f"""
     debit AS (
-        UPDATE ledger_accounts SET balance = balance - :bet::bigint + :win::bigint
+        UPDATE ledger_accounts SET balance = balance - :bet::bigint + :win::bigint{tax}
         WHERE id = :wallet::bigint AND balance - held >= :bet::bigint
           AND EXISTS (SELECT FROM {gate})
         RETURNING balance, held
@@ -43,7 +67,7 @@ def bet_and_payout(gate: str) -> str:
         UPDATE ledger_accounts SET balance = balance + :bet::bigint - :win::bigint
         WHERE id = :house::bigint AND EXISTS (SELECT FROM debit)
         RETURNING id
-    ),
+    ),{withheld}
     moved AS (
         INSERT INTO ledger_transfers
             (reference, kind, debit_account_id, credit_account_id, amount, created_at)
@@ -53,7 +77,7 @@ def bet_and_payout(gate: str) -> str:
         UNION ALL
         SELECT :reference::text || ':payout', 'payout', :house::bigint, :wallet::bigint,
                :win::bigint, :now::timestamptz
-        FROM debit WHERE :win::bigint > 0
+        FROM debit WHERE :win::bigint > 0{withheld_row}
     )"""  # noqa: S608
 
 

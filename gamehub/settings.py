@@ -168,6 +168,8 @@ class Settings:
     adjustment_approval_kes: int = 10_000
     # Excise on deposits (gamehub/taxes.py): rates with the day each comes into force; none = off.
     tax_deposit_excise: tuple[TaxRate, ...] = ()
+    # Withholding on winnings (gamehub/taxes.py), in the same form; none = off.
+    tax_winnings_withholding: tuple[TaxRate, ...] = ()
 
     def roulette_overrides(self) -> dict[str, int]:
         overrides = {
@@ -308,11 +310,12 @@ def load_settings(
     ):
         if (value := get(name)) is not None:
             kwargs[name.lower()] = _int(value, name, minimum=1)
-    if (value := get("TAX_DEPOSIT_EXCISE")) is not None:
-        try:
-            kwargs["tax_deposit_excise"] = parse_rates(value)
-        except ValueError as error:
-            raise SettingsError(f"{PREFIX}TAX_DEPOSIT_EXCISE: {error}") from None
+    for name in ("TAX_DEPOSIT_EXCISE", "TAX_WINNINGS_WITHHOLDING"):
+        if (value := get(name)) is not None:
+            try:
+                kwargs[name.lower()] = parse_rates(value)
+            except ValueError as error:
+                raise SettingsError(f"{PREFIX}{name}: {error}") from None
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     validate(settings)
     return settings

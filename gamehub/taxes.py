@@ -1,17 +1,33 @@
 """Taxes as configuration (off by default): a tax is a list of rates, each in force from a
 date (UTC), so a change in the law is a new entry rather than an edit of history.
 
-Only the excise on deposits is applied so far (wallet/settle.py: the deposit is credited in full,
-then the excise moves from the wallet to its liability account in the same transaction).
+Two taxes use them: the excise on deposits (wallet/settle.py: the deposit is credited in full,
+then the excise moves from the wallet to its liability account in the same transaction) and the
+withholding on winnings (a spin's statement, games/spin_pg.py; a room's postings, rooms/roulette.py:
+the payout is credited in full, then the tax on the winnings moves from the wallet to a liability
+account, in the same statement). Winnings are what a payout adds to the stake it pays back (the
+profit): nothing is withheld on a loss, on a payout that only returns the stake, or on a refund.
 Rates are basis points (1/100 of a percent); the tax on an amount is rounded down to the cent."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 DEPOSIT_EXCISE_ACCOUNT = "tax:deposit_excise"
+# Withholding on winnings is credited to sub-accounts (kind "tax") per game and shard, for the
+# reason the house has sub-accounts (ledger.house_shard): one row would queue every winning
+# payout of the land on its lock. A game's sub-accounts are its own, so a spin (which locks
+# wallet, house, then its tax account) and a room (which locks its accounts in id order) never
+# wait for each other's tax rows.
+WITHHOLDING_PREFIX = "tax:withholding:"
+WITHHOLDING_SHARDS = 64
+# The transfer kinds of the withholding: a spin's, and a room's (`roulette_` + posting kind).
+WITHHOLDING_KINDS = ("withholding", "roulette_withholding")
+# A withholding transfer's reference is the payout's it was taken from, with this suffix.
+WITHHOLDING_SUFFIX = ":withholding"
 _ENTRY = re.compile(r"^\s*([0-9]{1,2}(?:\.[0-9]{1,2})?)%@([0-9]{4}-[0-9]{2}-[0-9]{2})\s*$")
 
 
@@ -39,6 +55,19 @@ def parse_rates(text: str) -> tuple[TaxRate, ...]:
     return tuple(sorted(rates, key=lambda rate: rate.effective_from))
 
 
+def format_rates(rates: tuple[TaxRate, ...]) -> str:
+    """parse_rates' inverse: the text a room's terms keep the rates in (JSON-friendly)."""
+    return ",".join(
+        f"{rate.basis_points // 100}.{rate.basis_points % 100:02d}%@{rate.effective_from}"
+        for rate in rates
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def parse_rates_cached(text: str) -> tuple[TaxRate, ...]:
+    return parse_rates(text)
+
+
 def rate_at(rates: tuple[TaxRate, ...], moment: datetime) -> int:
     """The rate in force at `moment` (basis points; 0 before the first)."""
     day = moment.astimezone(UTC).date()
@@ -52,3 +81,15 @@ def rate_at(rates: tuple[TaxRate, ...], moment: datetime) -> int:
 def tax_on(cents: int, basis_points: int) -> int:
     """Rounded down: never more than the law's rate of the amount."""
     return cents * basis_points // 10_000
+
+
+def withholding_on(payout: int, stake: int, basis_points: int) -> int:
+    """The tax withheld from `payout` cents that pays back `stake`: on the winnings (the profit,
+    payout - stake) only, rounded down to the cent; 0 on a loss, a draw or a refund."""
+    return tax_on(max(payout - stake, 0), basis_points)
+
+
+def withholding_account(game: str, key: int) -> str:
+    """The code of the liability sub-account (kind "tax") of `game`'s withholding for `key` (a
+    player for spins, a room for rooms)."""
+    return f"{WITHHOLDING_PREFIX}{game}:{key % WITHHOLDING_SHARDS:02d}"

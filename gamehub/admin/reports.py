@@ -23,6 +23,7 @@ from gamehub import ledger
 from gamehub.games.catalogue import RUSSIAN_ROULETTE, SPIN_AND_WIN, active_games
 from gamehub.games.wheel import Wheel
 from gamehub.rooms import store
+from gamehub.taxes import WITHHOLDING_KINDS
 
 Z_95 = 1.959964
 
@@ -31,7 +32,7 @@ _BETS = text(
     SELECT (coalesce(b.settled_at, b.created_at) AT TIME ZONE 'UTC')::date AS day,
         g.slug, b.bet_type, count(*), sum(b.bet_amount), sum(b.win_amount),
         sum(b.win_amount::numeric * b.win_amount), sum(b.bet_amount::numeric * b.bet_amount),
-        sum(b.win_amount::numeric * b.bet_amount)
+        sum(b.win_amount::numeric * b.bet_amount), sum(b.tax_withheld)
     FROM bet_history b JOIN games g ON g.id = b.game_id
     WHERE b.status IN ('won', 'lost')
         AND coalesce(b.settled_at, b.created_at) >= :start
@@ -56,6 +57,7 @@ class DayResult:
     wagered: int = 0
     paid_out: int = 0
     rake: int = 0
+    tax_withheld: int = 0  # withholding tax on the players' winnings (taxes.py)
     # Sums for the interval and the weighted theoretical value.
     _ww: float = 0.0
     _bb: float = 0.0
@@ -113,9 +115,10 @@ async def house(
         }
     results: dict[tuple[date, str], DayResult] = {}
     weighted: dict[tuple[date, str], bool] = defaultdict(lambda: True)
-    for day, slug, bet_type, count, wagered, paid, ww, bb, wb in bets:
+    for day, slug, bet_type, count, wagered, paid, ww, bb, wb, withheld in bets:
         row = results.setdefault((day, slug), DayResult(day, slug))
         row.bets += int(count)
+        row.tax_withheld += int(withheld)
         row.wagered += int(wagered)
         row.paid_out += int(paid)
         row._ww += float(ww)
@@ -147,6 +150,25 @@ _TAXES = text(
     GROUP BY 1, 2
     """
 )
+# The withholding on winnings per day: its base (the winnings of the bets it was taken from)
+# from the bets, its amount from the ledger (what the liability accounts were credited).
+_WITHHELD = text(
+    """
+    SELECT day, sum(base), sum(amount), sum(n) FROM (
+        SELECT (settled_at AT TIME ZONE 'UTC')::date AS day,
+            sum(win_amount - bet_amount) AS base, 0 AS amount, 0 AS n
+        FROM bet_history
+        WHERE tax_withheld > 0 AND settled_at >= :start AND settled_at < :end
+        GROUP BY 1
+        UNION ALL
+        SELECT (created_at AT TIME ZONE 'UTC')::date, 0, sum(amount), count(*)
+        FROM ledger_transfers
+        WHERE kind = ANY(:kinds) AND created_at >= :start AND created_at < :end
+        GROUP BY 1
+    ) AS parts
+    GROUP BY day
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -161,13 +183,23 @@ class TaxDay:
 async def taxes(
     sessions: async_sessionmaker[AsyncSession], first: date, last: date
 ) -> list[TaxDay]:
-    """The excise on deposits per UTC day: deposits, and the excise they carried."""
+    """Per UTC day: the excise on deposits (deposits, and the excise they carried) and the
+    withholding on winnings (the winnings it was taken from, and the tax)."""
     bounds = {"start": _moment(first), "end": _moment(last + timedelta(days=1))}
     async with sessions() as session:
         rows = (await session.execute(_TAXES, bounds)).all()
+        withheld = (
+            await session.execute(_WITHHELD, {**bounds, "kinds": list(WITHHOLDING_KINDS)})
+        ).all()
     deposits = {day: int(total) for day, kind, _count, total in rows if kind == "deposit"}
-    return [
+    found = [
         TaxDay(day, "deposit_excise", deposits.get(day, 0), int(total), int(count))
-        for day, kind, count, total in sorted(rows)
+        for day, kind, count, total in rows
         if kind == "deposit_excise"
     ]
+    found += [
+        TaxDay(day, "winnings_withholding", int(base), int(amount), int(count))
+        for day, base, amount, count in withheld
+        if amount
+    ]
+    return sorted(found, key=lambda row: (row.day, row.tax))

@@ -40,6 +40,7 @@ CSV_COLUMNS = [
     "theoretical_rtp",
     "ci95_low",
     "ci95_high",
+    "tax_withheld",
 ]
 
 
@@ -70,6 +71,7 @@ def _day_out(row: reports.DayResult) -> HouseDayOut:
         paid_out=format_cents(row.paid_out),
         rake=format_cents(row.rake),
         net=format_cents(row.net),
+        tax_withheld=format_cents(row.tax_withheld),
         rtp=RtpOut(
             observed=_ratio(row.observed),
             theoretical=_ratio(theoretical),
@@ -92,14 +94,16 @@ async def _report(query: HouseQuery) -> tuple[date, date, list[reports.DayResult
 @validate_querystring(HouseQuery)
 @validate_response(HouseReportOut)
 async def house(query_args: HouseQuery) -> HouseReportOut:
-    """Per game per UTC day: bets, wagered, paid out, rake, net, and observed against
-    theoretical return to player with a 95% confidence interval."""
+    """Per game per UTC day: bets, wagered, paid out, rake, net, tax withheld from the
+    winnings, and observed against theoretical return to player with a 95% confidence
+    interval."""
     first, last, rows = await _report(query_args)
     totals = {
         "wagered": format_cents(sum(row.wagered for row in rows)),
         "paid_out": format_cents(sum(row.paid_out for row in rows)),
         "rake": format_cents(sum(row.rake for row in rows)),
         "net": format_cents(sum(row.net for row in rows)),
+        "tax_withheld": format_cents(sum(row.tax_withheld for row in rows)),
     }
     return HouseReportOut(
         period={"from": first.isoformat(), "to": last.isoformat()},
@@ -132,6 +136,7 @@ async def house_csv(query_args: HouseQuery) -> Response:
                 shown.rtp.theoretical or "",
                 shown.rtp.ci95_low or "",
                 shown.rtp.ci95_high or "",
+                shown.tax_withheld,
             ]
         )
     name = f"house-{first.isoformat()}-{last.isoformat()}.csv"
@@ -147,7 +152,8 @@ async def house_csv(query_args: HouseQuery) -> Response:
 @validate_querystring(HouseQuery)
 @validate_response(TaxReportOut)
 async def taxes(query_args: HouseQuery) -> TaxReportOut:
-    """Taxes levied per UTC day (the excise on deposits, when configured) and their base."""
+    """Taxes levied per UTC day (the excise on deposits and the withholding on winnings, when
+    configured) and their base."""
     first, last = _days(query_args)
     rows = await reports.taxes(runtime().readers, first, last)
     return TaxReportOut(

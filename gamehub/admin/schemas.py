@@ -228,6 +228,7 @@ class HouseDayOut(BaseModel):
     paid_out: str
     rake: str
     net: str
+    tax_withheld: str  # from the day's payouts (players' tax, not the house's: not in net)
     rtp: RtpOut
 
 

@@ -29,13 +29,14 @@ class Bet:
     status: str
     room_id: int | None
     created_at: datetime
+    tax_withheld: int
 
     @property
     def net_result(self) -> int | None:
-        """What the bet did to the balance: win - bet once settled, 0 if refunded, None while
-        pending."""
+        """What the bet did to the balance: win - tax withheld - bet once settled, 0 if
+        refunded, None while pending."""
         if self.status in SETTLED:
-            return self.win_amount - self.bet_amount
+            return self.win_amount - self.tax_withheld - self.bet_amount
         if self.status == "refunded":
             return 0
         return None
@@ -91,6 +92,7 @@ async def bets(
                 BetHistory.status,
                 BetHistory.room_id,
                 BetHistory.created_at,
+                BetHistory.tax_withheld,
             )
             .join(Game, Game.id == BetHistory.game_id)
             .where(BetHistory.user_id == user_id)

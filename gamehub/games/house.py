@@ -9,7 +9,7 @@ bottleneck.
 
 from __future__ import annotations
 
-from gamehub import ledger
+from gamehub import ledger, taxes
 from gamehub.db import transaction
 from gamehub.runtime import Runtime
 
@@ -27,12 +27,21 @@ async def house_account(rt: Runtime, user_id: int) -> int:
     the lookup. The account is opened in a transaction of its own, so that the id remembered is
     never one that a rolled-back spin had opened.
     """
-    code = house_code(user_id)
+    return await _remembered_account(rt, house_code(user_id), "house")
+
+
+async def withholding_account(rt: Runtime, user_id: int) -> int:
+    """The id of the tax liability sub-account that this player's spins' withholding goes to
+    (opened, and remembered, as the house's)."""
+    return await _remembered_account(rt, taxes.withholding_account("spin", user_id), "tax")
+
+
+async def _remembered_account(rt: Runtime, code: str, kind: str) -> int:
     ids = rt.extras.setdefault(_CACHE_KEY, {})
     assert isinstance(ids, dict)
     found = ids.get(code)
     if found is None:
         async with transaction(rt.sessions) as session:
-            found = await ledger.account_id(session, code, "house")
+            found = await ledger.account_id(session, code, kind)
         ids[code] = found
     return int(found)

@@ -79,6 +79,7 @@ async def play_spin_and_win(data: PlayIn) -> PlayOut:
         multiplier=decimal_text(result.multiplier),
         bet_amount=format_cents(result.bet_amount),
         win_amount=format_cents(result.win_amount),
+        tax_withheld=format_cents(result.tax_withheld),
         new_balance=format_cents(result.new_balance),
         fairness=FairnessOut(
             server_seed_hash=result.server_seed_hash,
@@ -167,6 +168,7 @@ async def bet_history(query_args: HistoryQuery) -> HistoryOut:
                 bet_type=bet.bet_type,
                 bet_amount=format_cents(bet.bet_amount),
                 win_amount=format_cents(bet.win_amount),
+                tax_withheld=format_cents(bet.tax_withheld),
                 net_result=None if bet.net_result is None else format_cents(bet.net_result),
                 status=bet.status,
                 room_id=bet.room_id,

@@ -51,7 +51,8 @@ class PlayOut(BaseModel):
     label: str
     multiplier: str
     bet_amount: str
-    win_amount: str
+    win_amount: str  # paid in full; tax_withheld then goes to the tax authority
+    tax_withheld: str  # withholding tax on the winnings ("0.00" when none)
     new_balance: str
     fairness: FairnessOut
 
@@ -124,7 +125,8 @@ class BetOut(BaseModel):
     bet_type: str
     bet_amount: str
     win_amount: str
-    net_result: str | None  # null while the bet is pending
+    tax_withheld: str  # withholding tax taken from win_amount ("0.00" when none)
+    net_result: str | None  # null while the bet is pending; after the tax
     status: str
     room_id: int | None
     created_at: str

@@ -14,7 +14,7 @@ from gamehub.balances import player_balance
 from gamehub.errors import ApiError, Conflict
 from gamehub.games import spin_pg
 from gamehub.games.catalogue import SpinTable, spin_table
-from gamehub.games.house import house_account
+from gamehub.games.house import house_account, withholding_account
 from gamehub.models import BetHistory, SpinAndWin
 from gamehub.money import format_cents
 from gamehub.runtime import Runtime
@@ -32,6 +32,7 @@ class SpinResult:
     multiplier: Decimal
     bet_amount: int
     win_amount: int
+    tax_withheld: int  # from win_amount, paid to the tax authority (0 when none)
     new_balance: int
     server_seed_hash: str
     client_seed: str
@@ -58,8 +59,11 @@ async def play(rt: Runtime, login: AccessClaims, bet: int, scope: str | None) ->
     table = await spin_table(rt)
     check_limits(table, bet)
     house = await house_account(rt, user_id)
+    withholding = None
+    if rates := rt.settings.tax_winnings_withholding:
+        withholding = spin_pg.Withholding(rates, await withholding_account(rt, user_id))
     try:
-        spun = await spin_pg.spin(rt, rt.pg, table, house, login, bet, scope)
+        spun = await spin_pg.spin(rt, rt.pg, table, house, login, bet, scope, withholding)
     except spin_pg.AlreadyPlayed:
         assert scope is not None
         return await _replay(rt, table, user_id, scope)
@@ -75,6 +79,7 @@ def _result(table: SpinTable, bet: int, spun: spin_pg.Spun) -> SpinResult:
         multiplier=segment.multiplier,
         bet_amount=bet,
         win_amount=spun.win,
+        tax_withheld=spun.tax,
         new_balance=spun.balance.balance,
         server_seed_hash=spun.pair.server_seed_hash,
         client_seed=spun.pair.client_seed,
@@ -88,7 +93,7 @@ async def _replay(rt: Runtime, table: SpinTable, user_id: int, scope: str) -> Sp
     async with rt.sessions() as session:
         row = (
             await session.execute(
-                select(SpinAndWin, BetHistory.id)
+                select(SpinAndWin, BetHistory.id, BetHistory.tax_withheld)
                 .join(BetHistory, BetHistory.game_session_id == SpinAndWin.game_session_id)
                 .where(SpinAndWin.request_ref == scope, SpinAndWin.user_id == user_id)
             )
@@ -98,7 +103,7 @@ async def _replay(rt: Runtime, table: SpinTable, user_id: int, scope: str) -> Sp
         raise Conflict(
             "This request's bet was taken but its spin is missing.", code="spin_inconsistent"
         )
-    spin, bet_id = row
+    spin, bet_id, tax_withheld = row
     segments = table.wheel.segments
     return SpinResult(
         bet_id=bet_id,
@@ -107,6 +112,7 @@ async def _replay(rt: Runtime, table: SpinTable, user_id: int, scope: str) -> Sp
         multiplier=Decimal(spin.multiplier),
         bet_amount=spin.bet_amount,
         win_amount=spin.win_amount,
+        tax_withheld=tax_withheld,
         new_balance=wallet.balance,
         server_seed_hash=spin.server_seed_hash,
         client_seed=spin.client_seed,

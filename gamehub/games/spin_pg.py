@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
-from gamehub import ledger, ledger_pg
+from gamehub import ledger, ledger_pg, taxes
 from gamehub.auth.service import LIVE_LOGIN_SQL, SessionRevoked
 from gamehub.auth.tokens import AccessClaims
 from gamehub.balances import Balance, combine, in_escrow_sql
@@ -62,6 +62,7 @@ class Spun:
     bet_id: int
     segment: int
     win: int
+    tax: int  # withheld from the win
     balance: Balance
     pair: Pair  # as it was for this spin (its next_nonce is the spin's nonce)
 
@@ -74,16 +75,21 @@ _READ_PAIR = Sql(
     """
 )
 
-# Only constant SQL is spliced into the text; every value travels as a parameter.
-_SPIN = Sql(
-    f"""
+
+def _spin_sql(withholding: bool) -> Sql:
+    """The spin's statement; `withholding`: with the tax on its winnings (ledger_pg's form with
+    the withholding transfer, and the bet row's tax_withheld). Only constant SQL is spliced
+    into the text; every value travels as a parameter."""
+    tax_column, tax_value = (", tax_withheld", ", :tax") if withholding else ("", "")
+    return Sql(
+        f"""
     WITH pair AS (
         SELECT id FROM fairness_seed_pairs
         WHERE id = :pair_id AND next_nonce = :nonce AND client_seed = :client_seed
           AND status = 'active' AND {LIVE_LOGIN_SQL}
         FOR NO KEY UPDATE
     ),
-    {bet_and_payout(gate="pair")},
+    {bet_and_payout(gate="pair", withholding=withholding)},
     advance AS (
         UPDATE fairness_seed_pairs SET next_nonce = next_nonce + 1
         WHERE id = :pair_id AND EXISTS (SELECT FROM debit)
@@ -104,8 +110,9 @@ _SPIN = Sql(
     bet AS (
         INSERT INTO bet_history
             (user_id, game_id, game_session_id, bet_type, bet_amount, win_amount, status,
-             created_at, settled_at)
-        SELECT :user_id, :game_id, id, 'spin', :bet, :win, :status, :now, :now FROM game
+             created_at, settled_at{tax_column})
+        SELECT :user_id, :game_id, id, 'spin', :bet, :win, :status, :now, :now{tax_value}
+        FROM game
         RETURNING id
     )
     SELECT {LIVE_LOGIN_SQL} AS live,
@@ -115,7 +122,22 @@ _SPIN = Sql(
            (SELECT held FROM debit) AS held,
            {in_escrow_sql("user_id")} AS escrowed
     """  # noqa: S608
-)
+    )
+
+
+# Most spins withhold nothing (the tax is off, not in force yet, or the spin won no more than
+# its stake): they run the statement without the withholding, unchanged.
+_SPIN = _spin_sql(withholding=False)
+_SPIN_WITHHOLDING = _spin_sql(withholding=True)
+
+
+@dataclass(frozen=True)
+class Withholding:
+    """The withholding on winnings configured for a spin: the rates with their dates, and the
+    player's liability account it goes to."""
+
+    rates: tuple[taxes.TaxRate, ...]
+    account: int
 
 
 class Spinners:
@@ -174,9 +196,11 @@ async def spin(
     login: AccessClaims,
     bet: int,
     scope: str | None,
+    withholding: Withholding | None = None,
 ) -> Spun:
     """One spin in one statement, which also checks that the login is still live; raises
-    SessionRevoked or InsufficientFunds (nothing written) or AlreadyPlayed."""
+    SessionRevoked or InsufficientFunds (nothing written) or AlreadyPlayed. `withholding`
+    gives the tax on a win's winnings (None: the tax is off)."""
     user_id = login.user_id
     memory = spinners(rt)
     async with memory.turn(user_id):
@@ -187,6 +211,11 @@ async def spin(
                 raise InsufficientFunds()
             segment = table.wheel.land(pair.server_seed, pair.client_seed, pair.next_nonce)
             win = table.wheel.payout(bet, segment)
+            now = utcnow()
+            tax = 0
+            if withholding is not None:
+                rate = taxes.rate_at(withholding.rates, now)
+                tax = taxes.withholding_on(win, bet, rate)
             params = {
                 "pair_id": pair.pair_id,
                 "nonce": pair.next_nonce,
@@ -198,7 +227,7 @@ async def spin(
                 # Without a key the (pair, nonce) names the spin; with one, the key's scope
                 # does, so that a retry finds the money it already moved.
                 "reference": scope or f"spin:{pair.pair_id}:{pair.next_nonce}",
-                "now": utcnow(),
+                "now": now,
                 "game_id": table.game_id,
                 "user_id": user_id,
                 "family_id": login.family_id,
@@ -208,11 +237,16 @@ async def spin(
                 "request_ref": scope,
                 "status": "won" if win > 0 else "lost",
             }
+            statement = _SPIN
+            if tax > 0:
+                assert withholding is not None
+                statement = _SPIN_WITHHOLDING
+                params.update(tax=tax, tax_account=withholding.account)
             stake = ledger.TransferSpec(
                 f"{params['reference']}:bet", "bet", pair.wallet, house, bet
             )
             try:
-                row = await pool.fetchrow(_SPIN, params)
+                row = await pool.fetchrow(statement, params)
             except asyncpg.UniqueViolationError as error:
                 if scope is None:
                     raise
@@ -235,7 +269,7 @@ async def spin(
             balance = combine(row["balance"], row["held"], row["escrowed"])
             # Published within the player's turn, so their streams see balances in order.
             await publish_wallet_balance(rt.broker, user_id, balance)
-            return Spun(row["bet_id"], segment, win, balance, pair)
+            return Spun(row["bet_id"], segment, win, tax, balance, pair)
     raise Conflict("Too many spins at once for this player; try again.", code="spin_busy")
 
 

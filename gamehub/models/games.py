@@ -77,6 +77,10 @@ class SpinAndWin(Base):
 
     __table_args__ = (
         CheckConstraint("bet_amount > 0 AND win_amount >= 0", name="amounts"),
+        CheckConstraint(
+            "tax_withheld >= 0 AND tax_withheld <= greatest(win_amount - bet_amount, 0)",
+            name="tax_within_winnings",
+        ),
         # A nonce is never used twice under one seed pair, whatever the concurrency.
         UniqueConstraint("user_id", "server_seed_hash", "nonce", name="uq_spin_and_win_nonce"),
     )
@@ -148,6 +152,9 @@ class BetHistory(Base):
     pull_number: Mapped[int | None] = mapped_column(Integer)
     bet_amount: Mapped[int] = mapped_column(BigInteger)
     win_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Withholding tax taken from the payout (gamehub/taxes.py): win_amount is paid in full,
+    # then this much goes to the tax liability account, in the same statement.
+    tax_withheld: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # The Idempotency-Key scope of the join or bet that made it: a retry finds this stake or
     # side bet instead of taking the money again.
@@ -157,6 +164,10 @@ class BetHistory(Base):
 
     __table_args__ = (
         CheckConstraint("bet_amount > 0 AND win_amount >= 0", name="amounts"),
+        CheckConstraint(
+            "tax_withheld >= 0 AND tax_withheld <= greatest(win_amount - bet_amount, 0)",
+            name="tax_within_winnings",
+        ),
         CheckConstraint(
             "bet_type IN ('spin', 'stake', 'survival', 'elimination')", name="known_bet_type"
         ),

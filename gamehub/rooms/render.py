@@ -10,7 +10,17 @@ from gamehub.money import format_cents
 
 # Fields of the rules' payloads that hold cents.
 MONEY_KEYS = frozenset(
-    {"stake", "pot", "bet_amount", "potential_payout", "payout", "rake", "refunded", "forfeited"}
+    {
+        "stake",
+        "pot",
+        "bet_amount",
+        "potential_payout",
+        "payout",
+        "rake",
+        "refunded",
+        "forfeited",
+        "tax_withheld",
+    }
 )
 
 

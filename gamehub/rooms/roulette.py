@@ -6,6 +6,8 @@ Escrow. Each room has one escrow account. Money enters it from wallets (postings
 and from the house (`house_cover`: what a winning side bet pays beyond its own stake); it leaves
 to wallets (`payout`, `refund`, `bet_payout`, `bet_refund`) and to the house (`rake`,
 `house_win`: losing side bets, and the part of a winning bet's stake its payout does not use).
+When the room's terms carry a withholding tax on winnings, a payout's winnings are taxed right
+after it is paid (`withholding`: wallet → tax liability; the escrow is not involved).
 The postings of one command are ordered so that, applied in order, the escrow never goes below
 zero, and a finished or cancelled room's escrow is exactly zero. Hence, for every closed room:
 
@@ -78,6 +80,7 @@ from gamehub.rooms.roulette_types import (
     WaitingTimeout,
     as_utc,
 )
+from gamehub.taxes import WITHHOLDING_SUFFIX, withholding_on
 
 __all__ = [
     "AlreadySeated",
@@ -184,7 +187,7 @@ def apply(state: RoomState, command: Command) -> Transition:
         return _turn_timeout(state, now)
     if isinstance(command, WaitingTimeout):
         return _waiting_timeout(state, now)
-    return _leave(state, command)
+    return _leave(state, command, now)
 
 
 def _unchanged(state: RoomState) -> Transition:
@@ -324,10 +327,10 @@ def _fire(state: RoomState, now: datetime, *, auto: bool) -> Transition:
     shooter_seat = state.turn_seat
     shooter = state.players[shooter_seat].user_id
     step.emit(TriggerPulled(shooter, "bang" if bang else "click", pull_number, auto))
-    _settle_bets(step, state, bang)
+    _settle_bets(step, state, bang, now)
     state = replace(state, pull_number=pull_number, pending_bets=())
     if bang:
-        return _end_match(step, state, loser_seat=shooter_seat, reason="bang")
+        return _end_match(step, state, now, loser_seat=shooter_seat, reason="bang")
     if pull_number >= CHAMBERS:
         raise AssertionError("the bullet sits in one of the six chambers")
     next_seat = 1 - shooter_seat
@@ -336,7 +339,18 @@ def _fire(state: RoomState, now: datetime, *, auto: bool) -> Transition:
     return step.done(replace(state, turn_seat=next_seat, turn_deadline=deadline))
 
 
-def _settle_bets(step: _Step, state: RoomState, bang: bool | None) -> None:
+def _withhold(
+    step: _Step, state: RoomState, now: datetime, user_id: int, paid: int, stake: int, ref: str
+) -> int:
+    """Post the withholding tax on a payout's winnings (`paid` - `stake`; taxes.py) from the
+    winner's wallet, right after the payout (reference `<the payout's>:withholding`), at the
+    rate in force `now`; the tax (0: none)."""
+    tax = withholding_on(paid, stake, state.config.winnings_tax_at(now))
+    step.post("withholding", user_id, tax, f"{ref}{WITHHOLDING_SUFFIX}")
+    return tax
+
+
+def _settle_bets(step: _Step, state: RoomState, bang: bool | None, now: datetime) -> None:
     """Settle every pending bet on the pull just made (`bang`), or refund them (None: no pull)."""
     if not state.pending_bets:
         return
@@ -352,20 +366,28 @@ def _settle_bets(step: _Step, state: RoomState, bang: bool | None) -> None:
                 "house_cover", None, max(bet.potential_payout - bet.amount, 0), f"{ref}:cover"
             )
             step.post("bet_payout", bet.user_id, bet.potential_payout, f"{ref}:payout")
+            tax = _withhold(
+                step, state, now, bet.user_id, bet.potential_payout, bet.amount, f"{ref}:payout"
+            )
             step.post("house_win", None, max(bet.amount - bet.potential_payout, 0), f"{ref}:house")
-            settled.append(_settled(bet, bet.potential_payout, "won"))
+            settled.append(_settled(bet, bet.potential_payout, "won", tax))
         else:
             step.post("house_win", None, bet.amount, f"{ref}:house")
             settled.append(_settled(bet, 0, "lost"))
     step.emit(BetsSettled(state.pending_bets[0].pull_number, tuple(settled)))
 
 
-def _settled(bet: SideBet, paid: int, outcome: BetOutcome) -> SettledBet:
-    return SettledBet(bet.bet_id, bet.user_id, bet.bet_type, bet.amount, paid, outcome)
+def _settled(bet: SideBet, paid: int, outcome: BetOutcome, tax: int = 0) -> SettledBet:
+    return SettledBet(bet.bet_id, bet.user_id, bet.bet_type, bet.amount, paid, outcome, tax)
 
 
 def _end_match(
-    step: _Step, state: RoomState, *, loser_seat: int, reason: Literal["bang", "forfeit"]
+    step: _Step,
+    state: RoomState,
+    now: datetime,
+    *,
+    loser_seat: int,
+    reason: Literal["bang", "forfeit"],
 ) -> Transition:
     winner_seat = 1 - loser_seat
     pot = state.stake * SEATS
@@ -373,9 +395,10 @@ def _end_match(
     winner = state.players[winner_seat].user_id
     loser = state.players[loser_seat].user_id
     step.post("payout", winner, pot - rake, "payout")
+    tax = _withhold(step, state, now, winner, pot - rake, state.stake, "payout")
     step.post("rake", None, rake, "rake")
     assert state.server_seed is not None
-    step.emit(MatchEnded(winner, loser, pot - rake, rake, state.server_seed, reason))
+    step.emit(MatchEnded(winner, loser, pot - rake, rake, state.server_seed, reason, tax))
     players = tuple(
         replace(player, alive=False) if seat == loser_seat else player
         for seat, player in enumerate(state.players)
@@ -392,7 +415,7 @@ def _end_match(
     )
 
 
-def _leave(state: RoomState, command: Leave) -> Transition:
+def _leave(state: RoomState, command: Leave, now: datetime) -> Transition:
     seat = state.seat_of(command.user_id)
     if seat is None:
         raise NotAPlayer("You are not seated in this room.")
@@ -403,9 +426,9 @@ def _leave(state: RoomState, command: Leave) -> Transition:
         # Leaving a match forfeits it: the opponent wins as on a bang; the pull bets were
         # waiting for never happens, so they are refunded.
         step.emit(PlayerLeft(command.user_id, seat, refunded=None, forfeited=state.stake))
-        _settle_bets(step, state, None)
+        _settle_bets(step, state, None, now)
         state = replace(state, pending_bets=())
-        return _end_match(step, state, loser_seat=seat, reason="forfeit")
+        return _end_match(step, state, now, loser_seat=seat, reason="forfeit")
 
     step.post("refund", command.user_id, state.stake, f"refund:{command.user_id}")
     step.emit(PlayerLeft(command.user_id, seat, refunded=state.stake, forfeited=None))

@@ -34,9 +34,11 @@ _SAVE_PARTS: dict[str, str] = {
     "stakes_settled": """
     stakes_settled AS (
         UPDATE bet_history b
-        SET status = s.status, win_amount = s.win, settled_at = :now::timestamptz
-        FROM unnest(:settle_users::bigint[], :settle_statuses::text[], :settle_wins::bigint[])
-            AS s(user_id, status, win)
+        SET status = s.status, win_amount = s.win, tax_withheld = s.tax,
+            settled_at = :now::timestamptz
+        FROM unnest(:settle_users::bigint[], :settle_statuses::text[], :settle_wins::bigint[],
+                    :settle_taxes::bigint[])
+            AS s(user_id, status, win, tax)
         WHERE b.room_id = :room AND b.user_id = s.user_id AND b.bet_type = 'stake'
           AND b.status = 'pending' AND EXISTS (SELECT FROM room)
     )""",
@@ -52,9 +54,11 @@ _SAVE_PARTS: dict[str, str] = {
     "bets_settled": """
     bets_settled AS (
         UPDATE bet_history b
-        SET status = s.status, win_amount = s.payout, settled_at = :now::timestamptz
-        FROM unnest(:settled_bets::bigint[], :bet_statuses::text[], :payouts::bigint[])
-            AS s(id, status, payout)
+        SET status = s.status, win_amount = s.payout, tax_withheld = s.tax,
+            settled_at = :now::timestamptz
+        FROM unnest(:settled_bets::bigint[], :bet_statuses::text[], :payouts::bigint[],
+                    :bet_taxes::bigint[])
+            AS s(id, status, payout, tax)
         WHERE b.id = s.id AND EXISTS (SELECT FROM room)
     )""",
     "match": """
@@ -165,8 +169,8 @@ class RouletteGame:
         self, before: RoomState, transition: Transition, now: datetime, request_ref: str | None
     ) -> GameRows:
         opened: list[tuple[int, int]] = []  # stakes: (user, amount)
-        settled = [  # stakes: (user, status, win)
-            (posting.user_id, "refunded", posting.amount)
+        settled = [  # stakes: (user, status, win, tax withheld)
+            (posting.user_id, "refunded", posting.amount, 0)
             for posting in transition.postings
             if posting.kind == "refund" and posting.user_id is not None
         ]
@@ -176,7 +180,10 @@ class RouletteGame:
             if isinstance(event, roulette.PlayerJoined):
                 opened.append((event.user_id, event.stake))
             elif isinstance(event, roulette.MatchEnded):
-                settled += [(event.winner, "won", event.payout), (event.loser, "lost", 0)]
+                settled += [
+                    (event.winner, "won", event.payout, event.tax_withheld),
+                    (event.loser, "lost", 0, 0),
+                ]
             elif isinstance(event, roulette.BetPlaced):
                 params.update(
                     bet_id=event.bet_id,
@@ -192,12 +199,14 @@ class RouletteGame:
             open_users=[user for user, _ in opened],
             open_amounts=[amount for _, amount in opened],
             open_refs=[request_ref] * len(opened),
-            settle_users=[user for user, _, _ in settled],
-            settle_statuses=[status for _, status, _ in settled],
-            settle_wins=[win for _, _, win in settled],
+            settle_users=[user for user, _, _, _ in settled],
+            settle_statuses=[status for _, status, _, _ in settled],
+            settle_wins=[win for _, _, win, _ in settled],
+            settle_taxes=[tax for _, _, _, tax in settled],
             settled_bets=[bet.bet_id for bet in bets],
             bet_statuses=[bet.outcome for bet in bets],
             payouts=[bet.payout for bet in bets],
+            bet_taxes=[bet.tax_withheld for bet in bets],
             **(match or {}),
             **(session or {}),
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+from gamehub import taxes
 from gamehub.rooms.odds import BetType
 
 Status = Literal["waiting", "playing", "finished", "cancelled"]
@@ -43,6 +44,10 @@ class RouletteConfig:
     side_bet_edge_percent: int = 5
     turn_timeout_s: int = 20
     waiting_timeout_s: int = 120
+    # Withholding tax on winnings, as GAMEHUB_TAX_WINNINGS_WITHHOLDING writes it (taxes.py;
+    # text, so the room's stored state keeps it as it is): "" = none. Each payout is taxed at
+    # the rate in force when it is paid.
+    winnings_tax: str = ""
 
     def __post_init__(self) -> None:
         if not 0 < self.min_stake <= self.max_stake:
@@ -56,6 +61,11 @@ class RouletteConfig:
             raise ValueError("side_bet_edge_percent must be 0..99")
         if self.turn_timeout_s <= 0 or self.waiting_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        taxes.parse_rates_cached(self.winnings_tax)  # ValueError when malformed
+
+    def winnings_tax_at(self, moment: datetime) -> int:
+        """The withholding rate on winnings in force at `moment`, in basis points."""
+        return taxes.rate_at(taxes.parse_rates_cached(self.winnings_tax), moment)
 
 
 def as_utc(now: datetime) -> datetime:
@@ -205,6 +215,7 @@ class SettledBet:
     bet_amount: int
     payout: int
     outcome: BetOutcome
+    tax_withheld: int = 0  # withholding tax taken from `payout` once paid
 
     def payload(self) -> dict[str, Any]:
         return flat_dict(self)
@@ -228,6 +239,7 @@ class MatchEnded(RoomEvent):
     rake: int
     server_seed: str
     reason: Literal["bang", "forfeit"]
+    tax_withheld: int = 0  # withholding tax taken from `payout` once paid
 
 
 @dataclass(frozen=True)
@@ -263,7 +275,7 @@ Event = (
 
 # --- Postings: the money movements a command implies, moved through the ledger by the runtime.
 
-Party = Literal["wallet", "escrow", "house"]
+Party = Literal["wallet", "escrow", "house", "tax"]
 PostingKind = Literal[
     "stake",  # wallet → escrow, at join
     "bet",  # wallet → escrow, when a side bet is placed
@@ -274,6 +286,7 @@ PostingKind = Literal[
     "bet_refund",  # escrow → wallet: a side bet whose pull never happened
     "house_cover",  # house → escrow: what a winning side bet pays beyond its stake
     "house_win",  # escrow → house: a losing side bet, or a winning one's stake beyond its payout
+    "withholding",  # wallet → tax: the tax on a payout's winnings, right after the payout
 ]
 POSTING_ROUTES: dict[str, tuple[Party, Party]] = {
     "stake": ("wallet", "escrow"),
@@ -285,12 +298,14 @@ POSTING_ROUTES: dict[str, tuple[Party, Party]] = {
     "bet_refund": ("escrow", "wallet"),
     "house_cover": ("house", "escrow"),
     "house_win": ("escrow", "house"),
+    "withholding": ("wallet", "tax"),
 }
 
 
 @dataclass(frozen=True)
 class Posting:
-    """One transfer of `amount` (> 0) cents between a wallet, the room's escrow and the house.
+    """One transfer of `amount` (> 0) cents between a wallet, the room's escrow, the house and
+    the tax liability account.
 
     `user_id` is the wallet's owner, None when the wallet is not involved (house ↔ escrow).
     `reference` is unique across all rooms and deterministic, so a retried command never moves

@@ -23,6 +23,7 @@ from gamehub.rooms import odds, roulette, store, store_pg
 from gamehub.rooms.actor import Applied, Message
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.roulette_game import GAME
+from gamehub.taxes import TaxRate, format_rates
 
 # Each pass finds the room another instance opened at this stake in the moment before, or a
 # room that filled up meanwhile: more passes than this means a storm of joiners at one stake.
@@ -56,8 +57,11 @@ async def _catalogue_row(session: AsyncSession) -> Game:
     return found
 
 
-def _config_from(game_row: Game, overrides: dict[str, int]) -> roulette.RouletteConfig:
-    """The room terms: the catalogue's limits and rates, timeouts overridable by settings."""
+def _config_from(
+    game_row: Game, overrides: dict[str, int], winnings_tax: str = ""
+) -> roulette.RouletteConfig:
+    """The room terms: the catalogue's limits and rates, timeouts overridable by settings, and
+    the withholding tax on winnings (settings; taxes.format_rates' text)."""
     rules = game_row.rules or {}
     values: dict[str, int] = {
         "min_stake": game_row.min_bet,
@@ -70,14 +74,17 @@ def _config_from(game_row: Game, overrides: dict[str, int]) -> roulette.Roulette
         "waiting_timeout_s": int(rules.get("waiting_timeout_s", 120)),
     }
     values.update(overrides)
-    return roulette.RouletteConfig(**values)
+    return roulette.RouletteConfig(**values, winnings_tax=winnings_tax)
 
 
 class Rooms:
     """The rooms service of one app: the registry of actors plus matchmaking."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, winnings_tax: tuple[TaxRate, ...] = ()) -> None:
         self.registry = registry
+        # Rooms opened from now on carry it in their terms (a room's terms are fixed when it
+        # opens); each payout is taxed at the rate in force when it is paid.
+        self._winnings_tax = format_rates(winnings_tax)
         self._config: roulette.RouletteConfig | None = None
         self._game_id = 0
         # One matchmaking pass per stake at a time in this process, so that simultaneous
@@ -89,7 +96,7 @@ class Rooms:
         if self._config is None:
             async with self.registry.sessions() as session:
                 game = await _catalogue_row(session)
-            self._config = _config_from(game, self.registry.config_overrides)
+            self._config = _config_from(game, self.registry.config_overrides, self._winnings_tax)
             self._game_id = game.id
         return self._config
 

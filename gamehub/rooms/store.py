@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gamehub import ledger
+from gamehub import ledger, taxes
 from gamehub.db import iso_utc
 from gamehub.models import Account, BetHistory, Game, Multiplayer, RoomEvent
 from gamehub.rooms.broker import Event, encode
@@ -78,6 +78,9 @@ async def transfer_specs(
         if "house" in (posting.source, posting.destination):
             # Rooms spread over the house's sub-accounts, as players do for spins.
             parties["house"] = await resolve(ledger.house_shard(room_id), "house", None)
+        if "tax" in (posting.source, posting.destination):
+            code = taxes.withholding_account(kind_prefix, room_id)
+            parties["tax"] = await resolve(code, "tax", None)
         if posting.user_id is not None:
             parties["wallet"] = await resolve(
                 ledger.wallet_code(posting.user_id), "wallet", posting.user_id

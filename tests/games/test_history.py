@@ -79,6 +79,7 @@ async def test_history_lists_bets_newest_first(client: TestClientProtocol, playe
         "bet_type",
         "bet_amount",
         "win_amount",
+        "tax_withheld",
         "net_result",
         "status",
         "room_id",

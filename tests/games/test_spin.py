@@ -47,6 +47,7 @@ async def test_a_spin_moves_the_bet_and_the_win(
         "multiplier",
         "bet_amount",
         "win_amount",
+        "tax_withheld",
         "new_balance",
         "fairness",
     }
