@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gamehub.admin import audit, tokens, totp
 from gamehub.admin.suspended import ensure_not_suspended
 from gamehub.auth import passwords
-from gamehub.auth.service import InvalidCredentials
+from gamehub.auth.service import InvalidCredentials, revoke_family, start_family
 from gamehub.db import transaction, utcnow
 from gamehub.errors import Unauthorized
 from gamehub.models import Operator, User
@@ -144,6 +144,7 @@ async def _start(
         )
         if spent is None:
             raise TotpReused()
+        family_id = await start_family(session, user.id)
         await audit.record(
             session,
             actor=audit.operator_actor(user.id),
@@ -154,6 +155,25 @@ async def _start(
     return OperatorSession(
         operator_id=user.id,
         username=user.username,
-        access_token=tokens.issue(settings, user.id),
+        access_token=tokens.issue(settings, user.id, family_id),
         expires_in=settings.admin_token_ttl_s,
     )
+
+
+async def sign_out(
+    sessions: async_sessionmaker[AsyncSession],
+    operator_id: int,
+    family_id: str,
+    address: str | None,
+) -> None:
+    """End the operator's login as a player's logout ends theirs (its tokens stop working at
+    once), with its entry in the audit trail, in one transaction."""
+    async with transaction(sessions) as session:
+        await revoke_family(session, family_id, "logout")
+        await audit.record(
+            session,
+            actor=audit.operator_actor(operator_id),
+            action="operator.signed_out",
+            subject=f"user:{operator_id}",
+            address=address,
+        )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, Response
 from quart_schema import validate_request, validate_response
 
 from gamehub.admin import accounts
+from gamehub.admin.guard import current_operator, operator_required
 from gamehub.admin.schemas import AdminLoginIn, AdminTokenOut
 from gamehub.auth.throttle import client_address
 from gamehub.ratelimit import RateLimited
@@ -32,3 +33,12 @@ async def login(data: AdminLoginIn) -> AdminTokenOut:
         rt.sessions, rt.settings, data.username, data.password, data.totp, client_address()
     )
     return AdminTokenOut(access_token=signed_in.access_token, expires_in=signed_in.expires_in)
+
+
+@blueprint.post("/logout")
+@operator_required
+async def logout() -> Response:
+    """Sign out: this operator token (its login) stops working at once; 204."""
+    operator = current_operator()
+    await accounts.sign_out(runtime().sessions, operator.id, operator.family_id, operator.address)
+    return Response(status=204)

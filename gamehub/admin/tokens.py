@@ -37,14 +37,18 @@ def _audience(settings: Settings) -> str:
 @dataclass(frozen=True)
 class OperatorClaims:
     operator_id: int
+    # The operator's login, a token family as a player's (auth/service.py): signing out or a
+    # suspension revokes it, and the guard refuses its tokens from then on.
+    family_id: str
 
 
-def issue(settings: Settings, operator_id: int) -> str:
+def issue(settings: Settings, operator_id: int, family_id: str) -> str:
     now = utcnow()
     claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": _audience(settings),
         "sub": str(operator_id),
+        "sid": family_id,
         "typ": TYPE,
         "scope": SCOPE,
         "iat": now,
@@ -63,9 +67,9 @@ def decode(settings: Settings, token: str) -> OperatorClaims:
         audience=_audience(settings),
         issuer=settings.jwt_issuer,
         typ=TYPE,
-        require=["exp", "iat", "iss", "aud", "sub", "typ", "scope"],
+        require=["exp", "iat", "iss", "aud", "sub", "sid", "typ", "scope"],
         what="operator token",
     )
     if claims.get("scope") != SCOPE:
         raise Unauthorized("The operator token is not valid.", code="invalid_token")
-    return OperatorClaims(operator_id=operator_id)
+    return OperatorClaims(operator_id=operator_id, family_id=str(claims["sid"]))

@@ -51,11 +51,16 @@ def new_client_seed() -> str:
     return secrets.token_hex(16)
 
 
-async def _start_family(session: AsyncSession, settings: Settings, user: User) -> Session:
-    family = TokenFamily(id=tokens.new_family_id(), user_id=user.id, created_at=utcnow())
+async def start_family(session: AsyncSession, user_id: int) -> str:
+    """A new login of the user (a player's, or an operator's: admin/accounts.py); its id."""
+    family = TokenFamily(id=tokens.new_family_id(), user_id=user_id, created_at=utcnow())
     session.add(family)
     await session.flush()
-    return await _mint(session, settings, user, family.id)
+    return family.id
+
+
+async def _start_family(session: AsyncSession, settings: Settings, user: User) -> Session:
+    return await _mint(session, settings, user, await start_family(session, user.id))
 
 
 async def _mint(session: AsyncSession, settings: Settings, user: User, family_id: str) -> Session:
@@ -170,7 +175,7 @@ async def refresh(
         ).scalar_one_or_none()
         if spent is None:
             # Someone holds a copy of a spent token: end every session of this login.
-            await _revoke_family(session, family.id, "refresh_reuse")
+            await revoke_family(session, family.id, "refresh_reuse")
             reused = family.user_id, family.id
         else:
             user = await session.get(User, family.user_id)
@@ -191,7 +196,9 @@ class RefreshReused(Unauthorized):
         self.user_id, self.family_id = user_id, family_id
 
 
-async def _revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
+async def revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
+    """End one login (a player's, or an operator's: admin/accounts.py): its tokens stop
+    working at once (live_login)."""
     await session.execute(
         update(TokenFamily)
         .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
@@ -213,7 +220,7 @@ async def end_all_logins(session: AsyncSession, user_id: int, reason: str) -> li
 
 async def logout(sessions: async_sessionmaker[AsyncSession], family_id: str) -> None:
     async with transaction(sessions) as session:
-        await _revoke_family(session, family_id, "logout")
+        await revoke_family(session, family_id, "logout")
 
 
 # Built once, for the bare driver: every authenticated request runs it.

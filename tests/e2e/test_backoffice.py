@@ -109,6 +109,15 @@ async def test_an_operator_suspends_approves_and_reads_the_report(
     await expect(page.locator("#report-rows tr td").nth(1)).to_have_text("spin-and-win")
     await expect(page.locator("#report-chart rect.bar.spin")).to_have_count(1)
     await shoot(page, screenshots, "23-backoffice-report")
+
+    # Signing out ends the token on the server, not only in the page.
+    token = await page.evaluate(
+        "JSON.parse(sessionStorage.getItem('gamehub.operator')).access_token"
+    )
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#signin-form")).to_be_visible()
+    ended = await client.get("/admin/users?query=a", headers=bearer(token))
+    assert ended.status_code == 401
     assert page.errors == []  # type: ignore[attr-defined]
     await context.close()
     await player_context.close()

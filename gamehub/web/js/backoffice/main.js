@@ -48,7 +48,16 @@ $("#signin-form").addEventListener("submit", async (event) => {
   });
 });
 
-$("#signout").addEventListener("click", () => {
+$("#signout").addEventListener("click", async (event) => {
+  // The server ends the token's login first (any other copy of the token stops working too);
+  // the page forgets it whatever the answer (an ended token is already signed out).
+  await busy(event.currentTarget, async () => {
+    try {
+      await post("/admin/logout");
+    } catch {
+      // Offline or already ended: forgetting it here is all that is left to do.
+    }
+  });
   forgetOperator();
   route();
 });
@@ -263,7 +272,7 @@ async function loadReport() {
       el("tr", {},
         el("td", {}, row.day), el("td", {}, row.game), el("td", {}, row.bets),
         el("td", {}, money(row.wagered)), el("td", {}, money(row.paid_out)), el("td", {}, money(row.rake)),
-        el("td", {}, money(row.net)), el("td", {}, row.rtp.observed ?? "—"), el("td", {}, row.rtp.theoretical ?? "—"),
+        el("td", {}, money(row.net)), el("td", {}, money(row.tax_withheld)), el("td", {}, row.rtp.observed ?? "—"), el("td", {}, row.rtp.theoretical ?? "—"),
         el("td", {}, row.rtp.ci95_low ? `${row.rtp.ci95_low}–${row.rtp.ci95_high}` : "—"))),
   );
   drawHouseChart($("#report-chart"), report.days);
