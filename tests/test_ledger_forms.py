@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from gamehub import ledger, ledger_pg
+from gamehub import ledger, ledger_pg, taxes
 from gamehub.db import transaction, utcnow
 from gamehub.errors import InsufficientFunds
 from gamehub.models import Account, Transfer
@@ -161,11 +161,16 @@ _BET_AND_PAYOUT = Sql(
     f"WITH gate AS (SELECT 1), {ledger_pg.bet_and_payout(gate='gate')} "
     "SELECT EXISTS (SELECT FROM debit) AS paid"
 )
+_BET_AND_PAYOUT_WITHHOLDING = Sql(
+    f"WITH gate AS (SELECT 1), {ledger_pg.bet_and_payout(gate='gate', withholding=True)} "
+    "SELECT EXISTS (SELECT FROM debit) AS paid"
+)
 
 
 class SpinForm(PgForm):
     """ledger_pg.bet_and_payout for what it can express (a bet from a wallet to the house
-    under `<reference>:bet`, and its payout back under `<reference>:payout`), as the spin's one
+    under `<reference>:bet`, its payout back under `<reference>:payout`, and the tax withheld
+    from it to a tax account under `<reference>:payout:withholding`), as the spin's one
     statement runs it: no transaction, nothing written when the wallet cannot pay, a reference
     used before classified as gamehub.games.spin_pg does. Any other batch goes through
     PgForm."""
@@ -174,11 +179,15 @@ class SpinForm(PgForm):
         shape = _bet_and_payout(moves)
         if shape is None:
             return await super().batch(moves)
-        reference, bet, win = shape
+        reference, bet, win, withheld = shape
         specs = self._specs(moves)
+        params: dict[str, Any] = {}
+        if withheld is not None:
+            params = {"tax": withheld.amount, "tax_account": self.ids[withheld.credit]}
+        statement = _BET_AND_PAYOUT if withheld is None else _BET_AND_PAYOUT_WITHHOLDING
         async with self.runtime.pg.connection() as connection:
             try:
-                paid = await _BET_AND_PAYOUT.fetchval(
+                paid = await statement.fetchval(
                     connection,
                     wallet=specs[0].debit,
                     house=specs[0].credit,
@@ -186,6 +195,7 @@ class SpinForm(PgForm):
                     win=win,
                     reference=reference,
                     now=utcnow(),
+                    **params,
                 )
             except asyncpg.UniqueViolationError as error:
                 assert ledger_pg.reference_used(error)
@@ -195,21 +205,31 @@ class SpinForm(PgForm):
         return "moved"
 
 
-def _bet_and_payout(moves: list[Move]) -> tuple[str, int, int] | None:
-    """(reference, bet, win) when `moves` is a bet and at most its payout, as a spin moves."""
+def _bet_and_payout(moves: list[Move]) -> tuple[str, int, int, Move | None] | None:
+    """(reference, bet, win, withholding) when `moves` is a bet, at most its payout and at most
+    the tax withheld from that payout, as a spin moves."""
     bet, *rest = moves
     reference = bet.reference.removesuffix(":bet")
-    if bet.kind != "bet" or reference == bet.reference or len(rest) > 1:
+    if bet.kind != "bet" or reference == bet.reference or len(rest) > 2:
         return None
     if not rest:
-        return reference, bet.amount, 0
-    payout = rest[0]
+        return reference, bet.amount, 0, None
+    payout, *withheld = rest
     if (payout.reference, payout.kind) != (f"{reference}:payout", "payout") or (
         payout.debit,
         payout.credit,
     ) != (bet.credit, bet.debit):
         return None
-    return reference, bet.amount, payout.amount
+    if not withheld:
+        return reference, bet.amount, payout.amount, None
+    tax = withheld[0]
+    if (tax.reference, tax.kind, tax.debit) != (
+        f"{reference}:payout{taxes.WITHHOLDING_SUFFIX}",
+        "withholding",
+        bet.debit,
+    ):
+        return None
+    return reference, bet.amount, payout.amount, tax
 
 
 async def _classify(
@@ -401,9 +421,9 @@ _spins = st.lists(
 async def test_random_spins_move_alike_in_every_form(
     runtime: Runtime, spins: list[tuple[int, int, int, bool]]
 ) -> None:
-    """Spins (a bet and its payout) through bet_and_payout, as the spin's statement runs them,
-    and through the other forms: the same answers (a retry is "done"), rows and balances, and
-    the invariants hold."""
+    """Spins (a bet, its payout and the tax withheld from its winnings) through bet_and_payout,
+    as the spin's statement runs them, and through the other forms: the same answers (a retry
+    is "done"), rows and balances, and the invariants hold."""
     run = uuid.uuid4().hex[:8]
     results: dict[str, tuple[list[str], tuple[Rows, Rows]]] = {}
     forms: dict[str, Form] = {
@@ -413,7 +433,7 @@ async def test_random_spins_move_alike_in_every_form(
     }
     for name, form in forms.items():
         p = f"w:{run}:{name}:"
-        for code, kind in [*_ACCOUNTS, ("house", "house")]:
+        for code, kind in [*_ACCOUNTS, ("house", "house"), ("tax", "tax")]:
             await form.open(f"{p}{code}", kind)
         answers = [
             await form.batch([Move(f"{p}fund:{c}", "deposit", f"{p}clr", f"{p}{c}", 3_000)])
@@ -423,7 +443,13 @@ async def test_random_spins_move_alike_in_every_form(
             w, house = f"{p}{_ACCOUNTS[wallet][0]}", f"{p}house"
             moves = [Move(f"{p}s{i}:bet", "bet", w, house, bet)]
             if percent:
-                moves.append(Move(f"{p}s{i}:payout", "payout", house, w, bet * percent // 100))
+                win = bet * percent // 100
+                moves.append(Move(f"{p}s{i}:payout", "payout", house, w, win))
+                # 20 % of the winnings withheld, as a spin does when the tax is on.
+                if tax := taxes.withholding_on(win, bet, 2000):
+                    moves.append(
+                        Move(f"{p}s{i}:payout:withholding", "withholding", w, f"{p}tax", tax)
+                    )
             for _ in range(2 if retried else 1):
                 answers.append(await form.batch(moves))
         results[name] = (answers, await _rows(runtime, p))
