@@ -111,8 +111,7 @@ def _spin_sql(withholding: bool) -> Sql:
         INSERT INTO bet_history
             (user_id, game_id, game_session_id, bet_type, bet_amount, win_amount, status,
              created_at, settled_at{tax_column})
-        SELECT :user_id, :game_id, id, 'spin', :bet, :win, :status, :now, :now{tax_value}
-        FROM game
+        SELECT :user_id, :game_id, id, 'spin', :bet, :win, :status, :now, :now{tax_value} FROM game
         RETURNING id
     )
     SELECT {LIVE_LOGIN_SQL} AS live,

@@ -5,7 +5,7 @@ history and the reports; once, whatever the retries; the ledger's invariants hol
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -213,6 +213,12 @@ def test_the_setting_is_parsed_as_the_excise_is() -> None:
     with pytest.raises(SettingsError, match="TAX_WINNINGS_WITHHOLDING"):
         load_settings({"GAMEHUB_TAX_WINNINGS_WITHHOLDING": "5 percent"})
     assert load_settings({}).tax_winnings_withholding == ()
+    # A rate of 0 from a day on ends the tax (OPERATIONS.md's Kenyan example); the rooms keep
+    # the rates as text that reads back the same.
+    ended = taxes.parse_rates("20%@2014-01-01,0%@2025-07-01")
+    assert taxes.rate_at(ended, datetime(2025, 6, 30, 23, 59, tzinfo=UTC)) == 2000
+    assert taxes.rate_at(ended, datetime(2025, 7, 1, tzinfo=UTC)) == 0
+    assert taxes.parse_rates(taxes.format_rates(ended)) == ended
     assert taxes.withholding_on(2_000, 1_000, 1250) == 125  # 125.0
     assert taxes.withholding_on(2_002, 1_001, 1250) == 125  # 125.125, rounded down
     assert taxes.withholding_on(1_000, 1_000, 2000) == 0  # the stake back: no winnings
