@@ -19,6 +19,7 @@ writes the same as JSON to bench/results/.
 
     python -m bench.spin                         # 64 players, 20 s per endpoint
     python -m bench.spin --players 32 --duration 10
+    python -m bench.spin --winnings-tax 20%@2020-01-01   # with the withholding on winnings
 """
 
 from __future__ import annotations
@@ -248,8 +249,12 @@ async def ensure_database(url: str) -> None:
         await admin.close()
 
 
-def server_environment(database_url: str, data_dir: Path) -> dict[str, str]:
+def server_environment(
+    database_url: str, data_dir: Path, winnings_tax: str | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAMEHUB_")}
+    if winnings_tax:
+        env["GAMEHUB_TAX_WINNINGS_WITHHOLDING"] = winnings_tax
     env.update(
         GAMEHUB_ENV="development",
         GAMEHUB_DATABASE_URL=database_url,
@@ -352,7 +357,7 @@ def report(windows: list[Window], ratio: float) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     await ensure_database(args.database_url)
     work = Path(tempfile.mkdtemp(prefix="gamehub-bench-spin-"))
-    env = server_environment(args.database_url, work)
+    env = server_environment(args.database_url, work, args.winnings_tax)
     migrate(env)
     port = free_port()
     server = start_server(env, port, work / "server.log")
@@ -405,6 +410,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument(
         "--rounds", type=int, default=4, help="alternating windows per endpoint (summed)"
+    )
+    parser.add_argument(
+        "--winnings-tax",
+        default=None,
+        help="GAMEHUB_TAX_WINNINGS_WITHHOLDING for the server (default: off)",
     )
     args = parser.parse_args()
     try:

@@ -454,8 +454,9 @@ async def test_pause_days_out_of_range_or_not_an_integer_are_422_and_change_noth
 # Last-Event-ID) are covered above and in tests/rooms/test_room_streams.py and
 # tests/test_userstream.py; only their ids in paths are in the corpus (a 404 comes first).
 STREAMS = {"/games/rooms/<int:room_id>/events", "/games/lobby/events", "/events", "/events/connect"}
-# Logout ends the login the corpus uses; it takes no body (tests/auth covers it).
-NOT_IN_BODY_CORPUS = STREAMS | {"/auth/logout", "/static/<path:filename>"}
+# Logouts end the login the corpus uses; they take no body (tests/auth and
+# tests/admin/test_operator_logout.py cover them).
+NOT_IN_BODY_CORPUS = STREAMS | {"/auth/logout", "/admin/logout", "/static/<path:filename>"}
 CALLBACK_PREFIX = "/payments/callbacks/"
 # The built-in sandbox's Daraja API reads JSON bodies; its control endpoints read none.
 DARAJA_API_PREFIX = "/sandbox/daraja/mpesa/"
