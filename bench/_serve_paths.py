@@ -1,7 +1,8 @@
 """`gamehub serve` that counts and times the ways a room's actor applies messages, for a
 benchmark variant only (bench.cluster --count-paths): the one-statement way taken and saved,
 left because the rules refused against the remembered room, because the seq guard found the
-room moved on, or for another reason; the room re-read when it moved on; the transactional way.
+room moved on, or for another reason; the room read without a lock (and the message judged
+against it); the transactional way.
 Each SIGUSR1 appends the running totals (counts, and summed and largest milliseconds per way)
 as one JSON line to the file named by BENCH_PATH_COUNTS, so that a benchmark can take the
 difference over its measured window. The wrappers cost CPU: do not quote latency from such a
@@ -61,13 +62,28 @@ def _wrap_guarded() -> None:
 def _wrap_method(name: str, way: str) -> None:
     method = getattr(actor.RoomActor, name)
 
-    async def timed(self: Any, message: Any, *args: Any) -> Any:
+    async def timed(self: Any, message: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        result = await method(self, message, *args)
-        _took(f"{way} {message.kind}" + (" (left)" if result is None else ""), started)
+        result = await method(self, message, *args, **kwargs)
+        read = " as read" if kwargs.get("as_stored") else ""
+        _took(f"{way}{read} {message.kind}" + (" (left)" if result is None else ""), started)
         return result
 
     setattr(actor.RoomActor, name, timed)
+
+
+def _wrap_read() -> None:
+    read_room = getattr(store_pg, "read_room", None)
+    if read_room is None:  # a release without it
+        return
+
+    async def timed(*args: Any) -> Any:
+        started = time.perf_counter()
+        found = await read_room(*args)
+        _took("room read", started)
+        return found
+
+    setattr(store_pg, "read_room", timed)  # noqa: B010  (a release without it has none)
 
 
 def _dump(_signum: int, _frame: Any) -> None:
@@ -84,6 +100,7 @@ if __name__ == "__main__":
     logging.getLogger("gamehub.access").setLevel(logging.WARNING)  # as bench._serve_quiet
     _wrap_handle()
     _wrap_guarded()
+    _wrap_read()
     _wrap_method("_apply_remembered", "remembered")
     _wrap_method("_apply_locked", "transactional")
     signal.signal(signal.SIGUSR1, _dump)
