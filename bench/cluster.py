@@ -329,7 +329,7 @@ def medians(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             ("p99", ("pull_to_event_ms", "opponent", "p99")),
         ):
             mine, base = median_of(path, played), median_of(path, one)
-            figure[label] = statistics.median(v for v in mine if v is not None)
+            figure[label] = round(statistics.median(v for v in mine if v is not None), 2)
             figure[f"{label}_all"] = mine
             figure[f"{label}_ratio"] = round(
                 statistics.median(m / b for m, b in zip(mine, base, strict=True) if m and b), 2

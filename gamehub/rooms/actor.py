@@ -5,7 +5,8 @@ one timer armed from the deadline the game gives.
 
 Several instances may hold an actor for the same room: the seq guard (or, on the transactional
 way, the room's row lock) makes the database apply their messages one at a time, and a timer
-that another instance already handled changes nothing.
+that another instance already handled changes nothing. An actor whose room another instance
+moved on catches up by reading the room (unlocked) before it falls back to the transactional way.
 """
 
 from __future__ import annotations
