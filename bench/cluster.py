@@ -36,6 +36,7 @@ import math
 import os
 import shutil
 import signal
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -66,13 +67,14 @@ class Instance:
     env: dict[str, str]
     log: Path
     process: Any = None
+    module: str | None = None  # another launcher than the quiet `gamehub serve`
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = start_server(self.env, self.port, False, self.log)
+        self.process = start_server(self.env, self.port, False, self.log, self.module)
         wait_ready(self.base, self.process, self.log)
 
 
@@ -85,6 +87,7 @@ def play_phase(
     args: argparse.Namespace,
     server: Instance,
     scratch: Path,
+    instances: list[Instance],
 ) -> dict[str, Any]:
     drivers = args.drivers or max(1, math.ceil(args.matches / 500))
     start_at = time.time() + 3.0
@@ -105,8 +108,39 @@ def play_phase(
         for i in range(drivers)
     ]
     print(f"{name} …", flush=True)
-    phase = run_phase(name, specs, server.process, scratch, window, window[1] + 120)
-    return summarise_roulette(phase, args.matches)
+    on_window = None
+    if args.count_paths:
+
+        def on_window() -> None:
+            for instance in instances:
+                instance.process.send_signal(signal.SIGUSR1)
+
+    phase = run_phase(
+        name, specs, server.process, scratch, window, window[1] + 120, None, on_window
+    )
+    summary = summarise_roulette(phase, args.matches)
+    if args.count_paths:
+        time.sleep(0.5)  # the last snapshots written
+        summary["actor_paths"] = {i.name: paths_in_window(i) for i in instances}
+    return summary
+
+
+def paths_in_window(instance: Instance) -> dict[str, Any]:
+    """The difference between an instance's last two snapshots of bench._serve_paths: how its
+    actors applied messages in the measured window (count, mean and largest ms per way)."""
+    lines = Path(instance.env["BENCH_PATH_COUNTS"]).read_text(encoding="utf-8").splitlines()
+    before, after = (json.loads(line) for line in lines[-2:])
+    ways: dict[str, Any] = {}
+    for way, count in sorted(after["counts"].items()):
+        n = count - before["counts"].get(way, 0)
+        if not n:
+            continue
+        spent = after["spent_ms"].get(way)
+        ways[way] = {"n": n}
+        if spent is not None:
+            ways[way]["mean_ms"] = round((spent - before["spent_ms"].get(way, 0)) / n, 2)
+            ways[way]["max_ms"] = after["longest_ms"][way]  # over the run so far
+    return ways
 
 
 def pairs_on(players: list[common.Player], bases: list[tuple[str, str]]) -> list[list[Any]]:
@@ -260,32 +294,93 @@ async def drain(
 # --- the run ----------------------------------------------------------------------------------
 
 
+PHASES = {"one": "one_instance", "spread": "pairs_spread", "split": "players_split"}
+
+
+def medians(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each phase as its round's figures when there was one round; otherwise the median over
+    the rounds of matches/s and of the opponent's p50 and p99, each beside the median of its
+    ratio to the same round's one instance (and the sums of lost and duplicated events)."""
+    if len(rounds) == 1:
+        return rounds[0]
+    merged: dict[str, Any] = {}
+    for name in rounds[0]:
+        played = [r[name] for r in rounds]
+        one = [r["one_instance"] for r in rounds]
+
+        def median_of(path: tuple[str, ...], of: list[dict[str, Any]]) -> list[Any]:
+            values = []
+            for phase in of:
+                value: Any = phase
+                for key in path:
+                    value = value[key]
+                values.append(value)
+            return values
+
+        figure: dict[str, Any] = {
+            "rounds": len(played),
+            "errors": {},
+            "events_lost": sum(p["events_lost"] for p in played),
+            "events_duplicated": sum(p["events_duplicated"] for p in played),
+        }
+        for label, path in (
+            ("matches_per_s", ("matches_per_s",)),
+            ("p50", ("pull_to_event_ms", "opponent", "p50")),
+            ("p99", ("pull_to_event_ms", "opponent", "p99")),
+        ):
+            mine, base = median_of(path, played), median_of(path, one)
+            figure[label] = round(statistics.median(v for v in mine if v is not None), 2)
+            figure[f"{label}_all"] = mine
+            figure[f"{label}_ratio"] = round(
+                statistics.median(m / b for m, b in zip(mine, base, strict=True) if m and b), 2
+            )
+        merged[name] = figure
+    return merged
+
+
 def ratio(value: float | None, base: float | None) -> str:
     if value is None or not base:
         return "n/a"
     return f"x{value / base:.2f}"
 
 
+def print_phase(name: str, phase: dict[str, Any], one: dict[str, Any]) -> None:
+    lat, base = phase["pull_to_event_ms"]["opponent"], one["pull_to_event_ms"]["opponent"]
+    print(
+        f"{name:<16} matches/s {phase['matches_per_s']:>7} "
+        f"({ratio(phase['matches_per_s'], one['matches_per_s'])})"
+        f"  pull→event opponent p50 {lat['p50']} ms ({ratio(lat['p50'], base['p50'])}) "
+        f"p99 {lat['p99']} ms ({ratio(lat['p99'], base['p99'])})"
+        f"  lost {phase['events_lost']} dup {phase['events_duplicated']} "
+        f"errors {json.dumps(phase['errors']) if phase['errors'] else 'none'}"
+    )
+    for instance, ways in phase.get("actor_paths", {}).items():
+        print(f"    actors on {instance}: {json.dumps(ways)}")
+
+
 def print_report(result: dict[str, Any]) -> None:
-    one = result["phases"]["one_instance"]
     print()
     print(
         f"{result['instances']} instances, {result['matches']} concurrent matches over "
         f"{result['transport']}, broker redis, {result['duration_s']:g} s per phase"
     )
     print("-" * 96)
-    for name, phase in result["phases"].items():
-        lat = phase["pull_to_event_ms"]
+    for number, played in enumerate(result["rounds"], 1):
+        if len(result["rounds"]) > 1:
+            print(f"round {number}")
+        for name, phase in played.items():
+            print_phase(name, phase, played["one_instance"])
+    if len(result["rounds"]) > 1:
         print(
-            f"{name:<16} matches/s {phase['matches_per_s']:>7} "
-            f"({ratio(phase['matches_per_s'], one['matches_per_s'])})"
-            f"  pull→event opponent p50 {lat['opponent']['p50']} ms "
-            f"({ratio(lat['opponent']['p50'], one['pull_to_event_ms']['opponent']['p50'])}) "
-            f"p99 {lat['opponent']['p99']} ms "
-            f"({ratio(lat['opponent']['p99'], one['pull_to_event_ms']['opponent']['p99'])})"
-            f"  lost {phase['events_lost']} dup {phase['events_duplicated']} "
-            f"errors {json.dumps(phase['errors']) if phase['errors'] else 'none'}"
+            f"medians of {len(result['rounds'])} rounds (ratios: to the same round's one instance)"
         )
+        for name, m in result["phases"].items():
+            print(
+                f"{name:<16} matches/s {m['matches_per_s']} (x{m['matches_per_s_ratio']})"
+                f"  pull→event opponent p50 {m['p50']} ms (x{m['p50_ratio']})"
+                f" p99 {m['p99']} ms (x{m['p99_ratio']})"
+                f"  lost {m['events_lost']} dup {m['events_duplicated']}"
+            )
     for kill in result["orphaned"]:
         print(
             f"SIGKILL mid-turn: next event ({kill['event']}) {kill['kill_to_event_s']} s after the "
@@ -293,6 +388,9 @@ def print_report(result: dict[str, Any]) -> None:
             f"({kill['turn_left_at_kill_s']} s of the turn were left)"
         )
     d = result["drain"]
+    if d is None:
+        print("books: " + ("ledger invariants hold" if result["books"]["ok"] else "BROKEN"))
+        return
     print(
         f"SIGTERM with {d['streams']} open streams: exited after {d['exit_s']} s "
         f"(code {d['exit_code']}), last stream ended {d['last_stream_end_s']} s after the signal"
@@ -323,6 +421,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=3, help="orphaned-match trials")
     parser.add_argument("--drain-streams", type=int, default=200)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument(
+        "--count-paths",
+        action="store_true",
+        help="count and time how actors apply messages in each window (bench._serve_paths; "
+        "costs CPU: do not quote latency from such a run)",
+    )
+    parser.add_argument(
+        "--phases",
+        default="one,spread,split",
+        help="which match phases to run, in this order (one, spread, split; one always first)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="play the phases this many times, alternated"
+    )
+    parser.add_argument("--skip-failover", action="store_true", help="no SIGKILL or SIGTERM trials")
     args = parser.parse_args(argv)
     if args.instances < 2:
         parser.error("--instances must be at least 2")
@@ -342,7 +455,11 @@ def main(argv: list[str] | None = None) -> int:
             GAMEHUB_ROULETTE_TURN_TIMEOUT_S=str(args.turn_s),
         )
         log = RESULTS_DIR / f"cluster-{stamp}-{name}.log"
-        instances.append(Instance(name, free_port(), env, log))
+        module = None
+        if args.count_paths:
+            env["BENCH_PATH_COUNTS"] = str(scratch / f"paths-{name}.jsonl")
+            module = "bench._serve_paths"
+        instances.append(Instance(name, free_port(), env, log, module=module))
     migrate(instances[0].env)
     print(
         f"{args.instances} instances of gamehub serve (Hypercorn, 1 worker, uvloop) on PostgreSQL "
@@ -364,43 +481,43 @@ def main(argv: list[str] | None = None) -> int:
         playing, spare = players[: 2 * args.matches], players[2 * args.matches :]
         bases = [i.base for i in instances]
         n = len(bases)
-        phases = {
-            "one_instance": play_phase(
-                "one instance",
-                pairs_on(playing, [(first.base, first.base)] * args.matches),
-                args,
-                first,
-                scratch,
-            ),
-            "pairs_spread": play_phase(
-                "pairs spread",
-                pairs_on(playing, [(bases[i % n], bases[i % n]) for i in range(args.matches)]),
-                args,
-                first,
-                scratch,
-            ),
-            "players_split": play_phase(
-                "players split",
-                pairs_on(
-                    playing,
-                    [(bases[i % n], bases[(i + 1) % n]) for i in range(args.matches)],
-                ),
-                args,
-                first,
-                scratch,
-            ),
+        placements = {
+            "one_instance": [(first.base, first.base)] * args.matches,
+            "pairs_spread": [(bases[i % n], bases[i % n]) for i in range(args.matches)],
+            "players_split": [(bases[i % n], bases[(i + 1) % n]) for i in range(args.matches)],
         }
+        wanted = [PHASES[name] for name in args.phases.split(",")]
+        rounds = []
+        for round_number in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {round_number + 1}/{args.rounds}", flush=True)
+            rounds.append(
+                {
+                    name: play_phase(
+                        name.replace("_", " "),
+                        pairs_on(playing, placements[name]),
+                        args,
+                        first,
+                        scratch,
+                        instances,
+                    )
+                    for name in wanted
+                }
+            )
+        phases = medians(rounds)
         orphaned = []
-        for trial in range(args.kills):
+        for trial in range(0 if args.skip_failover else args.kills):
             print(f"orphaned match {trial + 1}/{args.kills} …", flush=True)
             a, b = spare[2 * trial], spare[2 * trial + 1]
             orphaned.append(
                 asyncio.run(orphaned_match(first, last, (a, b), spare[-1], 500_000 + trial))
             )
             last.start()
-        print("drain …", flush=True)
-        room = asyncio.run(_open_room(last.base, spare[-1]))
-        drained = asyncio.run(drain(last, room, playing, args.drain_streams))
+        drained = None
+        if not args.skip_failover:
+            print("drain …", flush=True)
+            room = asyncio.run(_open_room(last.base, spare[-1]))
+            drained = asyncio.run(drain(last, room, playing, args.drain_streams))
         books = asyncio.run(common.check_books(args.database_url))
     finally:
         for instance in instances:
@@ -417,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         "turn_s": args.turn_s,
         "cores": os.cpu_count(),
         "phases": phases,
+        "rounds": rounds,
         "orphaned": orphaned,
         "drain": drained,
         "books": books,
@@ -426,7 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     common.write_json(out, result)
     print(f"wrote {out.relative_to(PROJECT_ROOT)}")
     clean = books["ok"] and all(
-        p["events_lost"] == 0 and p["events_duplicated"] == 0 for p in phases.values()
+        p["events_lost"] == 0 and p["events_duplicated"] == 0
+        for played in rounds
+        for p in played.values()
     )
     return 0 if clean else 1
 

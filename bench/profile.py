@@ -263,10 +263,13 @@ def migrate(env: dict[str, str]) -> None:
         raise SystemExit(f"bench: `gamehub migrate` failed:\n{done.stdout}{done.stderr}")
 
 
-def start_server(env: dict[str, str], port: int, access_log: bool, log_path: Path) -> Any:
+def start_server(
+    env: dict[str, str], port: int, access_log: bool, log_path: Path, module: str | None = None
+) -> Any:
     # `gamehub serve` is the shipped path: hypercorn.toml (uvloop worker), one process, no
-    # Hypercorn access log. The bench launcher only differs by silencing `gamehub.access`.
-    module = "gamehub.cli" if access_log else "bench._serve_quiet"
+    # Hypercorn access log. The bench launcher only differs by silencing `gamehub.access`;
+    # `module` names another launcher (a counting variant).
+    module = module or ("gamehub.cli" if access_log else "bench._serve_quiet")
     log = log_path.open("w", encoding="utf-8")
     return subprocess.Popen(
         [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],

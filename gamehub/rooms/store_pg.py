@@ -28,6 +28,9 @@ _LOCK_ROOM = Sql(
     WHERE id = :room FOR UPDATE
     """
 )
+# The same row as last committed, without a lock: what an actor whose room moved on elsewhere
+# judges its message against before its statement (guarded by this seq) is sent.
+_READ_ROOM = Sql("SELECT id, game_id, seq, state::text, ended_at FROM multiplayer WHERE id = :room")
 _TAKE_SEAT = Sql(
     """
     INSERT INTO active_seats (user_id, room_id, created_at) VALUES (:user_id, :room_id, :now)
@@ -262,6 +265,19 @@ async def open_seated(
     return escrow, bool(row["live"])
 
 
+def _room_of(row: asyncpg.Record | None) -> tuple[store.RoomRow, dict[str, Any]] | None:
+    """A room row as the runtime reads it (_LOCK_ROOM, _READ_ROOM); None: no such room, or
+    not opened yet."""
+    if row is None or row[3] is None:
+        return None
+    return store.RoomRow(row[0], row[1], row[2], row[4]), json.loads(row[3])
+
+
+async def read_room(pool: RawPool, room_id: int) -> tuple[store.RoomRow, dict[str, Any]] | None:
+    """The room's row and stored state as last committed, unlocked (see _READ_ROOM)."""
+    return _room_of(await pool.fetchrow(_READ_ROOM, {"room": room_id}))
+
+
 _SNAPSHOT = Sql.compiled(store.SNAPSHOT, "room")
 _CANDIDATES = Sql.compiled(store.CANDIDATES, "game_id", "stake")
 
@@ -366,10 +382,7 @@ class PgRoomTx:
 
     async def lock_room(self, room_id: int) -> tuple[store.RoomRow, dict[str, Any]] | None:
         """The room's row, locked, and its stored state; None: no such room (or not open)."""
-        row = await _LOCK_ROOM.fetchrow(self.connection, room=room_id)
-        if row is None or row[3] is None:
-            return None
-        return store.RoomRow(row[0], row[1], row[2], row[4]), json.loads(row[3])
+        return _room_of(await _LOCK_ROOM.fetchrow(self.connection, room=room_id))
 
     async def open_room(
         self, game: RoomGame[Any], game_id: int, stake: int, now: datetime
