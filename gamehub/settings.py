@@ -126,7 +126,7 @@ class Settings:
     # Room timeouts; unset = the games catalogue's (20 s per turn, 120 s waiting).
     roulette_turn_timeout_s: int | None = None
     roulette_waiting_timeout_s: int | None = None
-    rooms_sweep_interval_s: float = 2.0
+    rooms_sweep_interval_s: float = 1.0
     log_json: bool = True
     # Load-benchmark-only endpoints (bench/); refused in production.
     bench_endpoints: bool = False
