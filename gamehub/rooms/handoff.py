@@ -1,18 +1,25 @@
 """Long-lived SSE streams without a Quart request kept alive: Quart answers (auth, errors, hooks,
-headers, logs, metrics), then the connection's own task writes the stream straight to the server.
+headers, logs, metrics), then an ASGI middleware around the app writes the stream itself.
 
 An idle stream under Quart keeps its request and app contexts, Request and Response objects,
-the request's two tasks and their frames alive for as long as the client listens. Here an idle
-stream is the connection's task suspended in this wrapper on one future (its feed's), the
-feed's own small state, and the server's `receive()` stepped by hand to notice the client
-leaving (no task of its own).
+the request's tasks and their frames alive for as long as the client listens. Here an idle
+stream is the connection's task suspended in this middleware on one future (its feed's), the
+feed's own small state, and the server's `receive()` awaited to notice the client leaving.
+
+It relies on documented interfaces: the middleware wraps `app.asgi_app` (Quart's way to add ASGI
+middleware); the route finds its slot in the ASGI scope (`request.scope`), which the
+middleware passes on as a copy with one key more, as ASGI middleware does; Quart streams an
+async-iterable body between the response start and its `more_body: False` (ASGI's HTTP
+messages); the client leaving is the `http.disconnect` that `receive()` returns. Two helpers
+rely on more, and are fenced in gamehub/workarounds/ because a documented form costs memory per
+idle stream: `receive_watch` awaits `receive()` without a task of its own, and `response_head`
+empties the response head's header list, which Hypercorn keeps while the stream lives.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -23,10 +30,16 @@ from hypercorn.typing import (
     ASGISendEvent,
     Scope,
 )
+from quart import request
 
 from gamehub.observability import request_id_var
+from gamehub.workarounds.receive_watch import Departure
+from gamehub.workarounds.response_head import send_head
 
 AsgiApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
+
+# The scope key under which the middleware leaves a GET's slot for its route.
+SCOPE_KEY = "gamehub.stream_handoff"
 
 
 class Feed(Protocol):
@@ -51,9 +64,9 @@ class Stream:
 
 
 async def feed_bytes(opening: bytes, feed: Feed) -> AsyncIterator[bytes]:
-    """The stream as an async iterator of bytes, where nothing writes it outside Quart.
-    StreamHandoff runs the same loop inline instead of calling this: a generator would stay
-    suspended, one more frame, for every idle listener."""
+    """The stream as an async iterator of bytes, for an app not wrapped in StreamHandoff.
+    StreamHandoff runs the same loop inline instead of calling this: a generator would
+    stay suspended, one more frame, for every idle listener."""
     try:
         yield opening
         while True:
@@ -70,7 +83,7 @@ async def feed_bytes(opening: bytes, feed: Feed) -> AsyncIterator[bytes]:
 
 
 class Handoff:
-    """Where a route leaves its stream for the wrapper to write once Quart is done."""
+    """Where a route leaves its stream for the middleware to write once Quart is done."""
 
     __slots__ = ("disconnected", "ready", "request_id", "stream")
 
@@ -84,6 +97,15 @@ class Handoff:
         """Keep `stream`; the returned body is what Quart itself sends (nothing)."""
         self.stream = stream
         return _Placeholder(self)
+
+
+def stream_body(opening: bytes, feed: Feed) -> AsyncIterator[bytes] | _Placeholder:
+    """The body of the current request's streaming response: handed to the middleware when the
+    app runs behind StreamHandoff, else Quart iterates the stream itself."""
+    handoff = cast("Handoff | None", request.scope.get(SCOPE_KEY))
+    if handoff is None:
+        return feed_bytes(opening, feed)
+    return handoff.take(Stream(opening, feed))
 
 
 class _Placeholder:
@@ -104,13 +126,8 @@ class _Placeholder:
         raise StopAsyncIteration
 
 
-# Set by the wrapper for the duration of one GET's handling by Quart; Quart's request tasks copy
-# the context, so the route sees the wrapper's slot.
-current_handoff: ContextVar[Handoff | None] = ContextVar("sse_handoff", default=None)
-
-
 class StreamHandoff:
-    """The ASGI wrapper around the Quart app (`app.asgi_app`) that writes handed-off streams."""
+    """The ASGI middleware around the Quart app (`app.asgi_app`) that writes handed-off streams."""
 
     def __init__(self, inner: AsgiApp) -> None:
         self.inner = inner
@@ -137,13 +154,13 @@ class StreamHandoff:
             # Log lines written while streaming carry the request's id, as they did in Quart.
             request_id_var.set(handoff.request_id)
         opening = stream.opening
-        # From here on only this frame holds the feed (Quart may still hold the slot a while);
-        # the writing is inline rather than in a coroutine of its own, one frame less per listener.
+        # From here on only this frame holds the feed; the writing is inline rather than in a
+        # coroutine of its own, one frame less per listener.
         handoff.stream = None
         del handoff, stream
         writer = asyncio.current_task()
         assert writer is not None
-        departure = _Departure(receive, writer)
+        departure = Departure(receive, writer)
         try:
             await send({"type": "http.response.body", "body": opening, "more_body": True})
             while True:
@@ -169,7 +186,8 @@ class StreamHandoff:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> Handoff:
         """Quart handles the request; a route that hands a stream over leaves it in the slot.
-        A method of its own so that these closures are gone before the stream starts."""
+        A method of its own so that these closures (and the scope's copy) are gone before the
+        stream starts."""
         handoff = Handoff()
 
         async def quart_receive() -> ASGIReceiveEvent:
@@ -181,20 +199,14 @@ class StreamHandoff:
         async def quart_send(message: ASGISendEvent) -> None:
             if message["type"] == "http.response.start" and handoff.stream is not None:
                 handoff.request_id = _request_id(message)
-                await send(message)
-                # The server keeps the response head for as long as the stream lives, to read
-                # its status; its headers are on the wire by now, so let their list go.
-                cast(dict[str, Any], message)["headers"] = ()
+                # The server may keep this message as long as the stream lives (it does).
+                await send_head(send, message)
                 return
             if handoff.ready and message["type"] == "http.response.body":
                 return  # Quart's end of the (empty) body: the stream goes on in __call__
             await send(message)
 
-        token = current_handoff.set(handoff)
-        try:
-            await self.inner(scope, quart_receive, quart_send)
-        finally:
-            current_handoff.reset(token)
+        await self.inner(cast(Scope, {**scope, SCOPE_KEY: handoff}), quart_receive, quart_send)
         return handoff
 
 
@@ -203,73 +215,3 @@ def _request_id(message: ASGISendEvent) -> str | None:
         if name.lower() == b"x-request-id":
             return str(value.decode("latin-1"))
     return None
-
-
-# What `receive()` gives once awaited by hand: a coroutine, or an awaitable's iterator.
-_Steps = Coroutine[Any, None, ASGIReceiveEvent] | Generator[Any, None, ASGIReceiveEvent]
-
-
-class _Departure:
-    """Watches the client's side of the connection; when it leaves, stops the writing task.
-
-    Rather than a task (and its coroutine) per stream reading `receive()`, this steps the
-    `receive()` awaitable by hand, which is all a task would do for it: send it None, and when
-    it yields the future it waits on (the server's queue getter), resume it once that future
-    is done. While the client stays, what is kept is that awaitable and this object, which is
-    itself the callback (no bound method per wait)."""
-
-    __slots__ = ("gone", "receive", "receiving", "stopped", "waiting_on", "writer")
-
-    def __init__(self, receive: ASGIReceiveCallable, writer: asyncio.Task[Any]) -> None:
-        self.receive = receive
-        self.writer = writer
-        self.gone = False
-        self.stopped = False
-        self.receiving: _Steps | None = None
-        self.waiting_on: asyncio.Future[Any] | None = None
-        self._listen()
-
-    def _listen(self) -> None:
-        awaitable = self.receive()
-        self.receiving = awaitable if isinstance(awaitable, Coroutine) else awaitable.__await__()
-        self(None)
-
-    def __call__(self, _done: object) -> None:
-        """Step `receive()` once more (the future it waited on is done)."""
-        self.waiting_on = None
-        receiving = self.receiving
-        if self.stopped or receiving is None:
-            return
-        try:
-            yielded = receiving.send(None)
-        except StopIteration as finished:
-            self.receiving = None
-            message: ASGIReceiveEvent = finished.value
-            if message["type"] != "http.disconnect":
-                self._listen()  # a request body part: nothing to do for a GET
-                return
-            self._leave()
-        except Exception:
-            self.receiving = None
-            self._leave()  # the server cannot tell us more: treat it as the client leaving
-        else:
-            if asyncio.isfuture(yielded):
-                # What a task does with a future its coroutine awaits: resume on completion.
-                yielded._asyncio_future_blocking = False
-                yielded.add_done_callback(self)
-                self.waiting_on = yielded
-            else:
-                asyncio.get_running_loop().call_soon(self, None)  # a bare yield: step again
-
-    def _leave(self) -> None:
-        self.gone = True
-        self.writer.cancel()
-
-    def stop(self) -> None:
-        self.stopped = True
-        if self.waiting_on is not None:
-            self.waiting_on.remove_done_callback(self)
-            self.waiting_on = None
-        if self.receiving is not None:
-            receiving, self.receiving = self.receiving, None
-            receiving.close()  # the server's receive() cleans up after itself (its getter)

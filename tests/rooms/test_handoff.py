@@ -1,4 +1,4 @@
-"""SSE streams written outside Quart (gamehub/handoff.py), over real HTTP: the same errors,
+"""SSE streams written outside Quart (gamehub/rooms/handoff.py), over real HTTP: the same errors,
 headers, replay and keep-alives as a Quart response, and nothing left behind by a listener."""
 
 from __future__ import annotations
