@@ -19,8 +19,7 @@ empties the response head's header list, which Hypercorn keeps while the stream 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from hypercorn.typing import (
@@ -38,7 +37,7 @@ from gamehub.workarounds.response_head import send_head
 
 AsgiApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 
-# The scope key under which the middleware leaves a GET's slot for its route.
+# The scope key under which the middleware leaves a GET's (or HEAD's) slot for its route.
 SCOPE_KEY = "gamehub.stream_handoff"
 
 
@@ -55,57 +54,33 @@ class Feed(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Stream:
-    """What a route hands over: `opening` bytes (sent at once), then the feed's bytes."""
-
-    opening: bytes
-    feed: Feed
-
-
-async def feed_bytes(opening: bytes, feed: Feed) -> AsyncIterator[bytes]:
-    """The stream as an async iterator of bytes, for an app not wrapped in StreamHandoff.
-    StreamHandoff runs the same loop inline instead of calling this: a generator would
-    stay suspended, one more frame, for every idle listener."""
-    try:
-        yield opening
-        while True:
-            waiter = feed.waiter()
-            if waiter is not None:
-                await waiter
-            chunk = await feed.next()
-            if chunk is None:
-                return
-            if chunk:
-                yield chunk
-    finally:
-        feed.close()
-
-
 class Handoff:
-    """Where a route leaves its stream for the middleware to write once Quart is done."""
+    """Where a route leaves its stream for the middleware to write once Quart is done:
+    `opening` bytes (sent at once), then the feed's bytes."""
 
-    __slots__ = ("disconnected", "ready", "request_id", "stream")
+    __slots__ = ("disconnected", "feed", "opening", "ready", "request_id")
 
     def __init__(self) -> None:
-        self.stream: Stream | None = None
+        self.feed: Feed | None = None
+        self.opening = b""
         self.request_id: str | None = None
         self.ready = False  # Quart has sent the response head and reached the end of its body
         self.disconnected = False  # the client left while Quart still handled the request
 
-    def take(self, stream: Stream) -> _Placeholder:
-        """Keep `stream`; the returned body is what Quart itself sends (nothing)."""
-        self.stream = stream
+    def take(self, opening: bytes, feed: Feed) -> _Placeholder:
+        """Keep the stream; the returned body is what Quart itself sends (nothing)."""
+        self.opening, self.feed = opening, feed
         return _Placeholder(self)
 
 
-def stream_body(opening: bytes, feed: Feed) -> AsyncIterator[bytes] | _Placeholder:
-    """The body of the current request's streaming response: handed to the middleware when the
-    app runs behind StreamHandoff, else Quart iterates the stream itself."""
+def stream_body(opening: bytes, feed: Feed) -> _Placeholder:
+    """The body of the current request's streaming response, handed to the middleware (which
+    create_app always puts around the app) to write once Quart has answered."""
     handoff = cast("Handoff | None", request.scope.get(SCOPE_KEY))
     if handoff is None:
-        return feed_bytes(opening, feed)
-    return handoff.take(Stream(opening, feed))
+        feed.close()
+        raise RuntimeError("a stream needs StreamHandoff around the app (create_app)")
+    return handoff.take(opening, feed)
 
 
 class _Placeholder:
@@ -135,14 +110,13 @@ class StreamHandoff:
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.inner(scope, receive, send)
             return
         handoff = await self._answer(scope, receive, send)
-        stream = handoff.stream
-        if stream is None:
+        feed = handoff.feed
+        if feed is None:
             return
-        feed = stream.feed
         if not handoff.ready or handoff.disconnected:
             # Quart did not send our head (an error took its place) or the client already left:
             # the stream never started, so closing its feed releases nothing else.
@@ -153,11 +127,11 @@ class StreamHandoff:
         if handoff.request_id is not None:
             # Log lines written while streaming carry the request's id, as they did in Quart.
             request_id_var.set(handoff.request_id)
-        opening = stream.opening
+        opening = handoff.opening
         # From here on only this frame holds the feed; the writing is inline rather than in a
         # coroutine of its own, one frame less per listener.
-        handoff.stream = None
-        del handoff, stream
+        handoff.feed, handoff.opening = None, b""
+        del handoff
         writer = asyncio.current_task()
         assert writer is not None
         departure = Departure(receive, writer)
@@ -197,7 +171,7 @@ class StreamHandoff:
             return message
 
         async def quart_send(message: ASGISendEvent) -> None:
-            if message["type"] == "http.response.start" and handoff.stream is not None:
+            if message["type"] == "http.response.start" and handoff.feed is not None:
                 handoff.request_id = _request_id(message)
                 # The server may keep this message as long as the stream lives (it does).
                 await send_head(send, message)
