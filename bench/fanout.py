@@ -496,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         # The room must stay open (waiting) for the whole run.
         GAMEHUB_ROULETTE_WAITING_TIMEOUT_S="36000",
         GAMEHUB_STREAM_TICKET_TTL_S="3600",
+        # Every subscriber is the one player's: the per-login cap of streams must not refuse them.
+        GAMEHUB_MAX_STREAMS_PER_USER=str(args.subscribers),
     )
     print(
         f"Game Hub: gamehub serve (Hypercorn, 1 worker, uvloop), Redis broker {common.REDIS_URL} "

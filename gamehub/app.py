@@ -21,6 +21,7 @@ from gamehub.proxies import behind_proxies
 from gamehub.ratelimit import create_limiter
 from gamehub.responsible.routes import blueprint as responsible_blueprint
 from gamehub.rooms.broker import create_broker
+from gamehub.rooms.handoff import StreamHandoff
 from gamehub.rooms.registry import Registry
 from gamehub.rooms.roulette_game import GAME as ROULETTE
 from gamehub.rooms.routes import blueprint as rooms_blueprint
@@ -34,7 +35,6 @@ from gamehub.wallet.routes import blueprint as wallet_blueprint
 from gamehub.webapp import web_blueprint
 from gamehub.workarounds import check_versions
 from gamehub.workarounds.asgi_http import InlineHTTPConnection
-from gamehub.workarounds.handoff import StreamHandoff
 from gamehub.workarounds.routing import RememberingQuart
 
 API_DESCRIPTION = (
@@ -53,8 +53,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.url_map.converters["int"] = IdConverter
     # Each request is handled in the server's task for it, not in two more (see asgi_http.py).
     app.asgi_http_class = InlineHTTPConnection
-    # Streams are written outside Quart once it has answered (see handoff.py): the documented
-    # way to wrap a Quart app in ASGI middleware.
+    # Streams are written by ASGI middleware once Quart has answered (rooms/handoff.py).
     # Outermost: the client's address from trusted proxies' headers, before anything reads it.
     app.asgi_app = behind_proxies(  # type: ignore[method-assign,assignment]
         StreamHandoff(app.asgi_app), settings.trusted_proxies

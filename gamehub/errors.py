@@ -69,10 +69,6 @@ class InsufficientFunds(Conflict):
     code, message = "insufficient_funds", "Not enough available balance."
 
 
-class ValidationFailed(ApiError):
-    status, code, message = 422, "validation_error", "The request is not valid."
-
-
 def error_response(
     status: int,
     code: str,

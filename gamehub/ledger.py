@@ -10,6 +10,7 @@ PostgreSQL driver, built on the pure helpers here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
@@ -206,8 +207,29 @@ async def transfer(
     cover the amount from what it has available.
     """
     check_amount(amount)
-    stmt = (
-        postgresql.insert(Transfer)
+    transfer_id, created = await _record_once(
+        session, Transfer, reference, kind, debit, credit, amount
+    )
+    if created:
+        await _move(session, debit, credit, amount)
+    return TransferResult(transfer_id, created=created)
+
+
+async def _record_once(
+    session: AsyncSession,
+    table: type[Transfer] | type[Hold],
+    reference: str,
+    kind: str,
+    debit: int,
+    credit: int,
+    amount: int,
+    **columns: Any,
+) -> tuple[int, bool]:
+    """Insert a transfer or hold under its unique reference: (its id, True), or, when the
+    reference already exists, (that row's id, False) after checking that it is the same
+    operation (a reference reused for another one is refused)."""
+    inserted: int | None = await session.scalar(
+        postgresql.insert(table)
         .values(
             reference=reference,
             kind=kind,
@@ -215,21 +237,23 @@ async def transfer(
             credit_account_id=credit,
             amount=amount,
             created_at=utcnow(),
+            **columns,
         )
         .on_conflict_do_nothing(index_elements=["reference"])
-        .returning(Transfer.id)
+        .returning(table.id)
     )
-    transfer_id = (await session.execute(stmt)).scalar_one_or_none()
-    if transfer_id is None:
-        existing = await _existing_transfer(session, reference)
-        same_operation(
-            (existing.debit_account_id, existing.credit_account_id, existing.kind, existing.amount),
-            (debit, credit, kind, amount),
-            reference,
-        )
-        return TransferResult(existing.id, created=False)
-    await _move(session, debit, credit, amount)
-    return TransferResult(transfer_id, created=True)
+    if inserted is not None:
+        return inserted, True
+    existing: Transfer | Hold | None = await session.scalar(
+        select(table).where(table.reference == reference)
+    )
+    assert existing is not None, "a conflicting reference must exist once its insert waited"
+    same_operation(
+        (existing.debit_account_id, existing.credit_account_id, existing.kind, existing.amount),
+        (debit, credit, kind, amount),
+        reference,
+    )
+    return existing.id, False
 
 
 @dataclass(frozen=True)
@@ -256,12 +280,6 @@ def net_changes(specs: list[TransferSpec]) -> list[tuple[int, int, int]]:
     return [(account, running[account], lowest[account]) for account in sorted(running)]
 
 
-async def _existing_transfer(session: AsyncSession, reference: str) -> Transfer:
-    existing = await session.scalar(select(Transfer).where(Transfer.reference == reference))
-    assert existing is not None, "a conflicting reference must exist once its insert waited"
-    return existing
-
-
 async def hold(
     session: AsyncSession,
     *,
@@ -273,30 +291,11 @@ async def hold(
 ) -> HoldResult:
     """Reserve `amount` on `debit` for a later transfer to `credit`, once per reference."""
     check_amount(amount)
-    stmt = (
-        postgresql.insert(Hold)
-        .values(
-            reference=reference,
-            kind=kind,
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount=amount,
-            status="pending",
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["reference"])
-        .returning(Hold.id)
+    hold_id, created = await _record_once(
+        session, Hold, reference, kind, debit, credit, amount, status="pending"
     )
-    hold_id = (await session.execute(stmt)).scalar_one_or_none()
-    if hold_id is None:
-        existing = await session.scalar(select(Hold).where(Hold.reference == reference))
-        assert existing is not None
-        same_operation(
-            (existing.debit_account_id, existing.credit_account_id, existing.kind, existing.amount),
-            (debit, credit, kind, amount),
-            reference,
-        )
-        return HoldResult(existing.id, created=False)
+    if not created:
+        return HoldResult(hold_id, created=False)
     reserved = (
         await session.execute(
             update(Account)
@@ -314,7 +313,8 @@ async def hold(
 
 
 async def _end_hold(session: AsyncSession, hold_id: int, status: str) -> Hold | None:
-    """Mark a pending hold ended; None when it had already ended (the exactly-once gate)."""
+    """Mark a pending hold ended as `status`; None when it had already ended so (the
+    exactly-once gate), HoldNotPending when it had ended the other way."""
     row = (
         await session.execute(
             update(Hold)
@@ -324,7 +324,10 @@ async def _end_hold(session: AsyncSession, hold_id: int, status: str) -> Hold | 
         )
     ).one_or_none()
     if row is None:
-        return None
+        ended = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
+        if ended == status:
+            return None
+        raise HoldNotPending(details={"hold_id": hold_id, "status": ended})
     return Hold(
         id=hold_id,
         debit_account_id=row.debit_account_id,
@@ -339,10 +342,7 @@ async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = N
     HoldNotPending if it had been released (money must never move after a release)."""
     ended = await _end_hold(session, hold_id, "posted")
     if ended is None:
-        status = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
-        if status == "posted":
-            return False
-        raise HoldNotPending(details={"hold_id": hold_id, "status": status})
+        return False
     transfer_id = (
         await session.execute(
             postgresql.insert(Transfer)
@@ -370,10 +370,7 @@ async def release_hold(session: AsyncSession, hold_id: int) -> bool:
     HoldNotPending if it had been posted."""
     ended = await _end_hold(session, hold_id, "released")
     if ended is None:
-        status = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
-        if status == "released":
-            return False
-        raise HoldNotPending(details={"hold_id": hold_id, "status": status})
+        return False
     await session.execute(
         update(Account)
         .where(Account.id == ended.debit_account_id)

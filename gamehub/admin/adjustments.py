@@ -119,11 +119,7 @@ async def request(
 
 async def approve(rt: Runtime, operator: CurrentOperator, adjustment_id: int) -> Adjustment:
     async with transaction(rt.sessions) as session:
-        adjustment = await session.get(Adjustment, adjustment_id, with_for_update=True)
-        if adjustment is None:
-            raise NotFound("No such adjustment.")
-        if adjustment.status != AWAITING:
-            raise NotAwaiting(details={"status": adjustment.status})
+        adjustment = await _awaiting(session, adjustment_id)
         if adjustment.requested_by == operator.id:
             raise FourEyes()
         adjustment.approved_by = operator.id
@@ -145,11 +141,7 @@ async def reject(
 ) -> Adjustment:
     """Turn down an adjustment awaiting approval (the requester may withdraw their own)."""
     async with transaction(rt.sessions) as session:
-        adjustment = await session.get(Adjustment, adjustment_id, with_for_update=True)
-        if adjustment is None:
-            raise NotFound("No such adjustment.")
-        if adjustment.status != AWAITING:
-            raise NotAwaiting(details={"status": adjustment.status})
+        adjustment = await _awaiting(session, adjustment_id)
         adjustment.status = REJECTED
         adjustment.rejected_by = operator.id
         await session.flush()
@@ -161,6 +153,16 @@ async def reject(
             details={**_details(adjustment), "rejection": reason},
             address=operator.address,
         )
+    return adjustment
+
+
+async def _awaiting(session: AsyncSession, adjustment_id: int) -> Adjustment:
+    """The adjustment, locked, if it still awaits a second operator."""
+    adjustment = await session.get(Adjustment, adjustment_id, with_for_update=True)
+    if adjustment is None:
+        raise NotFound("No such adjustment.")
+    if adjustment.status != AWAITING:
+        raise NotAwaiting(details={"status": adjustment.status})
     return adjustment
 
 

@@ -69,10 +69,6 @@ async def stream_login() -> tokens.AccessClaims:
     return tokens.AccessClaims(found.user.id, found.family_id)
 
 
-async def stream_user_id() -> int:
-    return (await stream_login()).user_id
-
-
 def current_user() -> User:
     return cast(User, g.user)
 

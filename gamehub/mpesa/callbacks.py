@@ -61,15 +61,24 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def _readable_failure(code: int | str) -> bool:
-    """Whether a ResultCode says, in a way we can read, that the request failed: a number
-    other than 0. Any other text (`"abc"`, `"1.5"`, an alphanumeric code) is an outcome we
-    cannot read, so it settles nothing: the reconciler asks M-Pesa for the truth instead."""
-    return isinstance(code, int) and code != 0
+class _Outcome:
+    """What a callback's ResultCode says: 0 succeeded; another number failed. Any other text
+    (`"abc"`, `"1.5"`, an alphanumeric code) is an outcome we cannot read, neither of the two,
+    so it settles nothing: the reconciler asks M-Pesa for the truth instead."""
+
+    result_code: int | str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result_code == 0
+
+    @property
+    def failed(self) -> bool:
+        return isinstance(self.result_code, int) and self.result_code != 0
 
 
 @dataclass(frozen=True)
-class StkCallback:
+class StkCallback(_Outcome):
     """The outcome of an STK prompt (Body.stkCallback); ResultCode 0 means the customer paid."""
 
     merchant_request_id: str
@@ -81,14 +90,6 @@ class StkCallback:
     transaction_date: str | None = None  # YYYYMMDDHHMMSS, Nairobi time
     phone: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.result_code == 0
-
-    @property
-    def failed(self) -> bool:
-        return _readable_failure(self.result_code)
 
 
 def parse_stk_callback(body: Any) -> StkCallback:
@@ -114,7 +115,7 @@ def parse_stk_callback(body: Any) -> StkCallback:
 
 
 @dataclass(frozen=True)
-class DarajaResult:
+class DarajaResult(_Outcome):
     """A `{"Result": {...}}` body, as B2C, Transaction Status and queue timeouts send it."""
 
     result_type: int | str
@@ -125,14 +126,6 @@ class DarajaResult:
     transaction_id: str | None
     parameters: Mapping[str, Any]
     reference: Mapping[str, Any]
-
-    @property
-    def succeeded(self) -> bool:
-        return self.result_code == 0
-
-    @property
-    def failed(self) -> bool:
-        return _readable_failure(self.result_code)
 
 
 def parse_result(body: Any) -> DarajaResult:

@@ -95,7 +95,3 @@ class RequestAccepted:
             originator_conversation_id=_field(body, "OriginatorConversationID", status_code),
             response_description=str(body.get("ResponseDescription", "")),
         )
-
-
-B2CAccepted = RequestAccepted
-StatusQueryAccepted = RequestAccepted

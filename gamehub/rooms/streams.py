@@ -24,8 +24,8 @@ from quart import Response, request
 from gamehub.db import iso_utc, utcnow
 from gamehub.errors import ApiError
 from gamehub.rooms.broker import EPOCH_PATTERN, Broker, Event, SubscriberLagged, Subscription
+from gamehub.rooms.handoff import stream_body
 from gamehub.rooms.heartbeat import heartbeat
-from gamehub.workarounds.handoff import Stream, current_handoff, feed_bytes
 
 if TYPE_CHECKING:
     from gamehub.connections import Held
@@ -296,14 +296,9 @@ def sse_frames(batch: list[Event]) -> bytes:
 
 def sse_response(feed: ChannelFeed) -> Response:
     """The stream of a feed's batches: `retry` first, `: keep-alive` comments between.
-    Where the app is wrapped in StreamHandoff, Quart sends only the head and the wrapper writes
-    the stream, so no Quart request (nor a bytes generator) stays alive per listener."""
-    handoff = current_handoff.get()
-    body = (
-        feed_bytes(RETRY_FRAME, feed)
-        if handoff is None
-        else handoff.take(Stream(RETRY_FRAME, feed))
-    )
+    Behind StreamHandoff, Quart sends only the head and the middleware writes the stream, so no
+    Quart request (nor a bytes generator) stays alive per listener."""
+    body = stream_body(RETRY_FRAME, feed)
     response = Response(body, content_type="text/event-stream; charset=utf-8")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event through at once

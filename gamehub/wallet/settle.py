@@ -55,17 +55,29 @@ def _pending(*conditions: Any) -> Any:
     return update(Transaction).where(Transaction.status == "pending", *conditions)
 
 
-async def _claim_final(
-    rt: Runtime, statement: Any, on_settled: OnSettled | None = None
+# The money a settlement moves, inside its transaction, once the row is claimed.
+Move = Callable[[AsyncSession, Transaction], Awaitable[None]]
+
+
+async def _settle(
+    rt: Runtime, statement: Any, move: Move | None, on_settled: OnSettled | None
 ) -> Transaction | None:
-    """Run the conditional UPDATE alone (no money moves): a failed deposit."""
+    """Claim the pending row with the conditional UPDATE and, only if this call got it, move
+    its money and run `on_settled`, all in one transaction; then tell the player's pages. A
+    receipt number that already completed another transaction raises IntegrityError here,
+    with nothing written (the whole transaction rolled back)."""
     async with transaction(rt.sessions) as session:
         row: Transaction | None = (
             await session.execute(statement.returning(Transaction))
         ).scalar_one_or_none()
-        if row is not None and on_settled is not None:
+        if row is None:
+            return None
+        if move is not None:
+            await move(session, row)
+        if on_settled is not None:
             await on_settled(session, row)
-        return row
+    await announce(rt, row, wallet=move is not None)
+    return row
 
 
 async def attach_checkout(
@@ -99,33 +111,26 @@ async def complete_deposit(
     statement = _pending(*conditions).values(
         status="completed", receipt=receipt, updated_at=utcnow()
     )
+
+    async def credit(session: AsyncSession, row: Transaction) -> None:
+        clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
+        wallet = await ledger.open_wallet(session, row.user_id)
+        await ledger.transfer(
+            session,
+            reference=f"deposit:{row.id}",
+            kind="deposit",
+            debit=clearing,
+            credit=wallet,
+            amount=row.amount,
+        )
+        await _deposit_excise(rt, session, row, wallet)
+
     try:
-        async with transaction(rt.sessions) as session:
-            row: Transaction | None = (
-                await session.execute(statement.returning(Transaction))
-            ).scalar_one_or_none()
-            if row is None:
-                return None
-            clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
-            wallet = await ledger.open_wallet(session, row.user_id)
-            await ledger.transfer(
-                session,
-                reference=f"deposit:{row.id}",
-                kind="deposit",
-                debit=clearing,
-                credit=wallet,
-                amount=row.amount,
-            )
-            await _deposit_excise(rt, session, row, wallet)
-            if on_settled is not None:
-                await on_settled(session, row)
+        return await _settle(rt, statement, credit, on_settled)
     except IntegrityError:
-        # The receipt number already completed another transaction: a replayed or forged
-        # callback. Nothing was written (the whole transaction rolled back).
+        # A replayed or forged callback: nothing was written.
         log.warning("deposit %s: receipt %s is already used", checkout_request_id, receipt)
         return None
-    await announce(rt, row, wallet=True)
-    return row
 
 
 async def _deposit_excise(
@@ -163,10 +168,7 @@ async def fail_deposit(
     statement = _pending(key, Transaction.type == "deposit").values(
         status="failed", failure_reason=_reason(reason), updated_at=utcnow()
     )
-    row = await _claim_final(rt, statement, on_settled)
-    if row is not None:
-        await announce(rt, row, wallet=False)
-    return row
+    return await _settle(rt, statement, None, on_settled)
 
 
 async def complete_withdrawal(
@@ -187,23 +189,22 @@ async def complete_withdrawal(
         Transaction.amount == amount,
     ).values(status="completed", receipt=receipt, updated_at=utcnow())
     try:
-        async with transaction(rt.sessions) as session:
-            row: Transaction | None = (
-                await session.execute(statement.returning(Transaction))
-            ).scalar_one_or_none()
-            if row is None:
-                return None
-            assert row.hold_id is not None, "a withdrawal is held when it is recorded"
-            await ledger.post_hold(session, row.hold_id, kind="withdrawal")
-            if on_settled is not None:
-                await on_settled(session, row)
+        return await _settle(rt, statement, _post_hold, on_settled)
     except IntegrityError:
         log.warning(
             "withdrawal %s: receipt %s is already used", originator_conversation_id, receipt
         )
         return None
-    await announce(rt, row, wallet=True)
-    return row
+
+
+async def _post_hold(session: AsyncSession, row: Transaction) -> None:
+    assert row.hold_id is not None, "a withdrawal is held when it is recorded"
+    await ledger.post_hold(session, row.hold_id, kind="withdrawal")
+
+
+async def _release_hold(session: AsyncSession, row: Transaction) -> None:
+    assert row.hold_id is not None
+    await ledger.release_hold(session, row.hold_id)
 
 
 async def fail_withdrawal(
@@ -217,18 +218,7 @@ async def fail_withdrawal(
     statement = _pending(
         Transaction.provider_ref == originator_conversation_id, Transaction.type == "withdrawal"
     ).values(status="failed", failure_reason=_reason(reason), updated_at=utcnow())
-    async with transaction(rt.sessions) as session:
-        row: Transaction | None = (
-            await session.execute(statement.returning(Transaction))
-        ).scalar_one_or_none()
-        if row is None:
-            return None
-        assert row.hold_id is not None
-        await ledger.release_hold(session, row.hold_id)
-        if on_settled is not None:
-            await on_settled(session, row)
-    await announce(rt, row, wallet=True)
-    return row
+    return await _settle(rt, statement, _release_hold, on_settled)
 
 
 async def awaiting_checkout(rt: Runtime, checkout_request_id: str) -> bool:

@@ -37,18 +37,18 @@ FENCES = (
         "subclasses ASGIHTTPConnection and calls quart.asgi._handle_exception (private)",
     ),
     Fence(
-        "handoff",
-        "quart",
-        (0, 20),
-        (0, 23),
-        "answers through Quart, then writes the stream to the ASGI send outside Quart",
-    ),
-    Fence(
-        "handoff",
+        "receive_watch",
         "hypercorn",
         (0, 17),
         (0, 19),
         "steps the server's receive() by hand to notice a client leaving",
+    ),
+    Fence(
+        "response_head",
+        "hypercorn",
+        (0, 17),
+        (0, 19),
+        "empties a sent response-start message's headers, which Hypercorn keeps (HTTPStream)",
     ),
     Fence(
         "worker_events",

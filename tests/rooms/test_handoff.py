@@ -1,4 +1,4 @@
-"""SSE streams written outside Quart (gamehub/handoff.py), over real HTTP: the same errors,
+"""SSE streams written outside Quart (gamehub/rooms/handoff.py), over real HTTP: the same errors,
 headers, replay and keep-alives as a Quart response, and nothing left behind by a listener."""
 
 from __future__ import annotations
@@ -92,6 +92,21 @@ async def test_stream_headers_replay_and_release(app: Quart) -> None:
                 await asyncio.sleep(0.05)
         metrics = app.extensions["gamehub_metrics"].render().decode()
         assert 'method="GET",route="/events",status="200"' in metrics
+
+
+async def test_a_head_of_a_stream_gets_its_head_and_no_body(app: Quart) -> None:
+    runtime: Runtime = app.extensions[EXTENSION]
+    async with live_server(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        data = await register(app.test_client())
+        token, user_id = data["access_token"], data["user"]["id"]
+        response = await http.head("/events", headers=bearer(token))
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert response.content == b""
+    # The client left: the writer notices and lets go of its subscription.
+    async with asyncio.timeout(10):
+        while _listeners(runtime, channel(user_id)):
+            await asyncio.sleep(0.05)
 
 
 async def test_idle_streams_get_keep_alives(settings: Settings, backend: Backend) -> None:
