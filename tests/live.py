@@ -86,6 +86,8 @@ class App:
         self.log: IO[bytes] | None = None
 
     async def start(self) -> None:
+        if self.log is not None:  # started again after a kill or a drain
+            self.log.close()
         self.log = (self.cwd / "serve.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gamehub.cli", "serve", "--port", str(self.port)],
