@@ -104,7 +104,8 @@ class SocketRoom:
     _failures: list[tuple[float, str]] = field(default_factory=list)
     _opened: int = 0
     _socket: aiohttp.ClientWebSocketResponse | None = None
-    _replies: dict[int, asyncio.Future[dict[str, Any] | None]] = field(default_factory=dict)
+    # A reply, or why there is none (the socket closed first).
+    _replies: dict[int, asyncio.Future[dict[str, Any] | str]] = field(default_factory=dict)
     _refs: int = 0
     _task: asyncio.Task[None] | None = None
 
@@ -119,13 +120,13 @@ class SocketRoom:
 
     async def call(self, op: str, body: dict[str, Any]) -> dict[str, Any] | str:
         """The reply to a command sent over the socket, or why there is none: "no socket"
-        (between connections: not sent) or "closed before replying"."""
+        (between connections: not sent) or "closed before replying (<close code>)"."""
         socket = self._socket
         if socket is None:
             return "no socket"
         self._refs += 1
         ref = self._refs
-        reply: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[dict[str, Any] | str] = asyncio.get_running_loop().create_future()
         self._replies[ref] = reply
         try:
             try:
@@ -133,8 +134,7 @@ class SocketRoom:
             except (aiohttp.ClientError, ConnectionError):
                 return "no socket"
             async with asyncio.timeout(15):
-                answer = await reply  # None once the socket has closed
-            return "closed before replying" if answer is None else answer
+                return await reply
         finally:
             self._replies.pop(ref, None)
 
@@ -148,9 +148,7 @@ class SocketRoom:
                 self._failures.append((time.monotonic(), type(error).__name__))
             finally:
                 self._socket = None
-                for reply in self._replies.values():
-                    if not reply.done():
-                        reply.set_result(None)
+                self._unanswered("closed before replying (broken)")
             await asyncio.sleep(self.retry_s)
 
     async def _connected(self) -> None:
@@ -174,8 +172,14 @@ class SocketRoom:
                     if reply is not None and not reply.done():
                         reply.set_result(body)
             self.close_codes.append(ws.close_code)
+            self._unanswered(f"closed before replying ({ws.close_code})")
             if ws.close_code not in (1000, 1012):
                 self._failures.append((time.monotonic(), f"closed {ws.close_code}"))
+
+    def _unanswered(self, why: str) -> None:
+        for reply in self._replies.values():
+            if not reply.done():
+                reply.set_result(why)
 
     async def stop(self) -> None:
         assert self._task is not None

@@ -18,9 +18,10 @@ an instance it is sent to is dying (from the signal until the process has gone, 
 - a broken connection: an SSE stream cut off (SIGKILL: NGINX loses the upstream mid-response and
   closes the client's connection without the last chunk: httpx's RemoteProtocolError), a
   WebSocket closed without a close frame (1006), or a connection refused;
-- a WebSocket command with no reply: sent on a socket that then closed (the kill, or the drain's
-  1012 closing a socket before it read the command: a command read is answered first, one not
-  read is not applied), or not sent because the socket was down ("no socket");
+- a WebSocket command with no reply: sent on a socket that then closed (the kill; or the drain's
+  1012 closing a socket before it read the command: a command read is answered first, so one
+  left unanswered by a 1012 must not have been applied, which is checked), or not sent because
+  the socket was down ("no socket");
 - 502 Bad Gateway: NGINX's answer to a request that the killed instance had accepted and never
   answered, or that a draining one closed its keep-alive connection under; NGINX does not retry
   a POST once sent (it may have done its work);
@@ -28,8 +29,9 @@ an instance it is sent to is dying (from the signal until the process has gone, 
   stream on the next instance, so it reaches a client only if that one refuses too).
 
 A client whose own instance is down is sent to the others, so another instance dying counts for
-it too while its own is down. Commands are answered 200, or 409 `not_your_turn` when the turn
-was played for the shooter meanwhile (its timer). Anything else fails the test, a 500 first."""
+it too while its own is down. Commands are answered 200, or 409 `not_your_turn` (or
+`room_not_playing`, if that pull ended the match) when the turn was played for the shooter
+meanwhile by its timer. Anything else fails the test, a 500 first."""
 
 from __future__ import annotations
 
@@ -66,8 +68,17 @@ RETRY_S = 0.5  # a client's wait before it reconnects
 MATCHES_END_WITHIN_S = 60.0  # an idle match: 6 turns of TURN_S, each swept within 2 s
 DYING_SLACK_S = 3.0
 KILLED, RESTARTED = 2, 1  # the instances signalled (0 stays up throughout)
-# A command's answers that need no excuse: done, or the turn was already played for the shooter.
-ANSWERS = frozenset({"200", "409 not_your_turn", "error not_your_turn"})
+# A command's answers that need no excuse: done, or the turn was already played for the shooter
+# (its timer; a client that reconnected late may pull as the timer does), ending the match maybe.
+ANSWERS = frozenset(
+    {
+        "200",
+        "409 not_your_turn",
+        "error not_your_turn",
+        "409 room_not_playing",
+        "error room_not_playing",
+    }
+)
 
 
 @dataclass
@@ -145,8 +156,11 @@ class Client:
     seen: Seen
     stream: RoomStream
     user_id: int
-    pull: Callable[[], Awaitable[None]] | None = None
+    pull: Callable[[int], Awaitable[None]] | None = None  # given the pull number it makes
     answered: list[int] = field(default_factory=list)  # pull numbers its pulls were answered
+    # Pull numbers of its pulls left unanswered by a socket closed with 1012 (a drain): a
+    # draining instance answers every command it has read, so these were not applied.
+    drained: list[int] = field(default_factory=list)
 
 
 async def _play(client: Client) -> None:
@@ -164,7 +178,7 @@ async def _play(client: Client) -> None:
         ):
             await asyncio.sleep(THINK_S)
             if len(stream.events) == count:
-                await client.pull()
+                await client.pull(int(last.data["pull_number"]))
 
 
 async def _until(stream: RoomStream, kind: str) -> None:
@@ -213,13 +227,15 @@ async def test_matches_survive_a_sigkill_and_a_rolling_restart_behind_nginx(
             seen.statuses.append((time.monotonic(), what))
             return response.json() if response.status_code == 200 else None
 
-        def puller(client: Client, token: str, room_id: int) -> Callable[[], Awaitable[None]]:
-            async def pull() -> None:
+        def puller(client: Client, token: str, room_id: int) -> Callable[[int], Awaitable[None]]:
+            async def pull(number: int) -> None:
                 body = {"room_id": room_id}
                 if isinstance(client.stream, SocketRoom):
                     reply = await client.stream.call("pull-trigger", body)
                     if isinstance(reply, str):
                         what, result = reply, None
+                        if reply.endswith("(1012)"):
+                            client.drained.append(number)
                     elif reply["ok"]:
                         what, result = "200", reply["result"]
                     else:
@@ -305,6 +321,8 @@ async def test_matches_survive_a_sigkill_and_a_rolling_restart_behind_nginx(
             for client in clients:
                 for number in client.answered:
                     assert (client.user_id, number) in pulled, (client.seen.name, number, full)
+                for number in client.drained:
+                    assert (client.user_id, number) not in pulled, (client.seen.name, number)
 
         # Those on the signalled instances did come back (the failover was exercised).
         for client in everyone:
