@@ -57,8 +57,6 @@ def server_block(port: int, upstreams: list[str], backups: Sequence[str] = ()) -
 def preferring(ports: list[int], upstreams: list[str]) -> str:
     """deploy/nginx.conf once per upstream: 127.0.0.1:`ports[i]` sends everything to
     `upstreams[i]` while it answers, and to the others (its backups) while it does not."""
-    if len(ports) != len(upstreams):
-        raise ValueError("one port per upstream")
     blocks = []
     for n, (port, preferred) in enumerate(zip(ports, upstreams, strict=True), start=1):
         others = [upstream for upstream in upstreams if upstream != preferred]

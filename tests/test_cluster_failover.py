@@ -122,6 +122,10 @@ def _instance_env(backend: Backend, data: Path) -> dict[str, str]:
         GAMEHUB_RATE_LIMITS="false",  # every client comes from one address
         GAMEHUB_TRUSTED_PROXIES="127.0.0.1",  # NGINX
         GAMEHUB_ROULETTE_TURN_TIMEOUT_S=str(TURN_S),
+        # Three instances on a PostgreSQL that other test runs may share: a few connections
+        # each are plenty for eighteen clients.
+        GAMEHUB_DB_POOL_SIZE="4",
+        GAMEHUB_DB_RAW_POOL_SIZE="4",
     )
     return env
 
