@@ -1,4 +1,6 @@
-"""The ASGI application for Hypercorn workers (`hypercorn gamehub.asgi:app`)."""
+"""The ASGI application for ASGI tools and development (`hypercorn gamehub.asgi:app`). Production
+runs `gamehub serve`, which drains on SIGTERM; Hypercorn's own workers do not (see
+docs/OPERATIONS.md, "Deploying several instances")."""
 
 from gamehub import serving
 from gamehub.app import create_app

@@ -1,7 +1,11 @@
 """An unprivileged NGINX on one machine, configured from the shipped deploy/nginx.conf (only its
 `listen` line and its upstream's `server` lines replaced), in front of local instances: what
 `make cluster` runs and what the tests run. Needs a checkout (deploy/ is not in the package)
-and Debian's nginx (`bash .ci/nginx` installs it)."""
+and Debian's nginx (`bash .ci/nginx` installs it).
+
+`preferring` renders the same file once per instance, each copy on a port of its own whose
+upstream prefers that instance and keeps the others as `backup`: a test can then put a client
+on a chosen instance and still see NGINX fail it over to the others, as production would."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
@@ -17,6 +22,9 @@ _LISTEN = re.compile(r"^(\s*)listen 80;$", re.MULTILINE)
 _UPSTREAM_SERVERS = re.compile(
     r"(upstream gamehub \{\n(?:\s*least_conn;\n)?)(?:\s*server [^\n]+\n)+"
 )
+_UPSTREAM_NAME = re.compile(r"^upstream gamehub \{", re.MULTILINE)
+_PROXY_PASS = re.compile(r"proxy_pass http://gamehub;")
+_UPGRADE_MAP = re.compile(r"^map \$http_upgrade \$connection_upgrade \{\n.*?^\}\n", re.M | re.S)
 
 
 class NginxError(Exception):
@@ -30,17 +38,39 @@ def binary() -> str | None:
     )
 
 
-def server_block(port: int, upstreams: list[str]) -> str:
-    """deploy/nginx.conf listening on 127.0.0.1:`port`, in front of `upstreams` (host:port)."""
+def server_block(port: int, upstreams: list[str], backups: Sequence[str] = ()) -> str:
+    """deploy/nginx.conf listening on 127.0.0.1:`port`, in front of `upstreams` (host:port),
+    those also in `backups` marked `backup` (used only while the others fail)."""
     text = SHIPPED.read_text(encoding="utf-8")
     text, listens = _LISTEN.subn(rf"\g<1>listen 127.0.0.1:{port};", text)
     servers = "".join(
-        f"    server {upstream} max_fails=3 fail_timeout=5s;\n" for upstream in upstreams
+        f"    server {upstream} max_fails=3 fail_timeout=5s"
+        f"{' backup' if upstream in backups else ''};\n"
+        for upstream in upstreams
     )
     text, blocks = _UPSTREAM_SERVERS.subn(lambda found: found.group(1) + servers, text)
     if (listens, blocks) != (1, 1):
         raise NginxError("deploy/nginx.conf no longer has the lines that are replaced")
     return text
+
+
+def preferring(ports: list[int], upstreams: list[str]) -> str:
+    """deploy/nginx.conf once per upstream: 127.0.0.1:`ports[i]` sends everything to
+    `upstreams[i]` while it answers, and to the others (its backups) while it does not."""
+    blocks = []
+    for n, (port, preferred) in enumerate(zip(ports, upstreams, strict=True), start=1):
+        others = [upstream for upstream in upstreams if upstream != preferred]
+        text = server_block(port, [preferred, *others], backups=others)
+        text, named = _UPSTREAM_NAME.subn(f"upstream gamehub_{n} {{", text)
+        text, passed = _PROXY_PASS.subn(f"proxy_pass http://gamehub_{n};", text)
+        if n > 1:  # the http-level map may be defined only once
+            text, maps = _UPGRADE_MAP.subn("", text)
+            if maps != 1:
+                raise NginxError("deploy/nginx.conf no longer has the upgrade map")
+        if named != 1 or passed == 0:
+            raise NginxError("deploy/nginx.conf no longer names its upstream `gamehub`")
+        blocks.append(text)
+    return "\n".join(blocks)
 
 
 def _main_config(prefix: Path) -> str:
@@ -62,8 +92,13 @@ def _main_config(prefix: Path) -> str:
 def start(program: str, prefix: Path, port: int, upstreams: list[str]) -> subprocess.Popen[bytes]:
     """NGINX in the foreground with its files under `prefix` (readable by nobody when run as
     root: keep it outside private temporary trees), listening on 127.0.0.1:`port`."""
+    return start_with(program, prefix, server_block(port, upstreams))
+
+
+def start_with(program: str, prefix: Path, server_blocks: str) -> subprocess.Popen[bytes]:
+    """NGINX in the foreground running `server_blocks` (rendered here), files under `prefix`."""
     prefix.chmod(0o755)
-    (prefix / "gamehub.conf").write_text(server_block(port, upstreams), encoding="utf-8")
+    (prefix / "gamehub.conf").write_text(server_blocks, encoding="utf-8")
     config = prefix / "nginx.conf"
     config.write_text(_main_config(prefix), encoding="utf-8")
     command = [program, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(config)]

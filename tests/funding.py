@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from quart import Quart
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub import ledger
 from gamehub.db import transaction
@@ -16,7 +17,12 @@ _references = itertools.count(1)
 
 
 async def fund(runtime: Runtime, user_id: int, cents: int) -> None:
-    async with transaction(runtime.sessions) as session:
+    await fund_with(runtime.sessions, user_id, cents)
+
+
+async def fund_with(sessions: async_sessionmaker[AsyncSession], user_id: int, cents: int) -> None:
+    """`fund` with a session factory of one's own (no app in this process)."""
+    async with transaction(sessions) as session:
         wallet = await ledger.open_wallet(session, user_id)
         clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
         await ledger.transfer(
@@ -31,9 +37,14 @@ async def fund(runtime: Runtime, user_id: int, cents: int) -> None:
 
 async def books_balance(runtime: Runtime) -> list[str]:
     """Every broken invariant: the ledger's, and escrow left in closed rooms."""
+    return await books_problems(runtime.sessions)
+
+
+async def books_problems(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    """`books_balance` with a session factory of one's own (no app in this process)."""
     from gamehub.rooms import store
 
-    async with runtime.sessions() as session:
+    async with sessions() as session:
         return await ledger.check_invariants(session) + await store.escrow_problems(session)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx
 from quart.typing import TestClientProtocol
 
 _counter = itertools.count(1)
@@ -17,21 +18,33 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def register(
-    client: TestClientProtocol, username: str | None = None, **fields: Any
-) -> dict[str, Any]:
-    """Register a new adult player and return the response body (user and tokens)."""
+def registration(username: str | None = None, **fields: Any) -> dict[str, Any]:
+    """The body that registers a new adult player (a fresh name unless given)."""
     name = username or f"player{next(_counter)}"
-    body = {
+    return {
         "username": name,
         "email": f"{name}@example.com",
         "password": PASSWORD,
         "date_of_birth": "1990-05-17",
         **fields,
     }
-    response = await client.post("/register", json=body)
+
+
+async def register(
+    client: TestClientProtocol, username: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Register a new adult player and return the response body (user and tokens)."""
+    response = await client.post("/register", json=registration(username, **fields))
     assert response.status_code == 201, await response.get_data(as_text=True)
     data: dict[str, Any] = await response.get_json()
+    return data
+
+
+async def register_over_http(http: httpx.AsyncClient, username: str) -> dict[str, Any]:
+    """`register` through a real server (`http` is its client)."""
+    response = await http.post("/register", json=registration(username))
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
     return data
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -77,22 +78,44 @@ async def serve_at(app: Quart, port: int) -> AsyncIterator[str]:
 
 
 class App:
-    """`gamehub serve` as a subprocess that can be started, killed and started again."""
+    """`gamehub serve` as a subprocess that can be started, killed and started again; or
+    another `command` that serves on `port` (in a process group of its own, as a Procfile
+    runner starts one, when `own_group`)."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        port: int,
+        command: list[str] | None = None,
+        *,
+        own_group: bool = False,
+    ) -> None:
         self.env, self.cwd, self.port = env, cwd, port
+        self.command = command or [
+            sys.executable,
+            "-m",
+            "gamehub.cli",
+            "serve",
+            "--port",
+            str(port),
+        ]
+        self.own_group = own_group
         self.base = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
 
     async def start(self) -> None:
+        if self.log is not None:  # started again after a kill or a drain
+            self.log.close()
         self.log = (self.cwd / "serve.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gamehub.cli", "serve", "--port", str(self.port)],
+            self.command,
             cwd=self.cwd,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.own_group,
         )
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(timeout=1) as http:
@@ -106,18 +129,27 @@ class App:
                 await asyncio.sleep(0.1)
         pytest.fail(f"gamehub serve did not start: {self.output()}")
 
+    def signal(self, signum: int) -> None:
+        """To the process, or to its whole group when it has one of its own (as a Procfile
+        runner or a platform stopping a dyno does)."""
+        assert self.process is not None
+        if self.own_group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        self.signal(signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.signal(signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self.signal(signal.SIGKILL)
                 self.process.wait(5)
         if self.log is not None:
             self.log.close()

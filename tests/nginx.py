@@ -13,7 +13,7 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -36,25 +36,40 @@ def binary() -> str:
 @contextlib.asynccontextmanager
 async def nginx_in_front_of(upstreams: list[str]) -> AsyncIterator[str]:
     """NGINX with the shipped configuration in front of `upstreams`; yields its base URL."""
-    program = binary()
     port = free_port()
+    async with _nginx([port], lambda: nginx.server_block(port, upstreams)) as (base,):
+        yield base
+
+
+@contextlib.asynccontextmanager
+async def nginx_preferring(upstreams: list[str]) -> AsyncIterator[list[str]]:
+    """NGINX with the shipped configuration once per upstream (gamehub/nginx.py `preferring`):
+    yields one base URL per upstream, which prefers it and fails over to the others."""
+    ports = [free_port() for _ in upstreams]
+    async with _nginx(ports, lambda: nginx.preferring(ports, upstreams)) as bases:
+        yield bases
+
+
+@contextlib.asynccontextmanager
+async def _nginx(ports: list[int], render: Callable[[], str]) -> AsyncIterator[list[str]]:
+    program = binary()
     # Outside pytest's private tmp tree: the workers (nobody, under root) must reach it.
     prefix = Path(tempfile.mkdtemp(prefix="gamehub-nginx-"))
-    process = nginx.start(program, prefix, port, upstreams)
-    base = f"http://127.0.0.1:{port}"
+    process = nginx.start_with(program, prefix, render())
     try:
         deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, f"nginx stopped: {nginx.error_log(prefix)}"
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"nginx did not listen: {nginx.error_log(prefix)}")
-                await asyncio.sleep(0.05)
-        yield base
+        for port in ports:
+            while True:
+                assert process.poll() is None, f"nginx stopped: {nginx.error_log(prefix)}"
+                try:
+                    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"nginx did not listen: {nginx.error_log(prefix)}")
+                    await asyncio.sleep(0.05)
+        yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
         nginx.stop(process)
         shutil.rmtree(prefix, ignore_errors=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 
 import httpx
@@ -17,7 +18,8 @@ class Reader:
     data, such as the leading `retry:`, dispatches nothing in a browser); `starts` is where
     each opened stream's events begin in it. With `reconnect`, a stream that ends or cannot be
     opened is opened again after `retry_s` with `Last-Event-ID` set to the last id received,
-    as EventSource does; `refused` counts the attempts answered with another status than 200."""
+    as EventSource does; `refused` counts the attempts answered with another status than 200,
+    and `failures` says when each attempt was refused or broke off, and how."""
 
     def __init__(
         self,
@@ -31,6 +33,7 @@ class Reader:
         self.events: list[ServerSentEvent] = []
         self.starts: list[int] = []
         self.refused: list[int] = []
+        self.failures: list[tuple[float, str]] = []  # (time.monotonic(), "status 502" | error)
         self.changed = asyncio.Event()
         self.headers = dict(headers or {})
         self.last_id: str | None = self.headers.pop("Last-Event-ID", None)
@@ -45,7 +48,8 @@ class Reader:
                 headers["Last-Event-ID"] = self.last_id
             try:
                 await self._read(http, url, headers)
-            except httpx.HTTPError:
+            except httpx.HTTPError as error:
+                self.failures.append((time.monotonic(), type(error).__name__))
                 if not self.reconnect:
                     raise
             if not self.reconnect:
@@ -56,6 +60,7 @@ class Reader:
         async with aconnect_sse(http, "GET", url, headers=headers) as source:
             if source.response.status_code != 200:
                 self.refused.append(source.response.status_code)
+                self.failures.append((time.monotonic(), f"status {source.response.status_code}"))
                 self.changed.set()
                 return
             self.starts.append(len(self.events))

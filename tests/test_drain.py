@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from tests.helpers import bearer
 from tests.live import App, free_port, live_server
 from tests.sse import Reader
 
+PROJECT = Path(__file__).resolve().parent.parent
 ENDED_WITHIN_S = 3.0
 EXITED_WITHIN_S = 6.0
 SERVICE_RESTART = 1012
@@ -66,12 +69,33 @@ async def _close_code(ws: aiohttp.ClientWebSocketResponse) -> int | None:
         assert message.type is not aiohttp.WSMsgType.ERROR, message
 
 
+def _procfile_web(env: dict[str, str], tmp_path: Path) -> App:
+    """The Procfile's web process as a platform runs it: its command line through bash, in a
+    process group of its own, from a folder with the project's hypercorn.toml, on $PORT; bound
+    to the loopback address rather than every interface (the one change made to it)."""
+    lines = (PROJECT / "Procfile").read_text(encoding="utf-8").splitlines()
+    (web,) = [line.removeprefix("web:").strip() for line in lines if line.startswith("web:")]
+    assert "0.0.0.0" in web, web
+    shutil.copy(PROJECT / "hypercorn.toml", tmp_path / "hypercorn.toml")
+    port = free_port()
+    env = {**env, "PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+    command = ["bash", "-c", web.replace("0.0.0.0", "127.0.0.1")]
+    return App(env, tmp_path, port, command, own_group=True)
+
+
+@pytest.mark.parametrize("started", ["gamehub serve", "Procfile"])
 async def test_sigterm_drains_streams_and_sockets_and_exits(
-    app: Quart, settings: Settings, backend: Backend, tmp_path: Path
+    app: Quart, settings: Settings, backend: Backend, tmp_path: Path, started: str
 ) -> None:
+    """`gamehub serve`, and the Procfile's web process (every process of its group signalled,
+    as platforms stop one)."""
     (player,) = await funded_players(app, 1)
     token = player["access_token"]
-    served = App(_serve_env(settings, backend, tmp_path), tmp_path, free_port())
+    env = _serve_env(settings, backend, tmp_path)
+    if started == "Procfile":
+        served = _procfile_web(env, tmp_path)
+    else:
+        served = App(env, tmp_path, free_port())
     await served.start()
     try:
         async with (
@@ -97,7 +121,7 @@ async def test_sigterm_drains_streams_and_sockets_and_exits(
 
             assert served.process is not None
             signalled = time.monotonic()
-            served.process.send_signal(signal.SIGTERM)
+            served.signal(signal.SIGTERM)
             async with asyncio.timeout(ENDED_WITHIN_S):
                 code = await _close_code(ws)
                 await asyncio.gather(*(reader.task for reader in readers))

@@ -12,15 +12,13 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
 from tests.backends import Backend, clean_services
 from tests.conftest import TEST_JWT_SECRET
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, register_over_http
 from tests.live import App, free_port
 from tests.nginx import client_from, nginx_in_front_of
 
@@ -104,19 +102,6 @@ async def test_the_app_sees_the_client_nginx_saw(deployment: Deployment) -> None
         assert (await http.get("/metrics")).status_code == 403
 
 
-async def _register(http: httpx.AsyncClient, username: str) -> dict[str, Any]:
-    body = {
-        "username": username,
-        "email": f"{username}@example.com",
-        "password": PASSWORD,
-        "date_of_birth": "1990-05-17",
-    }
-    response = await http.post("/register", json=body)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
-
-
 async def _upgrade(port: int, token: str, origin: str | None, host: str) -> int:
     """The status NGINX (and the app behind it) answers a WebSocket upgrade with."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -145,7 +130,7 @@ async def test_streams_and_sockets_pass_through(deployment: Deployment) -> None:
     base = deployment.base
     port = int(base.rsplit(":", 1)[1])
     async with client_from("127.0.0.6", base) as http:
-        token = (await _register(http, "streamer"))["access_token"]
+        token = (await register_over_http(http, "streamer"))["access_token"]
         # SSE: the snapshot arrives through NGINX while the stream stays open.
         headers = {"Authorization": f"Bearer {token}"}
         async with aconnect_sse(http, "GET", "/events", headers=headers) as source:
@@ -169,7 +154,7 @@ async def test_a_login_storm_through_nginx_does_not_lock_the_owner_out(
     base = deployment.base
     usual = "127.0.0.7"
     async with client_from(usual, base) as owner:
-        await _register(owner, "target")
+        await register_over_http(owner, "target")
         owner.cookies.clear()  # the usual address alone, no device cookie
         login = {"username": "target", "password": PASSWORD}
         assert (await owner.post("/login", json=login)).status_code == 200
