@@ -108,7 +108,7 @@ async def resolve(
             done = await settle.complete_withdrawal(
                 rt,
                 originator_conversation_id=row.provider_ref,
-                amount=row.amount,
+                amount=row.net_amount,  # what M-Pesa paid: less the withholding tax
                 receipt=receipt,
                 on_settled=note,
             )
