@@ -520,13 +520,13 @@ _UNBALANCED_POSTS = text(
             THEN CAST(split_part(w.reference, ':', 2) AS bigint) END
         WHERE w.kind = :kind AND h.id IS NULL
     ) + (
-    SELECT count(*) FROM ledger_holds h
-    LEFT JOIN ledger_transfers p ON p.hold_id = h.id
-    LEFT JOIN ledger_transfers w ON w.reference = 'hold:' || h.id || CAST(:suffix AS text)
-    LEFT JOIN ledger_accounts tax ON tax.id = w.credit_account_id
-    WHERE (h.status = 'posted' AND p.amount + coalesce(w.amount, 0) <> h.amount)
-        OR (w.id IS NOT NULL AND (h.status <> 'posted' OR w.debit_account_id <> h.debit_account_id
-                                  OR tax.kind <> 'tax'))
+        SELECT count(*) FROM ledger_holds h
+        LEFT JOIN ledger_transfers p ON p.hold_id = h.id
+        LEFT JOIN ledger_transfers w ON w.reference = 'hold:' || h.id || CAST(:suffix AS text)
+        LEFT JOIN ledger_accounts tax ON tax.id = w.credit_account_id
+        WHERE (h.status = 'posted' AND p.amount + coalesce(w.amount, 0) <> h.amount)
+            OR (w.id IS NOT NULL AND (h.status <> 'posted' OR tax.kind <> 'tax'
+                                      OR w.debit_account_id <> h.debit_account_id))
     )
     """
 )

@@ -76,6 +76,7 @@ async def resolve(
             details={
                 "type": settled.type,
                 "amount": settled.amount,
+                "tax_withheld": settled.tax_withheld,
                 "user_id": settled.user_id,
                 "provider_ref": settled.provider_ref,
                 "evidence": evidence,

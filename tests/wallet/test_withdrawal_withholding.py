@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gamehub import ledger, taxes
-from gamehub.models import Account, Transaction, Transfer
+from gamehub.models import Account, AuditEntry, Transaction, Transfer
 from gamehub.mpesa import sandbox_bodies
 from gamehub.settings import Settings, SettingsError, load_settings
 from gamehub.wallet import withdrawals
@@ -253,6 +253,12 @@ async def test_an_operator_resolution_posts_the_tax(live: Live) -> None:
     assert (await wallet(live, player))["balance"] == "1700.00"
     _, liability, moved = await _books(live)
     assert (liability, moved) == (1_500, 1)
+    async with live.rt.sessions() as session:
+        noted = await session.scalar(
+            select(AuditEntry).where(AuditEntry.subject == f"transaction:{started['id']}")
+        )
+    assert noted is not None
+    assert (noted.details["amount"], noted.details["tax_withheld"]) == (30_000, 1_500)
     await _check(live)
 
 
