@@ -337,12 +337,37 @@ async def _end_hold(session: AsyncSession, hold_id: int, status: str) -> Hold | 
     )
 
 
-async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = None) -> bool:
-    """Turn a pending hold into its transfer. False if the hold had already been posted;
-    HoldNotPending if it had been released (money must never move after a release)."""
+@dataclass(frozen=True)
+class Withheld:
+    """A share of a hold that its posting sends to a tax account instead of the hold's credit
+    account (a withdrawal's withholding tax): transfer `hold:<id>:withholding` of `kind`."""
+
+    kind: str
+    account: int
+    amount: int
+
+
+def withheld_reference(hold_id: int) -> str:
+    return f"hold:{hold_id}{taxes.WITHHOLDING_SUFFIX}"
+
+
+async def post_hold(
+    session: AsyncSession,
+    hold_id: int,
+    *,
+    kind: str | None = None,
+    withheld: Withheld | None = None,
+) -> bool:
+    """Turn a pending hold into its transfer (less `withheld`, which becomes a second transfer
+    from the same account to its tax account, in the same step). False if the hold had already
+    been posted; HoldNotPending if it had been released (money must never move after a
+    release)."""
     ended = await _end_hold(session, hold_id, "posted")
     if ended is None:
         return False
+    tax = 0 if withheld is None else withheld.amount
+    if not 0 <= tax < ended.amount:
+        raise ValueError(f"hold {hold_id}: cannot withhold {tax} of {ended.amount}")
     transfer_id = (
         await session.execute(
             postgresql.insert(Transfer)
@@ -351,7 +376,7 @@ async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = N
                 kind=kind or ended.kind,
                 debit_account_id=ended.debit_account_id,
                 credit_account_id=ended.credit_account_id,
-                amount=ended.amount,
+                amount=ended.amount - tax,
                 hold_id=hold_id,
                 created_at=utcnow(),
             )
@@ -359,9 +384,28 @@ async def post_hold(session: AsyncSession, hold_id: int, *, kind: str | None = N
         )
     ).scalar_one()
     assert transfer_id is not None
-    await _move(
-        session, ended.debit_account_id, ended.credit_account_id, ended.amount, from_held=True
+    if withheld is None or not tax:
+        await _move(
+            session, ended.debit_account_id, ended.credit_account_id, ended.amount, from_held=True
+        )
+        return True
+    await session.execute(
+        postgresql.insert(Transfer).values(
+            reference=withheld_reference(hold_id),
+            kind=withheld.kind,
+            debit_account_id=ended.debit_account_id,
+            credit_account_id=withheld.account,
+            amount=tax,
+            created_at=utcnow(),
+        )
     )
+    credits = {ended.credit_account_id: ended.amount - tax, withheld.account: tax}
+    # Rows locked in id order, as _move does.
+    for account in sorted({ended.debit_account_id, *credits}):
+        if account == ended.debit_account_id:
+            await _debit(session, account, ended.amount, from_held=True)
+        else:
+            await _credit(session, account, credits[account])
     return True
 
 
@@ -452,7 +496,40 @@ async def check_invariants(session: AsyncSession) -> list[str]:
             f"{stray} withholding transfers do not follow a larger payout to the same wallet"
             " into a tax account"
         )
+    unbalanced = await session.scalar(
+        _UNBALANCED_POSTS,
+        {"suffix": taxes.WITHHOLDING_SUFFIX, "kind": taxes.WITHDRAWAL_WITHHOLDING_KIND},
+    )
+    if unbalanced:
+        problems.append(
+            f"{unbalanced} posted holds whose transfer and withholding do not make their"
+            " amount, or whose withholding is not from the held account into a tax account"
+        )
     return problems
+
+
+# A posted hold's transfer is its whole amount, or its amount less the withholding posted with
+# it (`hold:<id>:withholding`, from the held account to a tax account); a hold's withholding
+# exists only once the hold is posted, and a withdrawal's withholding names a hold.
+_UNBALANCED_POSTS = text(
+    """
+    SELECT (
+        SELECT count(*) FROM ledger_transfers w
+        LEFT JOIN ledger_holds h ON h.id = CASE
+            WHEN w.reference ~ ('^hold:[0-9]{1,18}' || CAST(:suffix AS text) || '$')
+            THEN CAST(split_part(w.reference, ':', 2) AS bigint) END
+        WHERE w.kind = :kind AND h.id IS NULL
+    ) + (
+        SELECT count(*) FROM ledger_holds h
+        LEFT JOIN ledger_transfers p ON p.hold_id = h.id
+        LEFT JOIN ledger_transfers w ON w.reference = 'hold:' || h.id || CAST(:suffix AS text)
+        LEFT JOIN ledger_accounts tax ON tax.id = w.credit_account_id
+        WHERE (h.status = 'posted' AND p.amount + coalesce(w.amount, 0) <> h.amount)
+            OR (w.id IS NOT NULL AND (h.status <> 'posted' OR tax.kind <> 'tax'
+                                      OR w.debit_account_id <> h.debit_account_id))
+    )
+    """
+)
 
 
 # A withholding on winnings (taxes.py) is taken from a payout just made, in the same statement:

@@ -170,6 +170,8 @@ class Settings:
     tax_deposit_excise: tuple[TaxRate, ...] = ()
     # Withholding on winnings (gamehub/taxes.py), in the same form; none = off.
     tax_winnings_withholding: tuple[TaxRate, ...] = ()
+    # Withholding on withdrawals (gamehub/taxes.py), in the same form; none = off.
+    tax_withdrawal_withholding: tuple[TaxRate, ...] = ()
 
     def roulette_overrides(self) -> dict[str, int]:
         overrides = {
@@ -310,7 +312,11 @@ def load_settings(
     ):
         if (value := get(name)) is not None:
             kwargs[name.lower()] = _int(value, name, minimum=1)
-    for name in ("TAX_DEPOSIT_EXCISE", "TAX_WINNINGS_WITHHOLDING"):
+    for name in (
+        "TAX_DEPOSIT_EXCISE",
+        "TAX_WINNINGS_WITHHOLDING",
+        "TAX_WITHDRAWAL_WITHHOLDING",
+    ):
         if (value := get(name)) is not None:
             try:
                 kwargs[name.lower()] = parse_rates(value)

@@ -7,7 +7,11 @@ withholding on winnings (a spin's statement, games/spin_pg.py; a room's postings
 the payout is credited in full, then the tax on the winnings moves from the wallet to a liability
 account, in the same statement). Winnings are what a payout adds to the stake it pays back (the
 profit): nothing is withheld on a loss, on a payout that only returns the stake, or on a refund.
-Rates are basis points (1/100 of a percent); the tax on an amount is rounded down to the cent."""
+A third, the withholding on withdrawals (wallet/withdrawals.py, wallet/settle.py), is fixed when
+a withdrawal is asked for and taken when it is paid out: the wallet gives the whole amount, M-Pesa
+pays the player the amount less the tax, and the tax goes to its liability account.
+Rates are basis points (1/100 of a percent); the tax on an amount is rounded down to the cent
+(the withholding on withdrawals to the shilling: M-Pesa pays whole shillings)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+
+from gamehub.money import CENTS
 
 DEPOSIT_EXCISE_ACCOUNT = "tax:deposit_excise"
 # Withholding on winnings is credited to sub-accounts (kind "tax") per game and shard, for the
@@ -28,6 +34,11 @@ WITHHOLDING_SHARDS = 64
 WITHHOLDING_KINDS = ("withholding", "roulette_withholding")
 # A withholding transfer's reference is the payout's it was taken from, with this suffix.
 WITHHOLDING_SUFFIX = ":withholding"
+# The withholding on withdrawals: one liability account (every payout already locks the one
+# M-Pesa clearing row in the same transaction, so a second single row queues nothing more), and
+# its transfer's reference is the withdrawal's hold's (`hold:<id>`) with this suffix.
+WITHDRAWAL_WITHHOLDING_ACCOUNT = "tax:withdrawal_withholding"
+WITHDRAWAL_WITHHOLDING_KIND = "withdrawal_withholding"
 _ENTRY = re.compile(r"^\s*([0-9]{1,2}(?:\.[0-9]{1,2})?)%@([0-9]{4}-[0-9]{2}-[0-9]{2})\s*$")
 
 
@@ -87,6 +98,13 @@ def withholding_on(payout: int, stake: int, basis_points: int) -> int:
     """The tax withheld from `payout` cents that pays back `stake`: on the winnings (the profit,
     payout - stake) only, rounded down to the cent; 0 on a loss, a draw or a refund."""
     return tax_on(max(payout - stake, 0), basis_points)
+
+
+def withdrawal_withholding(amount: int, basis_points: int) -> int:
+    """The tax withheld from a withdrawal of `amount` cents (whole shillings): rounded down to
+    the shilling, so that what M-Pesa pays (amount - tax) is whole shillings, as B2C requires,
+    and the tax is never more than the rate's share."""
+    return tax_on(amount, basis_points) // CENTS * CENTS
 
 
 def withholding_account(game: str, key: int) -> str:

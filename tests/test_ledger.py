@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from gamehub import ledger, ledger_pg
+from gamehub import ledger, ledger_pg, taxes
 from gamehub.db import transaction, utcnow
 from gamehub.errors import InsufficientFunds
 from gamehub.models import Transfer, User
@@ -162,6 +162,74 @@ async def test_holds_end_exactly_once(runtime: Runtime, client: object) -> None:
         async with transaction(runtime.sessions) as session:
             await ledger.post_hold(session, second)
     assert await _invariants(runtime) == []
+
+
+async def test_a_hold_posted_with_a_withholding_moves_both_once(
+    runtime: Runtime, client: object
+) -> None:
+    """A withdrawal's hold is posted as its payout plus its withholding tax (to a tax account),
+    once; the invariants see a withholding that does not add up or names no hold."""
+    wallet = await _user_wallet(runtime, client, 10_000)
+    async with transaction(runtime.sessions) as session:
+        clearing = await ledger.account_id(session, ledger.MPESA_CLEARING)
+        tax = await ledger.account_id(session, taxes.WITHDRAWAL_WITHHOLDING_ACCOUNT, "tax")
+        hold_id = (
+            await ledger.hold(
+                session,
+                reference="test:withheld",
+                kind="withdrawal",
+                debit=wallet,
+                credit=clearing,
+                amount=6_000,
+            )
+        ).hold_id
+    withheld = ledger.Withheld(taxes.WITHDRAWAL_WITHHOLDING_KIND, tax, 300)
+
+    async def post() -> bool:
+        async with transaction(runtime.sessions) as session:
+            return await ledger.post_hold(session, hold_id, withheld=withheld)
+
+    assert sum(await asyncio.gather(*(post() for _ in range(10)))) == 1
+    assert await _balance(runtime, wallet) == (4_000, 0)
+    assert await _balance(runtime, tax) == (300, 0)
+    async with runtime.sessions() as session:
+        moved = (
+            await session.execute(
+                select(Transfer.reference, Transfer.amount, Transfer.credit_account_id)
+                .where(Transfer.debit_account_id == wallet)
+                .order_by(Transfer.id)
+            )
+        ).all()
+    assert [tuple(row) for row in moved] == [
+        (f"hold:{hold_id}:post", 5_700, clearing),
+        (f"hold:{hold_id}:withholding", 300, tax),
+    ]
+    assert await _invariants(runtime) == []
+    with pytest.raises(ValueError):
+        async with transaction(runtime.sessions) as session:
+            second = await ledger.hold(
+                session,
+                reference="test:withheld:all",
+                kind="withdrawal",
+                debit=wallet,
+                credit=clearing,
+                amount=1_000,
+            )
+            await ledger.post_hold(
+                session, second.hold_id, withheld=ledger.Withheld("x", tax, 1_000)
+            )
+    # A withholding that names no hold is reported.
+    async with transaction(runtime.sessions) as session:
+        await ledger.transfer(
+            session,
+            reference="test:stray:withholding",
+            kind=taxes.WITHDRAWAL_WITHHOLDING_KIND,
+            debit=wallet,
+            credit=tax,
+            amount=100,
+        )
+    [problem] = await _invariants(runtime)
+    assert "withholding" in problem
 
 
 async def test_database_refuses_a_negative_wallet(runtime: Runtime, client: object) -> None:

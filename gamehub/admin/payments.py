@@ -76,6 +76,7 @@ async def resolve(
             details={
                 "type": settled.type,
                 "amount": settled.amount,
+                "tax_withheld": settled.tax_withheld,
                 "user_id": settled.user_id,
                 "provider_ref": settled.provider_ref,
                 "evidence": evidence,
@@ -108,7 +109,7 @@ async def resolve(
             done = await settle.complete_withdrawal(
                 rt,
                 originator_conversation_id=row.provider_ref,
-                amount=row.amount,
+                amount=row.net_amount,  # what M-Pesa paid: less the withholding tax
                 receipt=receipt,
                 on_settled=note,
             )

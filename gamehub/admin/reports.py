@@ -23,7 +23,7 @@ from gamehub import ledger
 from gamehub.games.catalogue import RUSSIAN_ROULETTE, SPIN_AND_WIN, active_games
 from gamehub.games.wheel import Wheel
 from gamehub.rooms import store
-from gamehub.taxes import WITHHOLDING_KINDS
+from gamehub.taxes import WITHHOLDING_KINDS, WITHHOLDING_SUFFIX
 
 Z_95 = 1.959964
 
@@ -171,11 +171,26 @@ _WITHHELD = text(
 )
 
 
+# The withholding on withdrawals per day: its base is the day's paid-out withdrawals (their
+# holds, posted when M-Pesa paid), its amount the withholding posted with them (ledger.py).
+_WITHDRAWN = text(
+    """
+    SELECT (h.ended_at AT TIME ZONE 'UTC')::date AS day,
+        sum(h.amount), sum(coalesce(w.amount, 0)), count(w.id)
+    FROM ledger_holds h
+    LEFT JOIN ledger_transfers w ON w.reference = 'hold:' || h.id || CAST(:suffix AS text)
+    WHERE h.kind = 'withdrawal' AND h.status = 'posted'
+        AND h.ended_at >= :start AND h.ended_at < :end
+    GROUP BY 1
+    """
+)
+
+
 @dataclass(frozen=True)
 class TaxDay:
     day: date
     tax: str
-    base: int  # what it was levied on (the day's deposits)
+    base: int  # what it was levied on (the day's deposits, winnings or withdrawals)
     amount: int  # owed to the tax authority (credited to the liability account)
     count: int
 
@@ -183,13 +198,17 @@ class TaxDay:
 async def taxes(
     sessions: async_sessionmaker[AsyncSession], first: date, last: date
 ) -> list[TaxDay]:
-    """Per UTC day: the excise on deposits (deposits, and the excise they carried) and the
-    withholding on winnings (the winnings it was taken from, and the tax)."""
+    """Per UTC day: the excise on deposits (deposits, and the excise they carried), the
+    withholding on winnings (the winnings it was taken from, and the tax) and the withholding on
+    withdrawals (the withdrawals paid out, and the tax)."""
     bounds = {"start": _moment(first), "end": _moment(last + timedelta(days=1))}
     async with sessions() as session:
         rows = (await session.execute(_TAXES, bounds)).all()
         withheld = (
             await session.execute(_WITHHELD, {**bounds, "kinds": list(WITHHOLDING_KINDS)})
+        ).all()
+        withdrawn = (
+            await session.execute(_WITHDRAWN, {**bounds, "suffix": WITHHOLDING_SUFFIX})
         ).all()
     deposits = {day: int(total) for day, kind, _count, total in rows if kind == "deposit"}
     found = [
@@ -200,6 +219,11 @@ async def taxes(
     found += [
         TaxDay(day, "winnings_withholding", int(base), int(amount), int(count))
         for day, base, amount, count in withheld
+        if amount
+    ]
+    found += [
+        TaxDay(day, "withdrawal_withholding", int(base), int(amount), int(count))
+        for day, base, amount, count in withdrawn
         if amount
     ]
     return sorted(found, key=lambda row: (row.day, row.tax))

@@ -42,6 +42,7 @@ CSV_COLUMNS = [
     "ci95_high",
     "tax_withheld",
 ]
+TAX_CSV_COLUMNS = ["day", "tax", "base", "amount", "count"]
 
 
 def _ratio(value: float | None) -> str | None:
@@ -118,12 +119,10 @@ async def house(query_args: HouseQuery) -> HouseReportOut:
 async def house_csv(query_args: HouseQuery) -> Response:
     """The house report as CSV (one row per game per day; amounts in KES)."""
     first, last, rows = await _report(query_args)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    lines = []
     for row in rows:
         shown = _day_out(row)
-        writer.writerow(
+        lines.append(
             [
                 shown.day,
                 shown.game,
@@ -139,7 +138,15 @@ async def house_csv(query_args: HouseQuery) -> Response:
                 shown.tax_withheld,
             ]
         )
-    name = f"house-{first.isoformat()}-{last.isoformat()}.csv"
+    return _csv(f"house-{first.isoformat()}-{last.isoformat()}.csv", CSV_COLUMNS, lines)
+
+
+def _csv(name: str, columns: list[str], lines: list[list[object]]) -> Response:
+    """A report as a CSV attachment named `name`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows(lines)
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -152,23 +159,38 @@ async def house_csv(query_args: HouseQuery) -> Response:
 @validate_querystring(HouseQuery)
 @validate_response(TaxReportOut)
 async def taxes(query_args: HouseQuery) -> TaxReportOut:
-    """Taxes levied per UTC day (the excise on deposits and the withholding on winnings, when
-    configured) and their base."""
+    """Taxes levied per UTC day (the excise on deposits, the withholding on winnings and on
+    withdrawals, when configured) and their base."""
     first, last = _days(query_args)
     rows = await reports.taxes(runtime().readers, first, last)
     return TaxReportOut(
         period={"from": first.isoformat(), "to": last.isoformat()},
-        days=[
-            TaxDayOut(
-                day=row.day.isoformat(),
-                tax=row.tax,
-                base=format_cents(row.base),
-                amount=format_cents(row.amount),
-                count=row.count,
-            )
-            for row in rows
-        ],
+        days=[_tax_day_out(row) for row in rows],
         total=format_cents(sum(row.amount for row in rows)),
+    )
+
+
+@blueprint.get("/reports/taxes.csv")
+@operator_required
+@validate_querystring(HouseQuery)
+async def taxes_csv(query_args: HouseQuery) -> Response:
+    """The tax report as CSV (one row per tax per day; amounts in KES)."""
+    first, last = _days(query_args)
+    rows = await reports.taxes(runtime().readers, first, last)
+    lines: list[list[object]] = []
+    for row in rows:
+        shown = _tax_day_out(row)
+        lines.append([shown.day, shown.tax, shown.base, shown.amount, shown.count])
+    return _csv(f"taxes-{first.isoformat()}-{last.isoformat()}.csv", TAX_CSV_COLUMNS, lines)
+
+
+def _tax_day_out(row: reports.TaxDay) -> TaxDayOut:
+    return TaxDayOut(
+        day=row.day.isoformat(),
+        tax=row.tax,
+        base=format_cents(row.base),
+        amount=format_cents(row.amount),
+        count=row.count,
     )
 
 

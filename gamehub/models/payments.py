@@ -27,13 +27,26 @@ class Transaction(Base):
     # instead of holding, paying or prompting again.
     request_ref: Mapped[str | None] = mapped_column(String(128))
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
+    # The withholding tax on a withdrawal (gamehub/taxes.py), fixed when it is asked for: M-Pesa
+    # pays amount - tax_withheld; the wallet gives the whole amount when it is paid out.
+    tax_withheld: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def net_amount(self) -> int:
+        """What M-Pesa pays out (a withdrawal) or takes in (a deposit), in cents."""
+        return self.amount - self.tax_withheld
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("type IN ('deposit', 'withdrawal')", name="known_type"),
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="known_status"),
+        CheckConstraint(
+            "tax_withheld >= 0 AND tax_withheld < amount"
+            " AND (type = 'withdrawal' OR tax_withheld = 0)",
+            name="tax_within_withdrawal",
+        ),
         Index("ix_transactions_user_id_id", "user_id", "id"),
         Index("ix_transactions_status_created", "status", "created_at"),
         Index(

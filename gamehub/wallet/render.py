@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def transaction_out(row: Transaction) -> TransactionOut:
+    withdrawal = row.type == "withdrawal"
     return TransactionOut(
         id=row.id,
         type=row.type,
@@ -28,6 +29,8 @@ def transaction_out(row: Transaction) -> TransactionOut:
         failure_reason=row.failure_reason,
         created_at=iso_utc(row.created_at),
         updated_at=iso_utc(row.updated_at),
+        tax_withheld=format_cents(row.tax_withheld) if withdrawal else None,
+        net_amount=format_cents(row.net_amount) if withdrawal else None,
     )
 
 

@@ -67,7 +67,9 @@ async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
 @validate_response(TransactionEnvelope, 202)
 async def withdraw(data: WithdrawIn) -> tuple[TransactionEnvelope, int]:
     """Hold the amount at once and pay it to `phone` (default: the profile's) by B2C; released
-    if the payout fails. 409 `insufficient_funds`; 422 `phone_required`."""
+    if the payout fails. With a withholding tax on withdrawals configured, B2C pays `net_amount`
+    (the amount less `tax_withheld`, fixed now). 409 `insufficient_funds`; 422
+    `phone_required`, or `amount_out_of_range` when what would be paid is below the minimum."""
     row = await withdrawals.withdraw(
         runtime(), current_user().id, data.amount, data.phone, idempotency_scope()
     )

@@ -50,6 +50,10 @@ class TransactionOut(BaseModel):
     failure_reason: str | None
     created_at: str
     updated_at: str
+    # A withdrawal's withholding tax (fixed when it was asked for; "0.00" when none) and what
+    # M-Pesa pays the phone (amount - tax_withheld); null for a deposit.
+    tax_withheld: str | None = None
+    net_amount: str | None = None
 
 
 class TransactionEnvelope(BaseModel):

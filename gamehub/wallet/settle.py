@@ -179,14 +179,16 @@ async def complete_withdrawal(
     receipt: str | None,
     on_settled: OnSettled | None = None,
 ) -> Transaction | None:
-    """Pay out a pending withdrawal exactly once: its hold is posted to M-Pesa clearing."""
+    """Pay out a pending withdrawal exactly once: its hold is posted to M-Pesa clearing (less
+    its withholding tax, posted to the tax's liability account). `amount` is what M-Pesa paid:
+    the withdrawal's amount less that tax."""
     if amount is None:
         log.warning("withdrawal %s: success without an amount", originator_conversation_id)
         return None
     statement = _pending(
         Transaction.provider_ref == originator_conversation_id,
         Transaction.type == "withdrawal",
-        Transaction.amount == amount,
+        Transaction.amount - Transaction.tax_withheld == amount,
     ).values(status="completed", receipt=receipt, updated_at=utcnow())
     try:
         return await _settle(rt, statement, _post_hold, on_settled)
@@ -199,7 +201,11 @@ async def complete_withdrawal(
 
 async def _post_hold(session: AsyncSession, row: Transaction) -> None:
     assert row.hold_id is not None, "a withdrawal is held when it is recorded"
-    await ledger.post_hold(session, row.hold_id, kind="withdrawal")
+    withheld = None
+    if row.tax_withheld:
+        account = await ledger.account_id(session, taxes.WITHDRAWAL_WITHHOLDING_ACCOUNT, "tax")
+        withheld = ledger.Withheld(taxes.WITHDRAWAL_WITHHOLDING_KIND, account, row.tax_withheld)
+    await ledger.post_hold(session, row.hold_id, kind="withdrawal", withheld=withheld)
 
 
 async def _release_hold(session: AsyncSession, row: Transaction) -> None:

@@ -5,24 +5,29 @@ timeout, a crash or from the reconciler) is the same payment and never a second 
 A request under an Idempotency-Key names the transaction, its hold and its
 OriginatorConversationID after the key's scope: a retry after a 5xx or a crash finds that
 withdrawal and answers with it; it never holds or sends a payment again (a payment that the
-dead attempt did not send is sent by the reconciler, under the same id)."""
+dead attempt did not send is sent by the reconciler, under the same id).
+
+With a withholding tax on withdrawals configured (taxes.py), the tax at the rate in force when
+the withdrawal is asked for is fixed then and stored with it: the whole amount is held, B2C pays
+the amount less the tax, and settle.py posts the hold as both when it is paid out."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 
-from gamehub import faults, ledger
-from gamehub.db import transaction
+from gamehub import faults, ledger, taxes
+from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction, User
-from gamehub.money import CENTS
+from gamehub.money import CENTS, format_cents
 from gamehub.mpesa.errors import DarajaError, DarajaUnavailable
 from gamehub.phone import normalise_phone
 from gamehub.runtime import Runtime
 from gamehub.wallet import queries, settle
-from gamehub.wallet.errors import MpesaRefused, PhoneRequired
+from gamehub.wallet.errors import AmountOutOfRange, MpesaRefused, PhoneRequired
 from gamehub.wallet.limits import check_range
 from gamehub.wallet.render import announce, transaction_out
 
@@ -76,6 +81,8 @@ async def _hold(
             if not profile_phone:
                 raise PhoneRequired()
             phone = normalise_phone(profile_phone)
+        now = utcnow()
+        tax = _withholding(rt, amount, now)
         row = Transaction(
             user_id=user_id,
             type="withdrawal",
@@ -84,6 +91,9 @@ async def _hold(
             phone=phone,
             provider_ref=_originator_conversation_id(scope),
             request_ref=scope,
+            tax_withheld=tax,
+            created_at=now,
+            updated_at=now,
         )
         session.add(row)
         await session.flush()
@@ -103,6 +113,28 @@ async def _hold(
     return row
 
 
+def _withholding(rt: Runtime, amount: int, now: datetime) -> int:
+    """The withholding tax on a withdrawal of `amount` asked for `now` (0 when none is
+    configured); 422 when what would be paid out is below the smallest withdrawal."""
+    rates = rt.settings.tax_withdrawal_withholding
+    if not rates:
+        return 0
+    tax = taxes.withdrawal_withholding(amount, taxes.rate_at(rates, now))
+    minimum = rt.settings.withdraw_min_kes * CENTS
+    if amount - tax < minimum:
+        raise AmountOutOfRange(
+            f"After the withholding tax of {format_cents(tax)} KES, this withdrawal would pay"
+            f" {format_cents(amount - tax)} KES, below the {format_cents(minimum)} KES minimum.",
+            details={
+                "fields": [{"field": "amount", "message": "out of range", "type": "range"}],
+                "minimum": format_cents(minimum),
+                "tax_withheld": format_cents(tax),
+                "net_amount": format_cents(amount - tax),
+            },
+        )
+    return tax
+
+
 async def send_payment(rt: Runtime, row: Transaction) -> str:
     """Send (or send again) the B2C payment of a pending withdrawal.
 
@@ -116,7 +148,7 @@ async def send_payment(rt: Runtime, row: Transaction) -> str:
         await gateway.client.b2c_payment(
             originator_conversation_id=_ref(row),
             phone=row.phone,
-            amount=row.amount // CENTS,
+            amount=row.net_amount // CENTS,  # less the withholding tax, if any
             result_url=gateway.callback_url("b2c/result"),
             timeout_url=gateway.callback_url("b2c/timeout"),
             remarks="Game Hub withdrawal",

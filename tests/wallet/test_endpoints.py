@@ -152,8 +152,10 @@ async def test_transactions_pages_and_ownership(live: Live) -> None:
     item = rest.json()["transactions"][0]
     assert set(item) == {
         "id", "type", "status", "amount", "phone", "provider_ref", "receipt",
-        "failure_reason", "created_at", "updated_at",
+        "failure_reason", "created_at", "updated_at", "tax_withheld", "net_amount",
     }  # fmt: skip
+    # The contract's fields, and a withdrawal's tax (null on a deposit: OPERATIONS.md, Taxes).
+    assert (item["tax_withheld"], item["net_amount"]) == (None, None)
     for bad in ("limit=0", "limit=101", "limit=x", "before=0", "before=-1", "other=1"):
         response = await live.http.get(f"/transactions?{bad}", headers=player.headers)
         assert response.status_code == 422, bad
