@@ -6,7 +6,8 @@ one timer armed from the deadline the game gives.
 Several instances may hold an actor for the same room: the seq guard (or, on the transactional
 way, the room's row lock) makes the database apply their messages one at a time, and a timer
 that another instance already handled changes nothing. An actor whose room another instance
-moved on catches up by reading the room (unlocked) before it falls back to the transactional way.
+moved on catches up by reading the room (unlocked) before it falls back to the transactional way;
+a refusal by the rules against the room that read shows is answered without a lock.
 """
 
 from __future__ import annotations
@@ -109,8 +110,12 @@ class RoomActor:
     async def _apply(self, message: Message) -> Applied:
         now = utcnow()
         known = self._known
+        refusal: RuleError | None = None
         if known is not None:
-            applied = await self._apply_remembered(message, known, now)
+            try:
+                applied = await self._apply_remembered(message, known, now)
+            except RuleError as error:
+                applied, refusal = None, error
             if applied is not None:
                 return applied
         # This actor may never have known the room, or another instance may have moved it on
@@ -121,9 +126,20 @@ class RoomActor:
         if stored is not None and (known is None or stored[0].seq != known[0].seq):
             read = (stored[0], self.game.load(stored[1]))
             self._remember(read)
-            applied = await self._apply_remembered(message, read, now, as_stored=True)
+            try:
+                applied = await self._apply_remembered(message, read, now, as_stored=True)
+            except RuleError as error:
+                applied, refusal = None, error
+            else:
+                refusal = None
             if applied is not None:
                 return applied
+        if refusal is not None and stored is not None and message.seat is None:
+            # The rules refused it against the room as last committed (the memory the read
+            # confirmed, or the read): the lock would find the same room and the same refusal.
+            async with self.registry.pg.connection() as connection:
+                await store_pg.check_login(connection, message.login)
+            raise refusal
         self._remember(None)
         return await self._apply_locked(message, now)
 
@@ -136,17 +152,14 @@ class RoomActor:
     ) -> Applied | None:
         """The common way: the message judged against the room as this actor last committed
         it (or, `as_stored`, as just read), saved by one statement guarded by the room's seq
-        that writes all of it (money, seat, the game's rows, events) or nothing. None sends the
-        message on (_apply: the room read, then the transactional way, _apply_locked): it was
-        refused (a refusal, by the rules or by the statement, is only ever explained from the
-        locked room), an account is not open yet, or the room moved on elsewhere. A message
-        that changes nothing in the room as just read (a timer another instance handled) is
-        answered here: the lock would find the same."""
+        that writes all of it (money, seat, the game's rows, events) or nothing. A RuleError
+        is the rules' refusal against that room; None sends the message on (_apply: the room
+        read, then the transactional way, _apply_locked): the statement refused (explained
+        from the locked room), an account is not open yet, or the room moved on elsewhere. A
+        message that changes nothing in the room as just read (a timer another instance
+        handled) is answered here: the lock would find the same."""
         room, state = known
-        try:
-            transition = handle(self.game, state, message, now)
-        except RuleError:
-            return None
+        transition = handle(self.game, state, message, now)
         if not transition.events:
             quiet = message.login is None and message.seat is None
             if as_stored and quiet and not transition.postings:

@@ -273,6 +273,16 @@ def _room_of(row: asyncpg.Record | None) -> tuple[store.RoomRow, dict[str, Any]]
     return store.RoomRow(row[0], row[1], row[2], row[4]), json.loads(row[3])
 
 
+async def check_login(connection: Connection, login: AccessClaims | None) -> None:
+    """SessionRevoked unless this login (token family) is neither logged out nor revoked
+    (None: no login to check)."""
+    if login is None:
+        return
+    params = {"user_id": login.user_id, "family_id": login.family_id}
+    if not await _LOGIN_LIVE.fetchval(connection, **params):
+        raise SessionRevoked()
+
+
 async def read_room(pool: RawPool, room_id: int) -> tuple[store.RoomRow, dict[str, Any]] | None:
     """The room's row and stored state as last committed, unlocked (see _READ_ROOM)."""
     return _room_of(await pool.fetchrow(_READ_ROOM, {"room": room_id}))
@@ -418,13 +428,7 @@ class PgRoomTx:
         )
 
     async def check_login(self, login: AccessClaims | None) -> None:
-        """SessionRevoked unless this login (token family) is neither logged out nor revoked
-        (None: no login to check)."""
-        if login is None:
-            return
-        params = {"user_id": login.user_id, "family_id": login.family_id}
-        if not await _LOGIN_LIVE.fetchval(self.connection, **params):
-            raise SessionRevoked()
+        await check_login(self.connection, login)
 
     async def _resolve(self, code: str, kind: str | None, user_id: int | None) -> int:
         """An account's id: remembered, or found or opened here (and remembered once this

@@ -1,19 +1,21 @@
 """Two instances playing one room, and the one-statement path of a room command meeting a room
-that another instance moved on."""
+that another instance moved on, or a refusal by the rules."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 from quart import Quart
 from sqlalchemy import func, select, update
 
-from gamehub import fairness, ledger_pg
+from gamehub import fairness, ledger, ledger_pg
 from gamehub.app import create_app
 from gamehub.db import utcnow
 from gamehub.models import Account, ActiveSeat, Multiplayer, RoomEvent
 from gamehub.rooms import roulette, store, store_pg
+from gamehub.rooms.actor import Message, RoomActor
 from gamehub.rooms.roulette_game import GAME
 from gamehub.rooms.service import Rooms, RoomView
 from gamehub.runtime import EXTENSION, Runtime
@@ -196,6 +198,68 @@ async def _room_untouched(runtime: Runtime, room_id: int, user_id: int, seq: int
     assert seat != room_id
     assert await _events(runtime, room_id) == list(range(1, seq + 1))
     assert await books_balance(runtime) == []
+
+
+async def _turn(app: Quart, room_id: int, players: tuple[dict[str, Any], ...]) -> list[str]:
+    """The players' tokens, the shooter's first."""
+    client = app.test_client()
+    headers = bearer(players[0]["access_token"])
+    view = (await (await client.get(f"/games/rooms/{room_id}", headers=headers)).get_json())["room"]
+    ordered = sorted(players, key=lambda p: p["user"]["id"] != view["turn_user_id"])
+    return [p["access_token"] for p in ordered]
+
+
+async def test_a_pull_out_of_turn_on_one_instance_reads_the_room_once_and_locks_nothing(
+    app: Quart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the one instance that plays the room, a pull out of turn is refused against the
+    actor's memory, which one unlocked read confirms current: no transaction follows, and the
+    memory is kept, so the shooter's pull then needs no read either."""
+    alice, bob, room_id = await _pair(app)
+    shooter, other = await _turn(app, room_id, (alice, bob))
+    runtime: Runtime = app.extensions[EXTENSION]
+    # A pull that ends the match settles into the house's account: open it, as a busy
+    # database has it, so that the settlement needs no transaction to open it.
+    async with runtime.sessions() as session, session.begin():
+        await ledger.account_id(session, ledger.house_shard(room_id), "house")
+    reads: list[int] = []
+    transactional: list[Message] = []
+    read_room, apply_locked = store_pg.read_room, RoomActor._apply_locked
+
+    async def counted_read(pool: Any, room: int) -> Any:
+        reads.append(room)
+        return await read_room(pool, room)
+
+    async def counted_locked(actor: RoomActor, message: Message, now: datetime) -> Any:
+        transactional.append(message)
+        return await apply_locked(actor, message, now)
+
+    monkeypatch.setattr(store_pg, "read_room", counted_read)
+    monkeypatch.setattr(RoomActor, "_apply_locked", counted_locked)
+    client = app.test_client()
+    wrong = await client.post(
+        "/games/pull-trigger", json={"room_id": room_id}, headers=bearer(other)
+    )
+    assert wrong.status_code == 409 and (await error_of(wrong))["code"] == "not_your_turn"
+    assert (reads, transactional) == ([room_id], [])
+    pulled = await client.post(
+        "/games/pull-trigger", json={"room_id": room_id}, headers=bearer(shooter)
+    )
+    assert pulled.status_code == 200, await pulled.get_data(as_text=True)
+    assert (reads, transactional) == ([room_id], [])
+
+
+async def test_a_pull_out_of_turn_with_a_logged_out_token_is_401(app: Quart) -> None:
+    """A refusal by the rules is answered only once the login is known to be live."""
+    alice, bob, room_id = await _pair(app)
+    _shooter, other = await _turn(app, room_id, (alice, bob))
+    client = app.test_client()
+    assert (await client.post("/auth/logout", headers=bearer(other))).status_code == 204
+    refused = await client.post(
+        "/games/pull-trigger", json={"room_id": room_id}, headers=bearer(other)
+    )
+    assert refused.status_code == 401
+    assert (await error_of(refused))["code"] == "session_revoked"
 
 
 @pytest.mark.parametrize("obstacle", ["broke", "seated elsewhere"])
