@@ -1,13 +1,8 @@
-"""One asyncio actor per live room: a mailbox whose messages are judged one at a time by the
-game's handler (game.RoomGame) and committed each by one statement guarded by the room's seq
-(room row, seat, the game's rows, ledger transfers, events), then published, with the room's
-one timer armed from the deadline the game gives.
+"""One asyncio actor per live room: a mailbox whose messages the game judges one at a time, each
+committed by one statement guarded by the room's seq, then published; the room's one timer.
 
-Several instances may hold an actor for the same room: the seq guard (or, on the transactional
-way, the room's row lock) makes the database apply their messages one at a time, and a timer
-that another instance already handled changes nothing. An actor whose room another instance
-moved on catches up by reading the room (unlocked) before it falls back to the transactional way;
-a refusal by the rules against the room that read shows is answered without a lock.
+Several instances may hold an actor for one room: the seq guard (or the row lock) applies their
+messages one at a time. An actor whose room moved on elsewhere catches up by an unlocked read.
 """
 
 from __future__ import annotations
@@ -31,11 +26,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Message:
-    """One message to a room, for the game's handler method of its `kind`. `body` is the game's
-    joiner or command; `user_id` the player who joins (claiming their one active seat) or
-    leaves; with `login` (a request that checked only its token) the message's statement also
-    checks that the login is still live; `request_ref` names a keyed request's effects
-    (idempotency.scope_of)."""
+    """One message to a room for the game's handler of its `kind`: `body` is the joiner or
+    command, `user_id` who joins or leaves, `login` is checked live by the message's statement,
+    `request_ref` names a keyed request's effects."""
 
     kind: Literal["join", "command", "leave", "timer"]
     body: Any = None
@@ -83,8 +76,7 @@ class RoomActor:
         self.closed = False
 
     def post(self, message: Message) -> asyncio.Future[Applied] | None:
-        """Queue a message; its future resolves to the outcome (or raises its RuleError /
-        ApiError). None once this actor has stopped: the registry then starts a fresh one."""
+        """Queue a message; its future gives the outcome or the refusal. None once stopped."""
         if self.closed:
             return None
         future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
@@ -118,10 +110,9 @@ class RoomActor:
                 applied, refusal = None, error
             if applied is not None:
                 return applied
-        # This actor may never have known the room, or another instance may have moved it on
-        # (its players sit on two instances): judge the message against the room as last
-        # committed, read without a lock, and send the same guarded statement: two round trips
-        # instead of a transaction's four or five, and no lock held between them.
+        # This actor may never have known the room, or another instance moved it on: judge the
+        # message against the room read unlocked and send the same guarded statement (two round
+        # trips instead of a transaction's four or five, no lock held).
         stored = await store_pg.read_room(self.registry.pg, self.room_id)
         if stored is not None and (known is None or stored[0].seq != known[0].seq):
             read = (stored[0], self.game.load(stored[1]))
@@ -150,14 +141,11 @@ class RoomActor:
         now: datetime,
         as_stored: bool = False,
     ) -> Applied | None:
-        """The common way: the message judged against the room as this actor last committed
-        it (or, `as_stored`, as just read), saved by one statement guarded by the room's seq
-        that writes all of it (money, seat, the game's rows, events) or nothing. A RuleError
-        is the rules' refusal against that room; None sends the message on (_apply: the room
-        read, then the transactional way, _apply_locked): the statement refused (explained
-        from the locked room), an account is not open yet, or the room moved on elsewhere. A
-        message that changes nothing in the room as just read (a timer another instance
-        handled) is answered here: the lock would find the same."""
+        """The message judged against the room as last committed here (or, `as_stored`, as just
+        read) and saved by one statement guarded by its seq; RuleError is the rules' refusal.
+        None sends it on: the statement refused (explained from the locked room), an account
+        is not open yet, or the room moved on. A message that changes nothing in the room as
+        just read (a timer another instance handled) is answered here."""
         room, state = known
         transition = handle(self.game, state, message, now)
         if not transition.events:
@@ -185,11 +173,11 @@ class RoomActor:
         return await self.committed(writes, transition, saved_as)
 
     async def _apply_locked(self, message: Message, now: datetime) -> Applied:
-        """The transactional way: the room's row locked, the message judged against the stored
-        room (a refusal is explained from it), the same statement, COMMIT."""
+        """The transactional way: the room's row locked, the message judged against it, the
+        same statement, COMMIT."""
         game = self.game
         async with self.registry.transaction() as tx:
-            await tx.check_login(message.login)
+            await store_pg.check_login(tx.connection, message.login)
             locked = await tx.lock_room(self.room_id)
             if locked is None:
                 raise NotFound("No such room.", code="room_not_found")
@@ -204,16 +192,14 @@ class RoomActor:
         return await self.committed(writes, transition, saved)
 
     async def committed(self, writes: store.Writes, transition: Any, saved: store.Saved) -> Applied:
-        """After a message (or the opening of the room) committed: remember the room, publish,
-        re-arm the timer."""
+        """After a message (or the room's opening) committed: remember, publish, re-arm."""
         self._remember((writes.room_after(), transition.state))
         await self.registry.after_commit(self.room_id, writes.room.seq == 0, transition, saved)
         self.arm(transition.state)
         return Applied(transition.state, saved.seq, transition)
 
     def _remember(self, known: tuple[store.RoomRow, Any] | None) -> None:
-        """Keep the room as last committed here; the registry's matchmaking hears whether it
-        has a free seat."""
+        """Keep the room as last committed here; matchmaking hears whether a seat is free."""
         self._known = known
         stake = None if known is None else self.game.free_seat_at(known[1])
         self.registry.seat_free(self.room_id, stake)

@@ -1,16 +1,11 @@
 """The event broker: one interface, two implementations (in-process memory, Redis).
 
-Every publication on a channel ("room:<id>", "user:<id>", "lobby") gets the channel's next
-offset (`seq`, 1, 2, 3 … without gaps) and is kept in a bounded history, so a subscriber that
-reconnects gets exactly the events it missed, or learns that they are gone (Centrifugo's model).
-A publisher may pass the seq itself (a room's actor numbers its events in the database); the
-broker then stores it only if it is newer than the last one, so a republish after a crash is
-harmless.
-
-Offsets the broker numbers itself start again at 1 when its store is lost (Redis restarted
-empty, flushed, a channel expired or evicted), so each such channel also has an epoch: a name
-drawn when the channel's offset is created. An offset means something only with its epoch
-(Centrifugo's stream position), and a subscriber holding another epoch's offset must reload.
+Every publication on a channel gets its next offset (`seq`, without gaps) and is kept in a
+bounded history, so a reconnecting subscriber gets exactly what it missed or learns it is gone
+(Centrifugo's model). A publisher may pass the seq itself (a room's actor); only a newer one is
+stored, so a republish is harmless. Offsets the broker numbers restart at 1 when its store is
+lost, so such a channel also has an epoch, drawn when its offset is created: a subscriber
+holding another epoch's offset must reload.
 """
 
 from __future__ import annotations
@@ -36,8 +31,7 @@ EPOCH_PATTERN = "[0-9a-z]{1,32}"
 
 
 class Epochs:
-    """Fresh epoch names: a random prefix drawn once per process, then a counter, so that no two
-    names drawn anywhere repeat and a reset channel never gets an epoch it had before."""
+    """Fresh epoch names: a random prefix per process, then a counter, so no two ever repeat."""
 
     def __init__(self) -> None:
         self._prefix = secrets.token_hex(6)
@@ -49,10 +43,9 @@ class Epochs:
 
 @dataclass(frozen=True)
 class Event:
-    """A published event; `data` is its JSON text, which already carries `seq` and `type`.
-    `epoch` is the channel's epoch when the broker numbered the event ("" when its publisher
-    did, as a room's actor does; `data` carries it too): the SSE id is then `<epoch>-<seq>`
-    instead of the bare seq."""
+    """A published event; `data` is its JSON text (with `seq` and `type`). `epoch` is the
+    channel's when the broker numbered it ("" when its publisher did); the SSE id is then
+    `<epoch>-<seq>`."""
 
     channel: str
     seq: int
@@ -76,9 +69,8 @@ class SubscriberLagged(Exception):
 
 
 class Subscription:
-    """One subscriber's pending events. Delivery is an append and, if the reader sleeps, one
-    wake-up: cheap enough to do for thousands of subscribers per event. Kept small: thousands
-    of idle streams each hold one (a list, not a deque: a deque costs ~760 bytes even empty)."""
+    """One subscriber's pending events; delivery is an append and at most one wake-up. Kept
+    small: thousands of idle streams hold one (a list: a deque costs ~760 bytes even empty)."""
 
     __slots__ = ("channel", "lagged", "pending", "waiter")
 
@@ -111,8 +103,8 @@ class Subscription:
             waiter.set_result(None)
 
     def arm(self) -> asyncio.Future[None]:
-        """The future `wake` completes. A stream's reader awaits it itself (and clears `waiter`
-        when it runs again), so no coroutine frame per waiting subscriber stays suspended."""
+        """The future `wake` completes; a stream's reader awaits it itself (and clears `waiter`),
+        so no coroutine frame per waiting subscriber stays suspended."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiter = waiter
         return waiter
@@ -148,8 +140,7 @@ class Subscription:
 
 
 def encode(seq: int, body: dict[str, Any], epoch: str = "") -> str:
-    """JSON with `seq` first (then `epoch`, for an event the broker numbered), the same text
-    the Redis script builds."""
+    """JSON with `seq` (then any `epoch`) first: the same text the Redis script builds."""
     head: dict[str, Any] = {"seq": seq, "epoch": epoch} if epoch else {"seq": seq}
     return json.dumps({**head, **body}, separators=(",", ":"), default=str)
 
@@ -170,9 +161,8 @@ class Broker(Protocol):
     async def history(
         self, channel: str, since: int, epoch: str | None = None
     ) -> list[Event] | None:
-        """Events with seq > since, in order. None when that cannot be answered exactly: some
-        of them are no longer kept, `since` is ahead of the channel's last seq, or (when
-        `epoch` is given) the channel's epoch is another one now."""
+        """Events with seq > since, in order; None when that cannot be answered exactly (some
+        are gone, `since` is ahead, or the channel's epoch is no longer `epoch`)."""
         ...
 
     async def last_seq(self, channel: str) -> int: ...
@@ -182,9 +172,8 @@ class Broker(Protocol):
         ...
 
     async def position(self, channel: str) -> tuple[str, int]:
-        """The channel's epoch and last seq, read together; a channel without an epoch yet
-        (nothing published since it was created or reset) is given one, so that a subscriber
-        starting from here is recognised when it comes back."""
+        """The channel's epoch and last seq, read together; a channel without an epoch is given
+        one, so that a subscriber starting here is recognised when it comes back."""
         ...
 
     async def subscribe(self, channel: str) -> Subscription:
@@ -228,8 +217,8 @@ class _LocalFanout:
 
 
 class _Channel:
-    """What the in-process broker keeps of one channel: its epoch, last seq and recent events
-    (a deque only once something is published: an idle user's stream may create the channel)."""
+    """The in-process broker's channel: epoch, last seq and recent events (a deque only once
+    something is published)."""
 
     __slots__ = ("epoch", "events", "last")
 
@@ -240,9 +229,8 @@ class _Channel:
 
 
 class MemoryBroker:
-    """One process: histories in bounded deques, delivery straight to local queues. Beyond
-    `max_channels` the least recently used channel is forgotten; one created again gets a new
-    epoch, as a Redis channel does after expiring."""
+    """One process: histories in bounded deques, delivered straight to local subscribers. Beyond
+    `max_channels` the least recently used channel is forgotten (and gets a new epoch)."""
 
     def __init__(self, history_size: int = HISTORY_SIZE, max_channels: int = 100_000) -> None:
         self.history_size = history_size

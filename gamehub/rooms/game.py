@@ -1,11 +1,5 @@
-"""What a game gives the room runtime: its pure rules behind a match handler, in the shape of
-Nakama's (init, join, command, timer, leave). The runtime (`actor.py`, `registry.py`,
-`store.py`, `store_pg.py`) knows no game: it orders a room's messages, judges each with the
-handler against the room as last committed, writes the result in one statement guarded by the
-room's seq (money through `ledger_pg`), publishes the events and arms the room's one timer.
-A handler does no IO: it gets a state, a message and the time, and returns a `Transition`.
-`roulette_game.py` is Russian Roulette's handler.
-"""
+"""What a game gives the room runtime, which knows no game: pure rules behind a match handler in
+the shape of Nakama's (init, join, command, timer, leave), each returning a `Transition`."""
 
 from __future__ import annotations
 
@@ -19,9 +13,8 @@ State = TypeVar("State")
 
 
 class RuleError(Exception):
-    """A message the rules refuse: the room's state is unchanged and nothing is posted. Each has
-    a stable `code` and a neutral `kind` that the HTTP layer maps to a status (conflict → 409,
-    forbidden → 403, invalid → 422)."""
+    """A message the rules refuse (nothing changes), with a stable `code` and a `kind` the HTTP
+    layer maps to a status (conflict → 409, forbidden → 403, invalid → 422)."""
 
     code: ClassVar[str] = "rule_violation"
     kind: ClassVar[ErrorKind] = "conflict"
@@ -42,8 +35,8 @@ class GameEvent(Protocol):
 
 
 class Posting(Protocol):
-    """Money one message moves: `amount` cents between a wallet (its owner `user_id`), the
-    room's escrow and the house, named by a reference unique across all rooms."""
+    """Money one message moves between a wallet, the room's escrow and the house; the reference
+    is unique across all rooms."""
 
     @property
     def kind(self) -> str: ...
@@ -72,9 +65,8 @@ class Transition(Protocol):
 
 @dataclass(frozen=True)
 class GameRows:
-    """What a transition writes to the game's own tables: the names of the game's statement
-    parts it needs (`RoomGame.save_parts`) and their parameters (named apart from the
-    runtime's: store_pg._room_params, ledger_pg's)."""
+    """What a transition writes to the game's own tables: the `save_parts` it needs and their
+    parameters (named apart from the runtime's)."""
 
     parts: frozenset[str]
     params: dict[str, Any]
@@ -129,8 +121,7 @@ class RoomGame(Protocol[State]):
     def rows(
         self, before: State, transition: Any, now: datetime, request_ref: str | None
     ) -> GameRows:
-        """The game's own rows a transition writes; `request_ref` names a keyed request's
-        effects (idempotency.scope_of) so that its retry finds them."""
+        """The game's own rows a transition writes; `request_ref` lets a keyed retry find them."""
         ...
 
     def render(self, state: State, seq: int) -> dict[str, Any]:
@@ -138,11 +129,10 @@ class RoomGame(Protocol[State]):
         ...
 
     def wallets(self, transition: Any) -> set[int]:
-        """The players whose balance or held amount the transition changed (their wallet events
-        follow, batched: walletnews)."""
+        """The players whose balance or held amount the transition changed."""
         ...
 
     def told(self, transition: Any) -> frozenset[int] | None:
-        """Users whose own stream hears of this transition, which the lobby hears of too (the
-        room's seats or status changed); None: neither hears of it."""
+        """Users whose own stream (and the lobby) hears of a change of seats or status; None:
+        nobody."""
         ...

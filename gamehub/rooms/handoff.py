@@ -1,20 +1,6 @@
 """Long-lived SSE streams without a Quart request kept alive: Quart answers (auth, errors, hooks,
-headers, logs, metrics), then an ASGI middleware around the app writes the stream itself.
-
-An idle stream under Quart keeps its request and app contexts, Request and Response objects,
-the request's tasks and their frames alive for as long as the client listens. Here an idle
-stream is the connection's task suspended in this middleware on one future (its feed's), the
-feed's own small state, and the server's `receive()` awaited to notice the client leaving.
-
-It relies on documented interfaces: the middleware wraps `app.asgi_app` (Quart's way to add ASGI
-middleware); the route finds its slot in the ASGI scope (`request.scope`), which the
-middleware passes on as a copy with one key more, as ASGI middleware does; Quart streams an
-async-iterable body between the response start and its `more_body: False` (ASGI's HTTP
-messages); the client leaving is the `http.disconnect` that `receive()` returns. Two helpers
-rely on more, and are fenced in gamehub/workarounds/ because a documented form costs memory per
-idle stream: `receive_watch` awaits `receive()` without a task of its own, and `response_head`
-empties the response head's header list, which Hypercorn keeps while the stream lives.
-"""
+headers, logs, metrics), then ASGI middleware around the app writes the stream itself, so an
+idle stream is one suspended task and its feed (docs/ARCHITECTURE.md, "rooms/handoff.py")."""
 
 from __future__ import annotations
 
@@ -42,10 +28,9 @@ SCOPE_KEY = "gamehub.stream_handoff"
 
 
 class Feed(Protocol):
-    """A stream's source, pulled by its writer without a frame of its own staying suspended:
-    when nothing is ready, `waiter()` gives a future to await; `next()` then gives the bytes to
-    send (b"" when there is nothing after all) or None once the stream ends. `close()` lets go
-    of whatever the feed holds (e.g. its subscription); it is called however the stream ends."""
+    """A stream's source: `waiter()` gives a future to await when nothing is ready; `next()` the
+    bytes to send (b"": nothing after all) or None at the end; `close()` is called however the
+    stream ends."""
 
     def waiter(self) -> asyncio.Future[None] | None: ...
 
@@ -74,8 +59,7 @@ class Handoff:
 
 
 def stream_body(opening: bytes, feed: Feed) -> _Placeholder:
-    """The body of the current request's streaming response, handed to the middleware (which
-    create_app always puts around the app) to write once Quart has answered."""
+    """The body of the current request's streaming response, handed to the middleware."""
     handoff = cast("Handoff | None", request.scope.get(SCOPE_KEY))
     if handoff is None:
         feed.close()
@@ -84,9 +68,8 @@ def stream_body(opening: bytes, feed: Feed) -> _Placeholder:
 
 
 class _Placeholder:
-    """The body Quart iterates: empty; reaching its end marks the stream ready to hand over.
-    Marking it here (not on any end of body) means an error response Quart sends instead, e.g.
-    from a failing after-request hook, still reaches the client whole."""
+    """The (empty) body Quart iterates; its end marks the stream ready to hand over (so an error
+    response Quart sends instead still reaches the client whole)."""
 
     __slots__ = ("handoff",)
 
@@ -118,8 +101,7 @@ class StreamHandoff:
         if feed is None:
             return
         if not handoff.ready or handoff.disconnected:
-            # Quart did not send our head (an error took its place) or the client already left:
-            # the stream never started, so closing its feed releases nothing else.
+            # An error took our head's place, or the client already left: the stream never began.
             feed.close()
             if handoff.ready:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -128,8 +110,7 @@ class StreamHandoff:
             # Log lines written while streaming carry the request's id, as they did in Quart.
             request_id_var.set(handoff.request_id)
         opening = handoff.opening
-        # From here on only this frame holds the feed; the writing is inline rather than in a
-        # coroutine of its own, one frame less per listener.
+        # Only this frame holds the feed now; writing inline saves a frame per listener.
         handoff.feed, handoff.opening = None, b""
         del handoff
         writer = asyncio.current_task()
@@ -159,9 +140,8 @@ class StreamHandoff:
     async def _answer(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> Handoff:
-        """Quart handles the request; a route that hands a stream over leaves it in the slot.
-        A method of its own so that these closures (and the scope's copy) are gone before the
-        stream starts."""
+        """Quart handles the request (a method of its own, so that these closures and the
+        scope's copy are gone before the stream starts)."""
         handoff = Handoff()
 
         async def quart_receive() -> ASGIReceiveEvent:

@@ -21,11 +21,9 @@ PREFIX = "gamehub:"
 # Kept well past the contract's 24 h after a room ends; refreshed by every publish.
 TTL_S = 48 * 3600
 
-# Every channel has an offset key (its last seq, an integer) and a bounded stream; a channel the
-# broker numbers also has an epoch key. A missing offset key is a new stream, or one lost to a
-# restart, a flush or expiry: it gets the epoch the caller drew, and whatever is left of an old
-# stream goes. (The offset key stays an integer, as it was before epochs: an instance of the
-# previous release, during a rolling upgrade, goes on publishing without breaking anything.)
+# A channel has an offset key (its last seq; an integer, as before epochs, so the previous
+# release can publish during a rolling upgrade), a bounded stream, and an epoch key if the broker
+# numbers it. A missing offset key is a new or lost stream: what is left of an old one goes.
 READ_HEAD = """
 local head = redis.call('MGET', KEYS[1], KEYS[3])
 local last, epoch = tonumber(head[1]), head[2]
@@ -36,10 +34,9 @@ if fresh then
 end
 """
 
-# Next offset, XADD with MAXLEN and PUBLISH in one step, so offsets never skip or repeat and
-# every process sees the same order. A caller-chosen seq at or below the last one is a no-op;
-# with a caller-chosen seq the channel is the caller's to number, and has no epoch. An event
-# numbered by the broker carries its epoch in its JSON, after `seq` (as `encode` writes it).
+# Next offset, XADD with MAXLEN and PUBLISH in one step, so offsets never skip or repeat. A
+# caller-chosen seq at or below the last is a no-op (and such a channel has no epoch); an event
+# the broker numbers carries its epoch in its JSON after `seq`, as `encode` writes it.
 PUBLISH_SCRIPT = (
     READ_HEAD
     + """
@@ -76,9 +73,8 @@ redis.call('PUBLISH', ARGV[6], ARGV[2])
 return seq
 """
 
-# A channel's epoch and last seq, for a subscriber starting from a snapshot. A channel without
-# an epoch gets the one the caller drew (and, if new, its offset key, so that its first publish
-# keeps that epoch).
+# A channel's epoch and last seq; a channel without an epoch gets the caller's (and, if new, its
+# offset key, so that its first publish keeps it).
 POSITION_SCRIPT = (
     READ_HEAD
     + """
@@ -93,8 +89,7 @@ return {last, epoch}
 
 
 def _keys(channel: str) -> tuple[str, str, str]:
-    """The channel's offset, stream and epoch keys. The hash tag keeps them on one Redis
-    Cluster slot, for the scripts and transactions that use them together."""
+    """The channel's offset, stream and epoch keys, on one Redis Cluster slot (the hash tag)."""
     tag = "{" + PREFIX + channel + "}"
     return f"{tag}:offset", f"{tag}:stream", f"{tag}:epoch"
 
@@ -111,14 +106,12 @@ class RedisBroker:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        # The topics this process has asked Redis for, and not given up since (under `_lock`).
-        # Not the pub/sub object's own `channels`: a topic stays there until Redis confirms its
-        # UNSUBSCRIBE, so a subscriber arriving just after the last one left found it there,
-        # sent nothing, and then never heard a thing once the confirmation came.
+        # The topics asked of Redis and not given up (under `_lock`); not the pub/sub object's
+        # `channels`, where a topic stays until its UNSUBSCRIBE is confirmed (a subscriber
+        # arriving meanwhile sent nothing and never heard a thing).
         self._listening: set[str] = set()
         self._pending: set[asyncio.Task[None]] = set()
-        # Keys live in the URL's database, but pub/sub channels are server-wide: naming them
-        # after the database keeps two deployments (or test runs) on one server apart.
+        # Pub/sub channels are server-wide: named after the database, deployments stay apart.
         database = self.redis.connection_pool.connection_kwargs.get("db", 0)
         self._topics = f"{PREFIX}{database}:"
 

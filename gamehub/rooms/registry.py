@@ -1,7 +1,5 @@
-"""The room runtime of one process, for one game (game.RoomGame): the actors by room id, the
-messages sent to them, opening rooms, what happens after each committed message (publishing
-room, lobby and wallet events), resuming unfinished rooms at start, and a sweeper for overdue
-timers and lost publications."""
+"""The room runtime of one process for one game: the actors by room id, opening rooms, publishing
+after each commit, resuming rooms at start, and a sweeper for overdue timers and lost events."""
 
 from __future__ import annotations
 
@@ -55,8 +53,8 @@ class Registry:
         self.sweep_interval_s = sweep_interval_s
         self.actors: dict[int, RoomActor] = {}
         self._room_ids = store_pg.SequenceIds("multiplayer")
-        # Stakes of the waiting rooms with a free seat, as this process's actors last committed
-        # them (oldest first): matchmaking tries these before asking the database.
+        # Stakes of waiting rooms with a free seat as this process last committed them (oldest
+        # first): matchmaking tries these before asking the database.
         self._free_seats: dict[int, int] = {}
         self.wallet_news = WalletNews(broker, pg)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -66,8 +64,8 @@ class Registry:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[store_pg.PgRoomTx]:
-        """One room message's transaction, on the bare driver (a fifth of SQLAlchemy's CPU).
-        An account id it opens is remembered only once it has committed."""
+        """One room message's transaction on the bare driver (a fifth of SQLAlchemy's CPU); an
+        account id it opens is remembered once committed."""
         async with self.pg.connection() as connection:
             async with connection.transaction():
                 tx = store_pg.PgRoomTx(connection, self.accounts)
@@ -78,8 +76,8 @@ class Registry:
     async def existing_account(
         self, code: str, _kind: str | None = None, _user_id: int | None = None
     ) -> int:
-        """A ledger account's id, remembered or looked up on the bare driver (a store.Resolve
-        for one-statement writes); store.AccountNotOpen if it is not open yet."""
+        """A ledger account's id, remembered or looked up (a store.Resolve for one-statement
+        writes); store.AccountNotOpen if it is not open yet."""
 
         async def find() -> int | None:
             async with self.pg.connection() as connection:
@@ -91,8 +89,7 @@ class Registry:
         return found
 
     def seat_free(self, room_id: int, stake: int | None) -> None:
-        """Note at which stake a room (last committed by this process) has a free seat (None:
-        it takes no one)."""
+        """Note at which stake a room has a free seat (None: it takes no one)."""
         if stake is not None:
             self._free_seats.setdefault(room_id, stake)
         else:
@@ -109,9 +106,8 @@ class Registry:
         return actor
 
     async def latest(self, room_id: int) -> tuple[int, Any] | None:
-        """The room as this process's actor last committed it, when that is also the last
-        state published (the broker's last seq for the room is the same): a snapshot that needs
-        no read. None when this process does not know, or something newer may exist."""
+        """(seq, state) as this process's actor last committed it, when that is also the last
+        published (the broker's last seq); None when something newer may exist."""
         actor = self.actors.get(room_id)
         known = None if actor is None else actor.known
         if known is None or await self.broker.last_seq(store.channel(room_id)) != known[0]:
@@ -135,11 +131,9 @@ class Registry:
         login: AccessClaims | None = None,
         request_ref: str | None = None,
     ) -> Applied:
-        """Open a room (the game's init) and seat its first player (the game's join), then
-        hand the room to its actor. One statement when it can (store_pg.open_seated); when it
-        refuses (the wallet cannot pay, the player sits elsewhere) or the wallet's account is
-        not open yet, nothing was written and a transaction opens the room or explains why
-        not."""
+        """Open a room and seat its first player, then hand it to its actor: one statement
+        when it can; when that refuses or an account is not open yet, nothing was written and
+        a transaction opens the room or explains why not."""
         game = self.game
         room_id = await self._room_ids.take(self.pg)
         now = utcnow()
@@ -174,11 +168,10 @@ class Registry:
     async def _open_locked(
         self, game_id: int, stake: int, config: Any, message: Message, now: datetime
     ) -> Applied:
-        """A room opened and its first player seated in one transaction (the room gets
-        another id from its insert)."""
+        """A room opened and its first player seated in one transaction."""
         game = self.game
         async with self.transaction() as tx:
-            await tx.check_login(message.login)
+            await store_pg.check_login(tx.connection, message.login)
             room = await tx.open_room(game, game_id, stake, now)
             await tx.claim_seat(room.id, message.seat, now)
             state = game.init(room.id, stake, now, config)
@@ -206,9 +199,8 @@ class Registry:
     async def after_commit(
         self, room_id: int, opened: bool, transition: Any, saved: store.Saved
     ) -> None:
-        """Publish a committed message's events; when the room's seats or status changed, the
-        lobby and the users the game names hear of it (on their own stream, `/events`); the
-        wallets it changed hear of their balances."""
+        """Publish a committed message's events; the lobby and the users the game names hear of
+        a change of seats or status, the wallets it changed of their balances."""
         crash_point(self.faults, ROOM_COMMITTED)
         for event in saved.events:
             await self.broker.publish_event(event)
@@ -261,11 +253,10 @@ class Registry:
                 log.exception("rooms sweeper pass failed")
 
     async def republish_lost(self) -> None:
-        """Events committed but missing from the broker (their instance died between commit
-        and publish) are published from the database: an open room, or one that ended in
-        the last minute, whose broker seq was behind its database seq at the previous pass
-        too (one pass apart, a command that is merely being published is not taken for lost).
-        Publishing is by seq and skips what the broker has, so a race is harmless anyway."""
+        """Publish from the database the events of rooms (open, or ended in the last minute)
+        whose broker seq was behind at this pass and the one before (one pass apart, an event
+        merely being published is not taken for lost); publishing by seq makes a race
+        harmless."""
         async with self.sessions() as session:
             rooms = await store.live_room_seqs(session, self.game.slug, utcnow() - RECENTLY_ENDED)
         published = await self.broker.last_seqs([store.channel(room_id) for room_id, _ in rooms])
@@ -293,11 +284,9 @@ class Registry:
         await self.wallet_news.stop()
 
 
-# How long past its deadline a room's timer must be before a sweeper fires it: the instance
-# that armed it fires it on time, and this margin keeps the sweep from racing that (a race is
-# harmless, the seq guard lets one through, but it costs a wasted statement). Together with the
-# sweep's interval it bounds how late an orphaned room's timeout is (issue: at most 5 s from an
-# instance's death to the next event of a 3 s turn).
+# How far past its deadline a sweeper fires a room's timer: the margin keeps it from racing the
+# instance that armed it (harmless, but a wasted statement); with the sweep's interval it bounds
+# how late an orphaned room's timeout is (at most 5 s from an instance's death).
 OVERDUE_BY = timedelta(seconds=0.5)
 
 # How long after a room ends the sweeper still checks that its last events were published.

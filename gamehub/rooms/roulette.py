@@ -1,24 +1,13 @@
 """The rules of Russian Roulette as a pure state machine: `apply(state, command)` returns the next
-state, its events and its money postings. No IO, no clock, no randomness: the time and the fresh
-server seed arrive inside the commands, so every game can be replayed and tested exactly.
+state, its events and its money postings. No IO, no clock, no randomness (the time and the server
+seed arrive in the commands), so every game can be replayed exactly.
 
-Escrow. Each room has one escrow account. Money enters it from wallets (postings `stake`, `bet`)
-and from the house (`house_cover`: what a winning side bet pays beyond its own stake); it leaves
-to wallets (`payout`, `refund`, `bet_payout`, `bet_refund`) and to the house (`rake`,
-`house_win`: losing side bets, and the part of a winning bet's stake its payout does not use).
-When the room's terms carry a withholding tax on winnings, a payout's winnings are taxed right
-after it is paid (`withholding`: wallet → tax liability; the escrow is not involved).
-The postings of one command are ordered so that, applied in order, the escrow never goes below
-zero, and a finished or cancelled room's escrow is exactly zero. Hence, for every closed room:
+Each room has one escrow (roulette_types.POSTING_ROUTES: what moves in and out of it). A
+command's postings are ordered so that the escrow never goes below zero, and a closed room's
+escrow is exactly zero; hence, for every closed room:
 
     stakes + bets == payouts + refunds + bet_payouts + bet_refunds + house_gain
     house_gain    == rake + house_win - house_cover
-                  == rake + losing bets - (winning bet payouts - their stakes)
-
-The room runtime applies a command's postings in order, in the same statement that stores the
-new state and its events (roulette_game.py is the handler it drives); if one fails (a wallet
-cannot cover a stake or a bet), nothing of it stays and the room keeps its old state, as if the
-command had never been sent.
 """
 
 from __future__ import annotations
@@ -132,8 +121,8 @@ _SERVER_SEED = re.compile(r"[0-9a-f]{64}")
 
 
 class Transition(NamedTuple):
-    """The result of one command: the next state, what to publish, the money to move, and the
-    state it started from (whose escrowed money moved: walletnews.wallets_changed)."""
+    """One command's result: the next state, what to publish, the money to move, and the state
+    it started from."""
 
     state: RoomState
     events: tuple[Event, ...]
@@ -342,9 +331,8 @@ def _fire(state: RoomState, now: datetime, *, auto: bool) -> Transition:
 def _withhold(
     step: _Step, state: RoomState, now: datetime, user_id: int, paid: int, stake: int, ref: str
 ) -> int:
-    """Post the withholding tax on a payout's winnings (`paid` - `stake`; taxes.py) from the
-    winner's wallet, right after the payout (reference `<the payout's>:withholding`), at the
-    rate in force `now`; the tax (0: none)."""
+    """Post the withholding tax on a payout's winnings (`paid` - `stake`) at the rate in force
+    `now`, right after the payout; the tax (0: none)."""
     tax = withholding_on(paid, stake, state.config.winnings_tax_at(now))
     step.post("withholding", user_id, tax, f"{ref}{WITHHOLDING_SUFFIX}")
     return tax

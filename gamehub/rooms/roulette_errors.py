@@ -1,9 +1,7 @@
-"""Rule errors of a Russian Roulette room: each has a stable `code` and a neutral `kind` that the
-HTTP layer maps to a status (conflict → 409, forbidden → 403, invalid → 422)."""
+"""Rule errors of a Russian Roulette room, each with its stable `code` (`kind`: see RuleError)."""
 
 from __future__ import annotations
 
-# The base of every refusal is the room runtime's.
 from gamehub.rooms.game import RuleError as RuleError
 
 

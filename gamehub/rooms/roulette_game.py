@@ -1,7 +1,5 @@
-"""Russian Roulette as the room runtime drives it (game.RoomGame): the pure rules of
-`roulette.py` behind the match handler, and the game's own rows — the stakes and side bets in
-`bet_history`, the match's `russian_roulette` and `game_sessions` rows — as parts of the room's
-one statement (store_pg)."""
+"""Russian Roulette as the room runtime drives it: the rules of `roulette.py` behind the match
+handler, and the game's own rows (bets, match, session) as parts of the room's one statement."""
 
 from __future__ import annotations
 
@@ -16,9 +14,7 @@ from gamehub.rooms.roulette import RoomState, Transition
 from gamehub.walletnews import wallets_changed
 
 # Stakes open at a join and settle at the end; side bets open when placed and settle at the
-# next pull. The match's columns are written as `_match_rows` gives them; the seed and the
-# bullet only once the match is finished (COALESCE keeps them NULL until then). The session
-# row is found through the match's (the two change together).
+# next pull. The seed and the bullet are written only once the match is finished (COALESCE).
 _SAVE_PARTS: dict[str, str] = {
     "stakes_opened": """
     stakes_opened AS (
@@ -96,8 +92,7 @@ _OPEN_PARTS = {
 
 
 class RouletteGame:
-    """Russian Roulette's match handler. Joiners are `roulette.Join`, commands `PlaceBet` and
-    `Pull`; each gets the runtime's clock as its `now`."""
+    """Russian Roulette's match handler: joiners are `Join`, commands `PlaceBet` and `Pull`."""
 
     slug = "russian-roulette"
     kind_prefix = "roulette"

@@ -18,9 +18,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def field_names(cls: type) -> tuple[str, ...]:
-    """A dataclass's field names, looked up once per class: every room command renders its
-    state and events, and dataclasses.fields / asdict (which deep-copies every value) were
-    half of planning a command's writes."""
+    """A dataclass's field names, looked up once per class (dataclasses.fields / asdict were
+    half of planning a command's writes)."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(item.name for item in fields(cls))
@@ -44,9 +43,7 @@ class RouletteConfig:
     side_bet_edge_percent: int = 5
     turn_timeout_s: int = 20
     waiting_timeout_s: int = 120
-    # Withholding tax on winnings, as GAMEHUB_TAX_WINNINGS_WITHHOLDING writes it (taxes.py;
-    # text, so the room's stored state keeps it as it is): "" = none. Each payout is taxed at
-    # the rate in force when it is paid.
+    # Withholding tax on winnings as GAMEHUB_TAX_WINNINGS_WITHHOLDING writes it ("" = none).
     winnings_tax: str = ""
 
     def __post_init__(self) -> None:
@@ -81,8 +78,7 @@ def as_utc(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Join:
-    """Sit down with `stake`. `server_seed` (64 hex, fresh from the CSPRNG) is used only when this
-    join fills the second seat and starts the match; the caller always may pass one."""
+    """Sit down with `stake`; `server_seed` (64 hex) is used if this join starts the match."""
 
     user_id: int
     username: str
@@ -105,9 +101,8 @@ class PlaceBet:
 
 @dataclass(frozen=True)
 class Pull:
-    """The shooter pulls. With `sent_at` the pull is judged against the turn as it was when the
-    player sent it: if both players pull at the same instant, the one whose turn it was wins,
-    and the other's pull does not become valid by being queued behind a click."""
+    """The shooter pulls. With `sent_at` it is judged against the turn as it was when sent, so
+    a pull queued behind the other's click does not become valid."""
 
     user_id: int
     now: datetime
@@ -123,7 +118,7 @@ class TurnTimeout:
 
 @dataclass(frozen=True)
 class WaitingTimeout:
-    """The waiting timer fired: cancel the room if it is still waiting and the deadline passed."""
+    """The waiting timer fired: cancel the room if it still waits past its deadline."""
 
     now: datetime
 
@@ -304,13 +299,9 @@ POSTING_ROUTES: dict[str, tuple[Party, Party]] = {
 
 @dataclass(frozen=True)
 class Posting:
-    """One transfer of `amount` (> 0) cents between a wallet, the room's escrow, the house and
-    the tax liability account.
-
-    `user_id` is the wallet's owner, None when the wallet is not involved (house ↔ escrow).
-    `reference` is unique across all rooms and deterministic, so a retried command never moves
-    money twice.
-    """
+    """One transfer of `amount` (> 0) cents between a wallet (`user_id`'s; None: none), the
+    room's escrow, the house and the tax account. `reference` is unique and deterministic, so a
+    retried command never moves money twice."""
 
     kind: PostingKind
     user_id: int | None

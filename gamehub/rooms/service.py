@@ -1,5 +1,4 @@
-"""Russian Roulette's rooms behind the endpoints: join with matchmaking, bet, pull, leave, look.
-Each sends the room runtime (registry.py) a message for the game's handler (roulette_game.py)."""
+"""Russian Roulette's rooms behind the endpoints: join with matchmaking, bet, pull, leave, look."""
 
 from __future__ import annotations
 
@@ -60,8 +59,7 @@ async def _catalogue_row(session: AsyncSession) -> Game:
 def _config_from(
     game_row: Game, overrides: dict[str, int], winnings_tax: str = ""
 ) -> roulette.RouletteConfig:
-    """The room terms: the catalogue's limits and rates, timeouts overridable by settings, and
-    the withholding tax on winnings (settings; taxes.format_rates' text)."""
+    """The room terms: the catalogue's, timeouts overridable by settings, the winnings tax."""
     rules = game_row.rules or {}
     values: dict[str, int] = {
         "min_stake": game_row.min_bet,
@@ -82,13 +80,11 @@ class Rooms:
 
     def __init__(self, registry: Registry, winnings_tax: tuple[TaxRate, ...] = ()) -> None:
         self.registry = registry
-        # Rooms opened from now on carry it in their terms (a room's terms are fixed when it
-        # opens); each payout is taxed at the rate in force when it is paid.
+        # In the terms of rooms opened from now on; a payout is taxed at the rate then in force.
         self._winnings_tax = format_rates(winnings_tax)
         self._config: roulette.RouletteConfig | None = None
         self._game_id = 0
-        # One matchmaking pass per stake at a time in this process, so that simultaneous
-        # joiners pair up with each other instead of each opening a room of their own.
+        # One matchmaking pass per stake at a time, so simultaneous joiners pair up.
         self._matchmaking: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._bet_ids = store_pg.SequenceIds("bet_history")
 
@@ -108,11 +104,9 @@ class Rooms:
         login: AccessClaims | None = None,
         scope: str | None = None,
     ) -> RoomView:
-        """Seat `user` at `stake`: in the room asked for, a waiting one, or a new one. With
-        `login` (a WebSocket, which checked its login once, when it opened) the message's own
-        statement also checks that the login is still live. `scope` names a keyed request
-        across its retries: a retry finds the room whose stake an earlier attempt took and
-        answers with it, however that room has gone on since."""
+        """Seat `user` at `stake`: in the room asked for, a waiting one, or a new one; the
+        message's statement checks `login` if given. A retry of the keyed request `scope` is
+        answered with the room whose stake an earlier attempt took."""
         if scope is not None:
             async with self.registry.readers() as session:
                 earlier = await store.bet_made_by(session, user.id, scope)
@@ -146,8 +140,7 @@ class Rooms:
                         self._game_id, stake, config, joiner, user.id, login, scope
                     )
                 except store_pg.SomeoneWaiting:
-                    # Another instance opened a room at this stake a moment ago: sit there
-                    # (its room is among the database's candidates of the next pass).
+                    # Another instance opened one a moment ago: the next pass finds it.
                     continue
                 return RoomView(applied.state, applied.seq)
         raise Conflict(
@@ -155,9 +148,8 @@ class Rooms:
         )
 
     async def _candidate_rooms(self, stake: int, room_id: int | None) -> AsyncIterator[int]:
-        """The room asked for, then the rooms this process knows to wait at this stake (no
-        read), then, only if none of those took the player, those the database knows (other
-        instances' too)."""
+        """The room asked for, then those this process knows to wait at this stake, then (only
+        if none took the player) those the database knows."""
         tried: set[int] = set()
         if room_id is not None:
             tried.add(room_id)
@@ -174,9 +166,8 @@ class Rooms:
     async def _seat_in(
         self, candidate: int, message: Message, asked_for: int | None
     ) -> RoomView | None:
-        """Seat the joiner in `candidate`; None if it cannot take them: full or closed (then
-        the next candidate), another stake or no such room (told only about the room they
-        asked for)."""
+        """Seat the joiner in `candidate`; None if it cannot take them (another stake or no
+        such room is told only about the room they asked for)."""
         try:
             applied = await self.registry.send(candidate, message)
         except (roulette.RoomFull, roulette.RoomClosed):
@@ -196,9 +187,8 @@ class Rooms:
         login: AccessClaims | None = None,
         scope: str | None = None,
     ) -> tuple[PlacedBet, Balance]:
-        """The bet as placed, and the bettor's balance after it. `scope` names a keyed request
-        across its retries: a retry finds the bet an earlier attempt placed and answers with
-        it instead of betting again."""
+        """The bet as placed, and the bettor's balance after it; a retry of the keyed request
+        `scope` is answered with the bet an earlier attempt placed."""
         placed = None if scope is None else await self._bet_made_by(user.id, scope)
         if placed is None:
             placed = await self._place(user.id, room_id, bet_type, amount, login, scope)
@@ -225,11 +215,7 @@ class Rooms:
         applied = await self.registry.send(room_id, message)
         placed = next(e for e in applied.transition.events if isinstance(e, roulette.BetPlaced))
         return PlacedBet(
-            placed.bet_id,
-            placed.bet_type,
-            placed.pull_number,
-            placed.odds,
-            placed.potential_payout,
+            placed.bet_id, placed.bet_type, placed.pull_number, placed.odds, placed.potential_payout
         )
 
     async def _bet_made_by(self, user_id: int, scope: str) -> PlacedBet | None:
@@ -252,9 +238,7 @@ class Rooms:
     async def pull(
         self, user_id: int, room_id: int, sent_at: datetime, login: AccessClaims | None = None
     ) -> Applied:
-        """A pull, judged against the turn as it was when the player sent it (`sent_at`); with
-        `login` (the HTTP route checked only the token) the message's own statement also
-        checks that the login is still live."""
+        """A pull, judged against the turn as it was when the player sent it (`sent_at`)."""
         pull = roulette.Pull(user_id=user_id, now=sent_at, sent_at=sent_at)
         return await self.registry.send(room_id, Message("command", pull, login=login))
 
@@ -262,8 +246,7 @@ class Rooms:
         return await self.registry.send(room_id, Message("leave", user_id=user.id, login=login))
 
     async def get(self, room_id: int) -> RoomView:
-        """The room's current snapshot: from its actor's memory when that is provably the last
-        state published, else from the database."""
+        """The room's snapshot: from its actor's memory when provably the latest, else read."""
         latest = await self.registry.latest(room_id)
         if latest is not None:
             return RoomView(latest[1], latest[0])

@@ -1,7 +1,5 @@
-"""Rooms in the database, for the runtime: what a committed message writes (its events, the room
-row, seats, the game's rows and the ledger transfers of its postings), planned without IO and
-written by store_pg, and the reads of rooms (snapshots, history, matchmaking, lists,
-invariants)."""
+"""Rooms in the database: what a committed message writes, planned without IO (store_pg writes
+it), and the reads of rooms (snapshots, history, matchmaking, lists, invariants)."""
 
 from __future__ import annotations
 
@@ -21,8 +19,6 @@ from gamehub.rooms.game import GameRows, Posting, RoomGame
 from gamehub.rooms.render import render
 
 OPEN = ("waiting", "playing")
-
-
 ESCROW_PREFIX = "escrow:room:"
 
 
@@ -35,9 +31,8 @@ def channel(room_id: int) -> str:
 
 
 class AccountIds:
-    """Ledger account ids by code, remembered per app: accounts are never deleted or renumbered,
-    so room commands skip their lookups. Only an id that existed before the current transaction
-    is remembered: one opened by it would vanish if it rolled back."""
+    """Ledger account ids by code, remembered per app (accounts are never deleted or renumbered);
+    only committed ones: an account opened by a transaction vanishes if it rolls back."""
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
@@ -60,8 +55,8 @@ class AccountIds:
 
 
 class AccountNotOpen(Exception):
-    """A ledger account a one-statement write needs is not open yet: the transactional way
-    opens it (where a rollback takes it away again)."""
+    """A ledger account a one-statement write needs is not open yet (the transactional way
+    opens it)."""
 
 
 Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
@@ -70,8 +65,7 @@ Resolve = Callable[[str, str | None, int | None], Awaitable[int]]
 async def transfer_specs(
     room_id: int, postings: Sequence[Posting], kind_prefix: str, resolve: Resolve
 ) -> list[ledger.TransferSpec]:
-    """The ledger transfers of a transition's postings; `resolve(code, kind, user_id)` gives an
-    account's id."""
+    """The ledger transfers of a transition's postings, accounts by `resolve(code, kind, user)`."""
     moves: list[ledger.TransferSpec] = []
     for posting in postings:
         parties: dict[str, int] = {"escrow": await resolve(escrow_code(room_id), "escrow", None)}
@@ -152,9 +146,8 @@ def plan(
     now: datetime,
     request_ref: str | None = None,
 ) -> Writes:
-    """What a transition writes: events numbered from the room's seq, the room row, seats (of
-    players who left and of a closed room: freed when that changed) and the game's rows.
-    Postings are resolved to accounts by the writer (transfer_specs)."""
+    """What a transition writes: events numbered from the room's seq, the room row, the seats
+    freed (when they changed) and the game's rows."""
     state = transition.state
     events: list[Event] = []
     seq = room.seq
@@ -218,7 +211,7 @@ async def durable_replay(
     sessions: async_sessionmaker[AsyncSession], room_id: int, since: int
 ) -> list[Event] | None:
     """What a subscriber resuming after `since` missed, from the database; None when that
-    cannot be given exactly: the events are no longer kept, or the room never reached `since`."""
+    cannot be given exactly."""
     events = await durable_history(sessions, room_id, since)
     if events is None or events:
         return events
@@ -251,17 +244,15 @@ async def list_rooms(
     query = select(Multiplayer.seq, Multiplayer.state).where(
         Multiplayer.game_id == game_id, Multiplayer.state.is_not(None)
     )
-    if status is not None:
-        query = query.where(Multiplayer.status == status)
-    else:
-        query = query.where(Multiplayer.status.in_(OPEN))
+    query = query.where(
+        Multiplayer.status.in_(OPEN) if status is None else Multiplayer.status == status
+    )
     rows = await session.execute(query.order_by(Multiplayer.id.desc()).limit(limit))
     return [(row.seq, row.state) for row in rows]
 
 
 def _of_game(slug: str) -> ColumnElement[bool]:
-    """Rooms of the game with this catalogue slug (each game's runtime resumes and sweeps its
-    own)."""
+    """Rooms of the game with this catalogue slug."""
     return Multiplayer.game_id == select(Game.id).where(Game.slug == slug).scalar_subquery()
 
 

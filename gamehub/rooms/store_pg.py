@@ -1,7 +1,5 @@
-"""A room's writes on the bare PostgreSQL driver (gamehub/pg.py): what store.plan decides, as
-one statement guarded by the room's seq (alone, or inside the transaction of a message that
-needs the room locked), and the statements that open a room. The runtime's parts (the room row,
-money through ledger_pg, the seat, events) are joined by the game's own (game.RoomGame)."""
+"""A room's writes on the bare PostgreSQL driver: what store.plan decides as one statement
+guarded by the room's seq (alone or in a locked transaction), and the statements opening a room."""
 
 from __future__ import annotations
 
@@ -28,8 +26,7 @@ _LOCK_ROOM = Sql(
     WHERE id = :room FOR UPDATE
     """
 )
-# The same row as last committed, without a lock: what an actor whose room moved on elsewhere
-# judges its message against before its statement (guarded by this seq) is sent.
+# The same row unlocked: the catch-up read of an actor whose room moved on elsewhere.
 _READ_ROOM = Sql("SELECT id, game_id, seq, state::text, ended_at FROM multiplayer WHERE id = :room")
 _TAKE_SEAT = Sql(
     """
@@ -39,15 +36,14 @@ _TAKE_SEAT = Sql(
     """
 )
 _SEATED_ROOM = Sql("SELECT room_id FROM active_seats WHERE user_id = :user_id")
-# Migration 0013: under a lock of the game and stake, whether no room of them waits with a
-# free seat (the statements that open a room ask it first; the lock lasts until they commit).
+# Migration 0013: whether no room of the game and stake waits with a free seat, asked under a
+# lock of them that lasts until the opening statement commits.
 _MAY_OPEN = "gamehub_may_open_room(:game_id, :stake)"
 _MAY_OPEN_ROOM = Sql(f"SELECT {_MAY_OPEN}")
 
 
 class SomeoneWaiting(Exception):
-    """A room of this game and stake waits with a free seat (opened on another instance a
-    moment ago): the joiner is to be seated there, not in a room of their own."""
+    """A room of this game and stake waits with a free seat (opened on another instance)."""
 
 
 # No login to check (NULL), or that login is neither logged out nor revoked.
@@ -59,16 +55,14 @@ REFUSED = "GH409"
 
 
 class Refused(Exception):
-    """The statement refused itself and wrote nothing: a wallet could not pay, or the seat to
-    take was someone's already."""
+    """The statement refused itself and wrote nothing: a wallet could not pay, or the seat is
+    taken."""
 
 
 @contextlib.contextmanager
 def _refusal() -> Iterator[None]:
-    """A statement's gamehub_refuse() as Refused, and a transfer reference used again as the
-    ledger's ReferenceReused: the statement is guarded by the room's seq, so a command done
-    before writes nothing at all (not even its transfers); a reference that reaches the
-    insert again therefore names another operation."""
+    """gamehub_refuse() as Refused, a reused transfer reference as ReferenceReused: the seq
+    guard stops a command done before, so a reference seen again names another operation."""
     try:
         yield
     except asyncpg.PostgresError as error:
@@ -79,19 +73,12 @@ def _refusal() -> Iterator[None]:
         raise
 
 
-# Everything a message writes, in one statement, guarded by the room's seq as the message found
-# it: inside a transaction the room is locked and the guard holds; alone (the actor's way for a
-# room it remembers) the guard is what makes a room moved on by another instance write nothing.
-# The statement is all or nothing by itself: when a wallet cannot pay (`moved`, from
-# ledger_pg.batch, has fewer accounts than given) or the seat to take is already someone's, it
-# calls gamehub_refuse() and nothing of it stays. Locks are taken as in a transaction: the room
-# first, then the accounts in id order. Only constant SQL is spliced into the text; every value
-# travels as a parameter.
-#
-# The statement holds only the parts a message needs (_save_sql): a pull that clicks moves no
-# money and settles nothing, and PostgreSQL would still set up (ExecutorStart) and run every
-# part of a statement that had them all, gated off or not (a fifth of its CPU on the room
-# bench), and the client would encode every unused parameter.
+# Everything a message writes, in one statement guarded by the room's seq as the message found
+# it (a room moved on by another instance writes nothing). When a wallet cannot pay (`moved`
+# has fewer accounts than given) or the seat is taken it calls gamehub_refuse() and nothing
+# stays. Locks as in a transaction: the room, then the accounts in id order. Only constant SQL
+# is spliced in. It holds only the parts a message needs: PostgreSQL sets up every part of a
+# statement, gated off or not (a fifth of its CPU on the room bench).
 _SAVE_PARTS: dict[str, str] = {
     "room": f"""
     room AS (
@@ -132,9 +119,8 @@ _REFUSALS = {
 
 @functools.cache
 def _save_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
-    """The saving statement with only `parts` (names of _SAVE_PARTS and of the game's
-    save_parts; "room" is always in), in a fixed order. A handful of combinations occur (join,
-    pull, bet, leave, timeouts), each prepared once per connection."""
+    """The saving statement with only `parts` (of _SAVE_PARTS and the game's save_parts), in a
+    fixed order: a handful of combinations, each prepared once per connection."""
     ctes = ",".join(
         text for name, text in (*_SAVE_PARTS.items(), *game.save_parts.items()) if name in parts
     )
@@ -153,13 +139,9 @@ def _save_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
 
 @functools.cache
 def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
-    """A room opened and its first player seated, all in one statement (no transaction): the
-    room row inserted as store.plan leaves it after the join (its id taken from the sequence
-    beforehand, see SequenceIds), the game's rows of a new room (open_parts) and of the join
-    (`parts` of its save_parts), the player's seat, the join's events, and the stake moved from
-    the wallet (guarded: only what is available) into the room's new escrow account (opened
-    holding it) with its transfer (ledger_pg.into_new_account, which builds every ledger row
-    of it). Locks: the wallet only (the room and its escrow are new). gamehub_refuse() undoes
+    """A room opened and its first player seated in one statement: the room row as store.plan
+    leaves it after the join, the game's rows, the seat, the events, and the stake moved into
+    the new escrow (ledger_pg.into_new_account). Locks only the wallet; gamehub_refuse() undoes
     it all when the wallet cannot pay or the player sits elsewhere."""
     room = f"""
     room AS (
@@ -199,8 +181,7 @@ def _open_seated_sql(game: RoomGame[Any], parts: frozenset[str]) -> Sql:
 
 @functools.cache
 def _open_empty_sql(game: RoomGame[Any]) -> Sql:
-    """The room, the game's rows of a new room, and its escrow account, opened empty by
-    ledger_pg's fragment (in one statement, so the room costs one round trip)."""
+    """The room, the game's rows of a new room and its empty escrow account, in one statement."""
     room = """
     room AS (
         INSERT INTO multiplayer (game_id, status, stake, seats_taken, seq, created_at)
@@ -213,10 +194,9 @@ def _open_empty_sql(game: RoomGame[Any]) -> Sql:
 
 
 class SequenceIds:
-    """Ids taken from a table's id sequence a batch at a time (one round trip per batch), for
-    rows whose id is needed before the statement that inserts them is sent: a room's id is in
-    its state, its events and its escrow account's code; a side bet's in its event. Ids a
-    process never uses are gaps, as a rolled-back insert leaves."""
+    """Ids taken from a table's sequence a batch per round trip, for rows whose id is needed
+    before their insert (a room's is in its state, events and escrow code; a side bet's in its
+    event). Ids never used are gaps, as a rolled-back insert leaves."""
 
     BATCH = 32
 
@@ -244,10 +224,8 @@ async def open_seated(
     seat: int,
     login: AccessClaims | None,
 ) -> tuple[int | None, bool]:
-    """_open_seated_sql for the writes of a new room's first join, whose one transfer `move`
-    takes the stake from the wallet into the escrow (its credit side is the new account):
-    (the escrow account's id, login live); (None, False) wrote nothing. Refused or
-    SomeoneWaiting (a room of this stake waits with a free seat): nothing was written."""
+    """_open_seated_sql for a new room's first join and its one transfer `move`: (the escrow's
+    id, login live), the id None when nothing was written; Refused or SomeoneWaiting too."""
     rows = writes.rows
     params = {
         **_room_params(writes, login, seat),
@@ -266,8 +244,7 @@ async def open_seated(
 
 
 def _room_of(row: asyncpg.Record | None) -> tuple[store.RoomRow, dict[str, Any]] | None:
-    """A room row as the runtime reads it (_LOCK_ROOM, _READ_ROOM); None: no such room, or
-    not opened yet."""
+    """A room row as the runtime reads it; None: no such room, or not opened yet."""
     if row is None or row[3] is None:
         return None
     return store.RoomRow(row[0], row[1], row[2], row[4]), json.loads(row[3])
@@ -293,8 +270,7 @@ _CANDIDATES = Sql.compiled(store.CANDIDATES, "game_id", "stake")
 
 
 async def snapshot(pool: RawPool, room_id: int) -> tuple[int, dict[str, Any]] | None:
-    """The room's seq and stored state (None: no such room, or not opened yet): every stream
-    opened on a room reads it."""
+    """The room's seq and stored state (None: no such room, or not opened yet)."""
     row = await pool.fetchrow(_SNAPSHOT, {"room": room_id})
     if row is None or row[1] is None:
         return None
@@ -310,8 +286,7 @@ async def candidate_rooms(pool: RawPool, game_id: int, stake: int) -> list[int]:
 def _room_params(
     writes: store.Writes, login: AccessClaims | None, seat: int | None
 ) -> dict[str, Any]:
-    """What both room statements take: the room row as the writes leave it, its events, the
-    login to check (None: none) and the seat to take (None: none)."""
+    """What both room statements take: the room row, its events, the login and the seat."""
     return {
         "family_id": None if login is None else login.family_id,
         "user_id": None if login is None else login.user_id,
@@ -370,18 +345,17 @@ async def save_guarded(
     moves: list[ledger.TransferSpec] | None = None,
     seat: int | None = None,
 ) -> tuple[bool, bool]:
-    """A message's writes as one statement outside any transaction (it is atomic by itself),
-    taking `seat` for that user if given and checking `login` if given: (saved, login live).
-    Nothing is written when the room's seq is no longer the one they were planned from, or the
-    login has ended; Refused when a wallet cannot pay or the seat is taken."""
+    """A message's writes as one statement outside any transaction, taking `seat` and checking
+    `login` if given: (saved, login live); nothing is written when the room's seq moved on or
+    the login ended; Refused when a wallet cannot pay or the seat is taken."""
     async with pool.connection() as connection:
         row = await _save(connection, game, writes, moves or [], login, seat)
     return bool(row["saved"]), bool(row["live"])
 
 
 class PgRoomTx:
-    """A message's transaction on a bare connection: the room row locked, the user's one seat
-    claimed, and the message's writes (the same statement as save_guarded)."""
+    """A message's transaction on a bare connection: the room row locked, the seat claimed, the
+    writes (save_guarded's statement)."""
 
     def __init__(self, connection: Connection, accounts: store.AccountIds) -> None:
         self.connection = connection
@@ -414,8 +388,8 @@ class PgRoomTx:
         return store.RoomRow(room_id, game_id, 0, None)
 
     async def claim_seat(self, room_id: int, user_id: int | None, now: datetime) -> None:
-        """Claim the user's one active seat (None: no one's); 409 already_seated (with the
-        room they sit in) if they already sit in an open room."""
+        """Claim the user's one active seat (None: no one's); 409 already_seated if they sit in
+        an open room."""
         if user_id is None:
             return
         if await _TAKE_SEAT.fetchval(self.connection, user_id=user_id, room_id=room_id, now=now):
@@ -427,12 +401,8 @@ class PgRoomTx:
             details={"room_id": 0 if seated is None else int(seated)},
         )
 
-    async def check_login(self, login: AccessClaims | None) -> None:
-        await check_login(self.connection, login)
-
     async def _resolve(self, code: str, kind: str | None, user_id: int | None) -> int:
-        """An account's id: remembered, or found or opened here (and remembered once this
-        transaction has committed)."""
+        """An account's id: remembered, or found or opened here (remembered once committed)."""
         found = self.opened.get(code) or self.accounts.known(code)
         if found is None:
             kind = kind or ledger.SYSTEM_ACCOUNTS[code]

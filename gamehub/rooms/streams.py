@@ -1,11 +1,9 @@
-"""Server-Sent Events over the broker: `retry`, snapshot or exact Last-Event-ID replay, live
-events exactly once and in order, and keep-alive comments.
+"""Server-Sent Events over the broker: `retry`, a snapshot or the exact Last-Event-ID replay,
+live events exactly once and in order, and keep-alive comments.
 
-Two kinds of channel. A room numbers its own events (`seq`, kept in the database), and its
-stream's ids are that seq. A user's stream and the lobby are numbered by the broker, whose
-numbering starts again when its store is lost, so their ids also name the broker's epoch for the
-channel (`<epoch>-<seq>`). Whatever id cannot be honoured exactly (another epoch, ahead of the
-channel, no longer kept) gets a snapshot first; an id that is not one of ours gets 422.
+A room's stream ids are its own seq; a user's stream and the lobby are numbered by the broker, so
+their ids also name its epoch (`<epoch>-<seq>`). An id that cannot be honoured exactly gets a
+snapshot first; an id that is not one of ours gets 422.
 """
 
 from __future__ import annotations
@@ -64,8 +62,7 @@ def _raw_last_event_id() -> str | None:
 
 
 def last_event_id() -> int | None:
-    """A room stream's reconnecting client's position: the header, or `?last_event_id=` (0 =
-    from the start); 422 unless it is a seq (ASCII digits)."""
+    """A room stream's client position: the header or `?last_event_id=`; 422 unless a seq."""
     raw = _raw_last_event_id()
     if raw is None:
         return None
@@ -77,9 +74,8 @@ def last_event_id() -> int | None:
 
 
 def last_position() -> tuple[str, int | None]:
-    """A user or lobby stream's reconnecting client's position, (epoch, seq): the header or
-    `?last_event_id=`, ("", None) without one; 422 unless it is an id such a stream sends. A
-    bare seq (an id from before epochs) has the epoch "", which no channel has: a snapshot."""
+    """A user or lobby stream's client position, (epoch, seq); ("", None) without one. A bare
+    seq (from before epochs) has the epoch "", which no channel has: a snapshot."""
     raw = _raw_last_event_id()
     return ("", None) if raw is None else position(raw)
 
@@ -106,19 +102,14 @@ async def _catch_up(
 
 
 class ChannelFeed:
-    """A channel's events for one subscriber, in batches: a snapshot (or the exact replay after
-    `since`), then live events, each exactly once and in order; an empty batch when it is time
-    for a keep-alive. Ends when exactness can no longer be kept (the subscriber resumes from its
-    last seq). Batches let a busy stream write once per wake-up instead of once per event.
+    """A channel's events for one subscriber, in batches (one write per wake-up): a snapshot or
+    the exact replay after `since`, then live events exactly once and in order; [] for a
+    keep-alive. Ends when exactness can no longer be kept (the client resumes from its last id).
 
-    `epoch` is None for a channel its publisher numbers (a room: `durable` has its events). For
-    a channel the broker numbers it is the epoch the client's id named ("" for none) until the
-    feed opens, and then the channel's: an event of another epoch ends the feed (the channel was
-    reset; the client comes back with its last id and gets a snapshot).
-
-    A plain object rather than an async generator: thousands of idle streams each hold one, and
-    while idle its reader awaits the subscription's future itself (`waiter`), so no generator
-    or coroutine frame stays suspended per listener, only these slots."""
+    `epoch` is None for a channel its publisher numbers (a room: `durable` has its events);
+    otherwise the epoch the client named until the feed opens, then the channel's: an event of
+    another epoch ends the feed. A plain object, not an async generator: thousands of idle
+    streams hold one, and no frame stays suspended per listener."""
 
     __slots__ = (
         "beat",
@@ -165,8 +156,7 @@ class ChannelFeed:
         """Subscribe, then the first batch (a snapshot or the replay; the replay may be empty)."""
         # Subscribe before reading anything, so nothing published meanwhile slips between the two.
         self.subscription = await self.broker.subscribe(self.channel)
-        # Kept as long as the stream: keep neither the snapshot function (its closure holds a
-        # room or a wallet reader) nor the opening batch past their first use.
+        # Kept as long as the stream: drop the snapshot function (its closure) after its use.
         snapshot, self.snapshot = self.snapshot, None
         assert snapshot is not None, "opened twice"
         since, head = self.since, 0
@@ -193,8 +183,7 @@ class ChannelFeed:
         return [event]
 
     def waiter(self) -> asyncio.Future[None] | None:
-        """A future to await before `next_batch` when nothing is ready yet (None otherwise).
-        Completed by a publication, the subscriber being cut off, or the keep-alive timer."""
+        """A future to await before `next_batch` when nothing is ready yet (None otherwise)."""
         subscription = self.subscription
         if subscription is None or self.ended or subscription.pending or subscription.lagged:
             return None
@@ -231,8 +220,7 @@ class ChannelFeed:
         epoch = self.epoch  # None for a room's feed: nothing to check
         for event in drained:
             if epoch is not None and event.epoch != epoch:
-                # The channel was reset while we listened and its seqs started again: end; the
-                # client comes back with its last id, of the old epoch, and gets a snapshot.
+                # The channel was reset: end; the client comes back and gets a snapshot.
                 self.ended = True
                 break
             if event.seq <= last:
@@ -253,16 +241,14 @@ class ChannelFeed:
         return batch
 
     async def next(self) -> bytes | None:
-        """The SSE bytes of the next batch (b"" for nothing to send); None once ended. The
-        first call opens the feed."""
+        """The SSE bytes of the next batch (the first call opens the feed); None once ended."""
         if self.subscription is None:
             return b"".join(event.sse for event in await self.open())
         batch = await self.next_batch()
         return None if batch is None else sse_frames(batch)
 
     def end(self, _why: str = "login_ended") -> None:
-        """End the feed from outside (its login ended, or the process drains): its reader wakes
-        and finds it ended; the client reconnects with its last id."""
+        """End the feed from outside (its login ended, or the process drains)."""
         self.ended = True
         if self.subscription is not None:
             self.subscription.wake()
@@ -295,9 +281,8 @@ def sse_frames(batch: list[Event]) -> bytes:
 
 
 def sse_response(feed: ChannelFeed) -> Response:
-    """The stream of a feed's batches: `retry` first, `: keep-alive` comments between.
-    Behind StreamHandoff, Quart sends only the head and the middleware writes the stream, so no
-    Quart request (nor a bytes generator) stays alive per listener."""
+    """The stream of a feed's batches, `retry` first; Quart sends only the head and the handoff
+    middleware writes the stream, so no Quart request stays alive per listener."""
     body = stream_body(RETRY_FRAME, feed)
     response = Response(body, content_type="text/event-stream; charset=utf-8")
     response.headers["Cache-Control"] = "no-cache"

@@ -1,22 +1,10 @@
 """`GET /ws`: one WebSocket for room subscriptions and the same commands as REST.
 
-Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{"op":
-"unsubscribe", "room_id": 7}`, and `{"op": "join" | "place-bet" | "pull-trigger" | "leave",
-...the REST body..., "ref": "client-id"}`. Replies carry the `ref`: `{"op": "reply", "ref",
-"ok": true, "result": {...}}` or `{"op": "reply", "ref", "ok": false, "error": {code, message,
-details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
-The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account"}`
-(gamehub/wsaccount.py).
-A `ref` is a string of 1-255 characters or an integer (frames.py); a frame that cannot be read
-gets its error reply (`malformed_json`, `validation_error`, `unknown_op`) and the socket stays.
-Authenticate with `?ticket=` (browsers) or the bearer header. The server closes a socket with
-4401 when its login ends, and with 1012 (Service Restart) when its instance stops for a restart:
-reconnect then and subscribe again with each stream's last id.
-
-A subscription opens (and replays) in a task of its own, which sends the subscribe's reply and
-then the room's events: however long its opening takes, the socket's other commands are answered
-meanwhile (so replies may come in another order than their commands; match them by `ref`). A
-subscription replaced or unsubscribed before it has opened sends no reply of its own.
+Client → server: `{"op": "subscribe" | "unsubscribe", "room_id", "last_event_id"?}` and
+`{"op": "join" | "place-bet" | "pull-trigger" | "leave", ...the REST body..., "ref"}`; replies
+`{"op": "reply", "ref", "ok", "result" | "error"}`, room events `{"op": "event", "room_id", "id",
+"event", "data"}` (the contract has the rest). A subscription opens in a task of its own, so
+replies may come in another order than their commands (match them by `ref`).
 """
 
 from __future__ import annotations
@@ -58,9 +46,8 @@ SERVICE_RESTART = 1012
 # The largest seq a client may name (as the SSE streams allow: 18 digits).
 MAX_SEQ = 10**18 - 1
 
-# A command's handler: (the socket's user, the validated body, the socket's login, from its
-# bearer token or its ticket: each room command checks, in its own statements, that this login
-# is still live, so a socket outlives neither a logout nor a revoked session).
+# A command's handler: (user, validated body, the socket's login, which each room command
+# checks is still live, so a socket outlives neither a logout nor a revoked login).
 Handler = Callable[[User, Any, AccessClaims | None], Awaitable[BaseModel]]
 COMMANDS: dict[str, tuple[type[BaseModel], Handler]] = {
     "join": (JoinIn, routes.do_join),
@@ -77,8 +64,6 @@ async def _user() -> tuple[User, AccessClaims]:
     rt = runtime()
     ticket = websocket.args.get("ticket")
     if ticket:
-        # The ticket names its login: the socket checks it now and in every room command,
-        # as one opened with a bearer token does.
         claims = await tickets.redeem(rt.settings.jwt_secret, rt.broker, ticket)
     else:
         header = websocket.headers.get("Authorization", "")
@@ -128,8 +113,7 @@ async def ws() -> None:
                 raw = await ending.receive()
                 await _handle(user, login, raw, subscriptions, send)
         if ending.why == "restart":
-            # The process is draining: 1012 (Service Restart) tells the client to come back,
-            # with its last ids, to another instance; its session is fine.
+            # Draining: the client comes back with its last ids to another instance.
             await websocket.close(SERVICE_RESTART, "service restart")
         else:
             ended = {"op": "error", "error": _error(connections.LoginEnded())}
@@ -146,8 +130,7 @@ async def ws() -> None:
 
 class _Ending:
     """Called when the socket's login ends or the process drains: the socket stops reading (a
-    command already read is finished, not cut short) and closes: 4401 saying the login ended
-    (as a socket refused for its login), or 1012 for a restart."""
+    command already read is finished) and closes, 4401 or 1012 for a restart."""
 
     __slots__ = ("ended", "task", "waiting", "why")
 
@@ -229,10 +212,14 @@ async def _handle(
             raise frames.unknown_op(op)
         await send(json.dumps({"op": "reply", "ref": ref, "ok": True, "result": result}))
     except (ApiError, roulette.RuleError, ValidationError, ValueError) as error:
-        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+        await send(_refusal(ref, error))
     except Exception as error:  # a fault of ours: answered, and the socket stays usable
         log.exception("WebSocket command failed")
-        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+        await send(_refusal(ref, error))
+
+
+def _refusal(ref: Any, error: Exception) -> str:
+    return json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)})
 
 
 def _account(
@@ -256,7 +243,7 @@ def _account(
         return
 
     async def refuse(error: Exception) -> None:
-        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+        await send(_refusal(ref, error))
 
     subscriptions[ACCOUNT] = asyncio.create_task(
         account_subscription(user_id, position_, ref, send, refuse)
@@ -266,9 +253,8 @@ def _account(
 async def _subscription(
     room_id: int, since: int | None, ref: Any, send: Callable[[str], Awaitable[None]]
 ) -> None:
-    """One room subscription of a socket: open it (a room that does not exist is refused in the
-    reply; the snapshot is that check when there is one), reply, then send the first batch (the
-    snapshot, or the replay) and every later one."""
+    """One room subscription of a socket: open it (an unknown room is refused in the reply),
+    reply, then send the first batch (the snapshot, or the replay) and every later one."""
     feed: ChannelFeed | None = None
     try:
         if since is not None:
@@ -282,7 +268,7 @@ async def _subscription(
             raise  # cancelled: unsubscribed, subscribed again, or the socket closed
         if not isinstance(error, ApiError | roulette.RuleError):
             log.exception("room %s: a WebSocket subscription failed to open", room_id)
-        await send(json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)}))
+        await send(_refusal(ref, error))
         return
     try:
         reply = {"op": "reply", "ref": ref, "ok": True, "result": {"room_id": room_id}}
@@ -299,8 +285,7 @@ async def _subscription(
                 await waiter
             later = await feed.next_batch()
             if later is None:
-                # Exactness could not be kept (too slow a reader, events the broker lost): go
-                # on from the last event sent, as an SSE client would reconnect.
+                # Exactness could not be kept: go on from the last event sent, as SSE would.
                 feed.close()
                 feed, later = await _reopen(room_id, feed.last)
             batch = later
