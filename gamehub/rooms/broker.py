@@ -152,33 +152,27 @@ class Broker(Protocol):
 
     async def publish(self, channel: str, body: dict[str, Any], seq: int | None = None) -> int:
         """Publish `body` (which has a `type`) and return its seq."""
-        ...
 
     async def publish_event(self, event: Event) -> None:
         """Publish an event already numbered and encoded (a room's, stored in its table)."""
-        ...
 
     async def history(
         self, channel: str, since: int, epoch: str | None = None
     ) -> list[Event] | None:
         """Events with seq > since, in order; None when that cannot be answered exactly (some
         are gone, `since` is ahead, or the channel's epoch is no longer `epoch`)."""
-        ...
 
     async def last_seq(self, channel: str) -> int: ...
 
     async def last_seqs(self, channels: list[str]) -> list[int]:
         """last_seq of each channel, in one round trip."""
-        ...
 
     async def position(self, channel: str) -> tuple[str, int]:
         """The channel's epoch and last seq, read together; a channel without an epoch is given
         one, so that a subscriber starting here is recognised when it comes back."""
-        ...
 
     async def subscribe(self, channel: str) -> Subscription:
         """A live subscription; events published after this returns are delivered to it."""
-        ...
 
     def unsubscribe(self, subscription: Subscription) -> None: ...
 
@@ -186,7 +180,6 @@ class Broker(Protocol):
 
     async def claim(self, key: str, ttl_s: int) -> bool:
         """True for the first claim of `key` within `ttl_s` seconds (on every instance)."""
-        ...
 
 
 class _LocalFanout:

@@ -88,17 +88,14 @@ class RoomGame(Protocol[State]):
     # --- the match handler
     def init(self, room_id: int, stake: int, now: datetime, config: Any) -> State:
         """A new room, before anyone sits down."""
-        ...
 
     def join(self, state: State, joiner: Any, now: datetime) -> Transition:
         """A player takes a seat (the runtime has claimed their one active seat)."""
-        ...
 
     def command(self, state: State, command: Any, now: datetime) -> Transition: ...
 
     def timer(self, state: State, now: datetime) -> Transition:
         """The room's deadline has come (or a stale timer fired: then nothing changes)."""
-        ...
 
     def leave(self, state: State, user_id: int, now: datetime) -> Transition: ...
 
@@ -108,11 +105,9 @@ class RoomGame(Protocol[State]):
     def is_closed(self, state: State) -> bool: ...
     def seated(self, state: State) -> tuple[int, ...]:
         """The user ids in the room's seats (they hold its active seats)."""
-        ...
 
     def free_seat_at(self, state: State) -> int | None:
         """The stake of a seat matchmaking may offer, None when the room takes no one."""
-        ...
 
     def load(self, data: dict[str, Any]) -> State: ...
     def dump(self, state: State) -> dict[str, Any]: ...
@@ -122,17 +117,13 @@ class RoomGame(Protocol[State]):
         self, before: State, transition: Any, now: datetime, request_ref: str | None
     ) -> GameRows:
         """The game's own rows a transition writes; `request_ref` lets a keyed retry find them."""
-        ...
 
     def render(self, state: State, seq: int) -> dict[str, Any]:
         """The room as clients see it (GET /games/rooms/{id})."""
-        ...
 
     def wallets(self, transition: Any) -> set[int]:
         """The players whose balance or held amount the transition changed."""
-        ...
 
     def told(self, transition: Any) -> frozenset[int] | None:
         """Users whose own stream (and the lobby) hears of a change of seats or status; None:
         nobody."""
-        ...

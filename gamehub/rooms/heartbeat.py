@@ -12,15 +12,10 @@ SLICES = 8
 
 
 class Heartbeat:
-    """Wakes each subscription that has waited (with nothing pending) for about `interval`
-    seconds: its stream then writes a keep-alive. A stream writes just before it waits, so none
-    stays silent longer than `interval`.
-
-    One timer for all of them, not one each (a timer per idle stream cost several hundred bytes;
-    a set entry costs a few dozen). It ticks every interval / SLICES and wakes one bucket of a
-    ring: the subscriptions that began waiting during the tick before that bucket last came
-    round. Waking everyone on one beat instead made a burst: with thousands of idle streams, one
-    pass of the event loop wrote them all a keep-alive while no command ran."""
+    """Wakes each subscription that has waited about `interval` seconds, for a keep-alive. One
+    timer for all (one each cost several hundred bytes per idle stream), ticking every interval /
+    SLICES and waking one bucket of a ring: one beat for everyone made a burst in which no command
+    ran."""
 
     def __init__(self, interval: float, loop: asyncio.AbstractEventLoop) -> None:
         self.interval = interval

@@ -18,12 +18,9 @@ def chambers_left_before(pull_number: int) -> int:
 
 
 def multiplier(bet_type: BetType, chambers_left: int, edge_percent: int) -> tuple[int, int]:
-    """The exact payout multiplier as (numerator, denominator), stake included.
-
-    Bang has probability 1/k, so the fair elimination multiplier is k and the fair survival one
-    k / (k - 1); the house keeps `edge_percent` of each. Kept as a fraction so that every payout
-    is floored once, from exact integers, and never touches a float.
-    """
+    """The exact payout multiplier as (numerator, denominator), stake included: fair is k for
+    elimination (bang has probability 1/k) and k / (k - 1) for survival, less `edge_percent`.
+    A fraction, so that every payout is floored once from exact integers, never a float."""
     k = chambers_left
     if k < 2:
         raise ValueError("side bets need at least 2 chambers left")

@@ -1,6 +1,5 @@
-"""A Russian Roulette room's state: what it is, how it is persisted (`to_dict` / `from_dict`)
-and how the public sees it (`room_view`). Secrets (server seed, bullet) stay out of the view
-until the contract allows them."""
+"""A Russian Roulette room's state, its persisted form (`to_dict` / `from_dict`) and its public
+view (`room_view`, without the secrets until the contract allows them)."""
 
 from __future__ import annotations
 
@@ -40,12 +39,8 @@ class SideBet:
 
 @dataclass(frozen=True)
 class RoomState:
-    """Everything the rules need to decide the next command; immutable, replaced on every step.
-
-    `escrow` is the balance the room's escrow account must hold after the postings returned so
-    far have been applied: stakes of seated players plus unsettled side bets while the room is
-    open, and exactly zero once it is finished or cancelled.
-    """
+    """Everything the rules need to decide the next command; immutable. `escrow` is what the
+    room's escrow account must hold: stakes and unsettled side bets while open, then zero."""
 
     room_id: int
     stake: int
@@ -70,8 +65,7 @@ class RoomState:
         return self.status in ("finished", "cancelled")
 
     def escrow_shares(self) -> dict[int, int]:
-        """Whose money `escrow` holds, by user: each seated player's stake while the room is
-        open, and each bettor's unsettled side bets. Part of each one's balance (balances.py)."""
+        """Whose money `escrow` holds, by user (part of each one's balance: balances.py)."""
         shares: dict[int, int] = {}
         if not self.is_closed:
             for player in self.players:

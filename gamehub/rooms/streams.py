@@ -31,11 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_MS = 2000
-# (seq, snapshot body) describing the channel as of seq. A channel the broker numbers answers
-# None for the seq: its snapshot is as of the broker's last seq, which the feed read just before.
+# (seq, snapshot body) of the channel as of seq; None for a channel the broker numbers (its
+# snapshot is as of the broker's last seq, which the feed reads just before).
 Snapshot = Callable[[], Awaitable[tuple[int | None, dict[str, Any]]]]
-# Events after `since` from durable storage (e.g. the rooms' event table), None if they cannot
-# be given exactly (not kept, or `since` is ahead of the channel).
+# Events after `since` from durable storage (the rooms' event table), None if not exactly known.
 Durable = Callable[[int], Awaitable[list[Event] | None]]
 
 # ASCII digits only: str.isdigit() takes superscripts and other scripts' digits, int() the latter.

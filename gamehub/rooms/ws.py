@@ -190,18 +190,14 @@ async def _handle(
                 raise ApiError(
                     "last_event_id is a non-negative integer.", status=422, code="validation_error"
                 )
-            old = subscriptions.pop(room.room_id, None)
-            if old is not None:
-                old.cancel()
+            _cancel(subscriptions, room.room_id)
             subscriptions[room.room_id] = asyncio.create_task(
                 _subscription(room.room_id, since, ref, send)
             )
             return  # the subscription replies once it is open
         elif op == "unsubscribe":
             room = RoomIn.model_validate({"room_id": message.get("room_id")})
-            task = subscriptions.pop(room.room_id, None)
-            if task is not None:
-                task.cancel()
+            _cancel(subscriptions, room.room_id)
             result = {"room_id": room.room_id}
         elif type(op) is str and op in COMMANDS:
             await check_user(user.id, "play")  # the same per-user limit as the REST commands
@@ -222,6 +218,12 @@ def _refusal(ref: Any, error: Exception) -> str:
     return json.dumps({"op": "reply", "ref": ref, "ok": False, "error": _error(error)})
 
 
+def _cancel(subscriptions: dict[int | str, asyncio.Task[None]], key: int | str) -> None:
+    task = subscriptions.pop(key, None)
+    if task is not None:
+        task.cancel()
+
+
 def _account(
     user_id: int,
     op: str,
@@ -236,9 +238,7 @@ def _account(
             "last_event_id is an id the stream sent.", status=422, code="validation_error"
         )
     position_ = ("", None) if since is None else position(since)
-    old = subscriptions.pop(ACCOUNT, None)
-    if old is not None:
-        old.cancel()
+    _cancel(subscriptions, ACCOUNT)
     if op != "subscribe":
         return
 
