@@ -39,14 +39,8 @@ def sandbox_blueprint(sandbox: DarajaSandbox) -> Blueprint:
     return blueprint
 
 
-def create_sandbox_app(
-    config: SandboxConfig | None = None,
-    *,
-    keys: SandboxKeys | None = None,
-    sandbox: DarajaSandbox | None = None,
-) -> Quart:
+def create_sandbox_app(sandbox: DarajaSandbox) -> Quart:
     """The sandbox on its own, on Daraja's paths at the root; `app.extensions["daraja_sandbox"]`."""
-    sandbox = sandbox or DarajaSandbox(config, keys)
     logsafety.install()  # its callback URLs carry the caller's secrets
     app = Quart("daraja_sandbox")
     app.extensions["daraja_sandbox"] = sandbox
