@@ -28,7 +28,7 @@ PUSH_IN_FLIGHT = timedelta(minutes=2)
 
 # Runs inside the settling transaction, after the money moved, only for the one call that
 # settled the payment: an operator's resolution writes its audit entry there, so the two
-# commit together (gamehub/admin/payments.py).
+# commit together (gamehub/admin/payments.py). The money a settlement moves has the same form.
 OnSettled = Callable[[AsyncSession, Transaction], Awaitable[None]]
 
 
@@ -48,12 +48,8 @@ def _pending(*conditions: Any) -> Any:
     return update(Transaction).where(Transaction.status == "pending", *conditions)
 
 
-# The money a settlement moves, inside its transaction, once the row is claimed.
-Move = Callable[[AsyncSession, Transaction], Awaitable[None]]
-
-
 async def _settle(
-    rt: Runtime, statement: Any, move: Move | None, on_settled: OnSettled | None
+    rt: Runtime, statement: Any, move: OnSettled | None, on_settled: OnSettled | None
 ) -> Transaction | None:
     """Claim the row and, only if this call got it, move its money and run `on_settled` in one
     transaction; a receipt already used raises IntegrityError with nothing written."""
