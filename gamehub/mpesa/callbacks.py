@@ -143,33 +143,20 @@ def parse_result(body: Any) -> DarajaResult:
 
 
 @dataclass(frozen=True)
-class B2CResult:
+class B2CResult(DarajaResult):
     """The outcome of a B2C payment posted to ResultURL; ResultCode 0 means the phone was paid."""
 
-    result: DarajaResult
     receipt: str | None
     amount: Decimal | None
     completed_at: str | None  # "DD.MM.YYYY HH:MM:SS", Nairobi time
     receiver: str | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.result.succeeded
-
-    @property
-    def failed(self) -> bool:
-        return self.result.failed
-
-    @property
-    def originator_conversation_id(self) -> str:
-        return self.result.originator_conversation_id
 
 
 def parse_b2c_result(body: Any) -> B2CResult:
     result = parse_result(body)
     params = result.parameters
     return B2CResult(
-        result=result,
+        **vars(result),
         receipt=_optional_text(params.get("TransactionReceipt")) or result.transaction_id,
         amount=_amount(params.get("TransactionAmount")),
         completed_at=_optional_text(params.get("TransactionCompletedDateTime")),
@@ -183,10 +170,9 @@ def parse_queue_timeout(body: Any) -> DarajaResult:
 
 
 @dataclass(frozen=True)
-class TransactionStatusResult:
+class TransactionStatusResult(DarajaResult):
     """What a Transaction Status query found, posted to its ResultURL."""
 
-    result: DarajaResult
     transaction_status: str | None  # "Completed" once the money moved
     receipt: str | None
     amount: Decimal | None
@@ -194,7 +180,7 @@ class TransactionStatusResult:
 
     @property
     def found(self) -> bool:
-        return self.result.succeeded
+        return self.succeeded
 
     @property
     def completed(self) -> bool:
@@ -205,7 +191,7 @@ def parse_transaction_status_result(body: Any) -> TransactionStatusResult:
     result = parse_result(body)
     params = result.parameters
     return TransactionStatusResult(
-        result=result,
+        **vars(result),
         transaction_status=_optional_text(params.get("TransactionStatus")),
         receipt=_optional_text(params.get("ReceiptNo")),
         amount=_amount(params.get("Amount")),

@@ -82,7 +82,7 @@ async def on_b2c_result(rt: Runtime, body: Any) -> None:
             receipt=result.receipt,
         )
     else:
-        reason = f"{result.result.result_desc} ({result.result.result_code})"
+        reason = f"{result.result_desc} ({result.result_code})"
         changed = await settle.fail_withdrawal(rt, reason, originator_conversation_id=ref)
     if changed is None:
         log.info("B2C result %s matched no pending withdrawal; nothing changed", ref)
@@ -106,7 +106,7 @@ async def on_status_result(rt: Runtime, body: Any) -> None:
     """A Transaction Status answer about one of our withdrawals."""
     if (status := _parsed(parse_transaction_status_result, body, "status result")) is None:
         return
-    ref = status.original_conversation_id or status.result.reference.get("Occasion")
+    ref = status.original_conversation_id or status.reference.get("Occasion")
     if not isinstance(ref, str) or not ref:
         log.info("status result names no withdrawal; nothing changed")
         return
