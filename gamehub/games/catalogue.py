@@ -68,10 +68,8 @@ async def active_games(sessions: async_sessionmaker[AsyncSession]) -> list[Catal
 
 
 def public_rules(game: CatalogueGame, overrides: dict[str, int] | None = None) -> dict[str, Any]:
-    """A game's rules as clients see them: the wheel with its return to player, or the
-    roulette parameters, with amounts rendered as strings. `overrides` are the settings that
-    replace catalogue rules on this server (GAMEHUB_ROULETTE_*_TIMEOUT_S): what a room opened
-    now will use, so what a player is told."""
+    """A game's rules as clients see them, amounts as strings; `overrides` are this server's
+    GAMEHUB_ROULETTE_*_TIMEOUT_S, which a room opened now will use."""
     if game.slug == SPIN_AND_WIN:
         wheel = Wheel.from_rules(game.rules)
         return {
@@ -110,8 +108,3 @@ async def spin_table(rt: Runtime) -> SpinTable:
     )
     rt.extras[_CACHE_KEY] = (now + TABLE_TTL_S, table)
     return table
-
-
-async def game_id(sessions: async_sessionmaker[AsyncSession], slug: str) -> int | None:
-    async with sessions() as session:
-        return await session.scalar(select(Game.id).where(Game.slug == slug))

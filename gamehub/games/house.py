@@ -1,11 +1,5 @@
-"""Which house ledger account a player's bets and payouts go through.
-
-Every spin credits the house with the bet and debits it with the win. With one house row, every
-spin of every player would queue on that row's lock from its first house update to its commit;
-spreading players over a fixed set of house sub-accounts (all of kind "house", so the ledger's
-invariants are unchanged and the house's result is the sum over kind "house") removes that
-bottleneck.
-"""
+"""Which house ledger account a player's bets and payouts go through: one of the house's
+sub-accounts (all of kind "house") chosen by player, so that no one row serialises every spin."""
 
 from __future__ import annotations
 
@@ -21,22 +15,18 @@ def house_code(user_id: int) -> str:
 
 
 async def house_account(rt: Runtime, user_id: int) -> int:
-    """The id of the house sub-account for this player's game money.
-
-    Account ids never change once opened, so each process remembers them and the hot path skips
-    the lookup. The account is opened in a transaction of its own, so that the id remembered is
-    never one that a rolled-back spin had opened.
-    """
+    """The id of the house sub-account for this player's game money (remembered per process)."""
     return await _remembered_account(rt, house_code(user_id), "house")
 
 
 async def withholding_account(rt: Runtime, user_id: int) -> int:
-    """The id of the tax liability sub-account that this player's spins' withholding goes to
-    (opened, and remembered, as the house's)."""
+    """The id of the tax sub-account this player's spins' withholding goes to (remembered)."""
     return await _remembered_account(rt, taxes.withholding_account("spin", user_id), "tax")
 
 
 async def _remembered_account(rt: Runtime, code: str, kind: str) -> int:
+    """Ids never change once opened; each is opened in a transaction of its own, so that the id
+    remembered is never one a rolled-back spin had opened."""
     ids = rt.extras.setdefault(_CACHE_KEY, {})
     assert isinstance(ids, dict)
     found = ids.get(code)

@@ -40,8 +40,7 @@ blueprint = Blueprint("games", __name__)
 @login_required
 @validate_response(GamesOut)
 async def list_games() -> GamesOut:
-    """The catalogue: each game with its bet limits and rules (Spin and Win's wheel and return
-    to player; Russian Roulette's rake, side-bet edge and timeouts)."""
+    """The catalogue: each game with its bet limits and rules."""
     rt = runtime()
     games = await catalogue.active_games(rt.sessions)
     overrides = rt.settings.roulette_overrides()
@@ -67,8 +66,8 @@ async def list_games() -> GamesOut:
 @idempotent
 @validate_response(PlayOut)
 async def play_spin_and_win(data: PlayIn) -> PlayOut:
-    """Spin the wheel once; honours `Idempotency-Key`. 422 `bet_out_of_limits`, 409
-    `insufficient_funds`, 403 `play_paused` during a cool-off or self-exclusion."""
+    """Spin the wheel once; honours `Idempotency-Key`.
+    422 `bet_out_of_limits`, 409 `insufficient_funds`, 403 `play_paused`."""
     login = current_login()
     ensure_may_play(login.paused_until)  # the token knows the pause: no read
     result = await spin.play(runtime(), login, data.bet_amount, idempotency_scope())
@@ -105,17 +104,11 @@ async def get_fairness() -> FairnessOut:
 @validate_request(RotateIn)
 @validate_response(RotateOut)
 async def rotate_fairness(data: RotateIn) -> RotateOut:
-    """Reveal the current server seed and start a new pair at nonce 0 (optionally with a new
-    client seed, which becomes the profile's)."""
+    """Reveal the current server seed and start a new pair at nonce 0 (client seed optional)."""
     rotation = await seed_pairs.rotate(runtime().sessions, current_user().id, data.client_seed)
-    old, new = rotation.previous, rotation.current
+    new = rotation.current
     return RotateOut(
-        previous=RevealedPairOut(
-            server_seed=old.server_seed,
-            server_seed_hash=old.server_seed_hash,
-            client_seed=old.client_seed,
-            last_nonce=old.last_nonce,
-        ),
+        previous=RevealedPairOut.model_validate(rotation.previous, from_attributes=True),
         current=FairnessOut(
             server_seed_hash=new.server_seed_hash, client_seed=new.client_seed, nonce=new.next_nonce
         ),
@@ -127,22 +120,9 @@ async def rotate_fairness(data: RotateIn) -> RotateOut:
 @validate_querystring(VerifyQuery)
 @validate_response(VerifyOut)
 async def verify_outcome(query_args: VerifyQuery) -> VerifyOut:
-    """Recompute an outcome from revealed inputs (`game` = spin-and-win, the default, or
-    russian-roulette, whose nonce is the room id)."""
-    found = await verify.verify(
+    """Recompute an outcome from revealed inputs (for russian-roulette the nonce is the room id)."""
+    return await verify.verify(
         runtime(), query_args.game, query_args.server_seed, query_args.client_seed, query_args.nonce
-    )
-    return VerifyOut(
-        game=found.game,
-        server_seed_hash=found.server_seed_hash,
-        client_seed=found.client_seed,
-        nonce=found.nonce,
-        segment=found.segment,
-        label=found.label,
-        multiplier=None if found.multiplier is None else decimal_text(found.multiplier),
-        r=found.r,
-        bullet=found.bullet,
-        first_shooter_seat=found.first_shooter_seat,
     )
 
 
@@ -151,8 +131,7 @@ async def verify_outcome(query_args: VerifyQuery) -> VerifyOut:
 @validate_querystring(HistoryQuery)
 @validate_response(HistoryOut)
 async def bet_history(query_args: HistoryQuery) -> HistoryOut:
-    """The caller's bets on every game, newest first; pass `next_before` as `before` for the
-    next page."""
+    """The caller's bets on every game, newest first; pass `next_before` as `before`."""
     page = await history.bets(
         runtime().sessions,
         current_user().id,

@@ -85,7 +85,6 @@ class VerifyQuery(Strict):
 
     @model_validator(mode="after")
     def _client_seed_of_game(self) -> VerifyQuery:
-        # Spin and Win uses one player's seed; a roulette room joins its two players' seeds.
         if self.game == "russian-roulette":
             parts = self.client_seed.split(":")
             if len(parts) != 2 or not all(_CLIENT_SEED.match(part) for part in parts):

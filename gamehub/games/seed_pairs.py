@@ -1,10 +1,5 @@
-"""Each user's Spin and Win seed pair: opening it, following the client seed, and rotation
-(which reveals the old server seed); a spin takes the pair's nonces itself (spin_pg.py).
-
-Lock order, everywhere: the user's row first, then the pair. A spin locks only the pair (in
-spin_pg's statement), which also serialises that user's spins; the user-row lock is
-FOR NO KEY UPDATE so that it never blocks the foreign-key checks of a concurrent spin.
-"""
+"""Each user's Spin and Win seed pair: opening it, following the client seed, and rotation.
+Lock order: the user's row (FOR NO KEY UPDATE: no spin's foreign-key check waits), then the pair."""
 
 from __future__ import annotations
 
@@ -44,7 +39,7 @@ class Rotation:
 
 
 async def _lock_user(session: AsyncSession, user_id: int) -> str:
-    """Lock the user's row (see the module docstring) and return its client seed."""
+    """Lock the user's row and return its client seed."""
     client_seed = await session.scalar(
         select(User.client_seed).where(User.id == user_id).with_for_update(key_share=True)
     )
@@ -98,12 +93,8 @@ async def current(sessions: async_sessionmaker[AsyncSession], user_id: int) -> P
 
 
 async def follow_client_seed(session: AsyncSession, user_id: int, client_seed: str) -> None:
-    """Make the active pair use the profile's new client seed from the next spin on.
-
-    The caller has already updated users.client_seed in this transaction (user row first). The
-    nonce keeps counting: (server seed, nonce) never repeats, so no outcome can be replayed, and
-    each spin records the client seed it used.
-    """
+    """Make the active pair use the profile's new client seed (already updated by the caller)
+    from the next spin on; the nonce keeps counting, so (server seed, nonce) never repeats."""
     await session.execute(
         update(SeedPair)
         .where(SeedPair.user_id == user_id, SeedPair.status == ACTIVE)
@@ -114,10 +105,7 @@ async def follow_client_seed(session: AsyncSession, user_id: int, client_seed: s
 async def rotate(
     sessions: async_sessionmaker[AsyncSession], user_id: int, client_seed: str | None
 ) -> Rotation:
-    """Reveal the active pair's server seed and open a new pair at nonce 0.
-
-    With `client_seed` the new pair (and the profile) use it; without, the current one is kept.
-    """
+    """Reveal the active pair's server seed and open a new pair at nonce 0 (and `client_seed`)."""
     async with transaction(sessions) as session:
         profile_seed = await _lock_user(session, user_id)
         await _open(session, user_id, profile_seed)

@@ -1,6 +1,5 @@
-"""Spin and Win: one spin takes the pair's next nonce, moves the bet and the win through the
-ledger and records the spin and the bet, all in a single statement (spin_pg.py); here are the
-limits, the answer and the replay of a keyed request that already spun."""
+"""Spin and Win around its one statement (spin_pg.py): the limits, the answer and the replay of a
+keyed request that already spun."""
 
 from __future__ import annotations
 
@@ -52,9 +51,8 @@ def check_limits(table: SpinTable, bet: int) -> None:
 
 
 async def play(rt: Runtime, login: AccessClaims, bet: int, scope: str | None) -> SpinResult:
-    """Spin once for `bet` cents if the login is still live (the route checked only the token).
-    `scope` names the request across retries (Idempotency-Key): a retry of a request that
-    committed gets that spin back instead of a new one."""
+    """Spin once for `bet` cents if the login is still live (the route checked only the token);
+    a retry under the same `scope` gets the committed spin back instead of a new one."""
     user_id = login.user_id
     table = await spin_table(rt)
     check_limits(table, bet)

@@ -1,15 +1,5 @@
-"""A spin on PostgreSQL in one statement: the nonce, the money and the spin's rows at once.
-
-The outcome is computed here, in Python, from the pair's seeds and the nonce it will take
-(fairness.py is the one definition of the algorithm), so the statement is sent with its
-outcome and is guarded by what that outcome assumed: it locks the pair only if the pair is
-still active, at that nonce and with that client seed, and then writes everything or nothing.
-A guard that fails (another instance spun for the player, or the player rotated or changed
-their client seed) writes nothing; the pair is read again and the spin recomputed.
-
-Each process remembers the pairs of the players who spin on it, and runs one spin per player at
-a time, so one player's concurrent spins queue here instead of failing each other's guards.
-"""
+"""A spin on PostgreSQL in one statement, its outcome computed in Python and guarded by the pair
+it assumed; a failed guard writes nothing and the spin is recomputed (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -77,9 +67,8 @@ _READ_PAIR = Sql(
 
 
 def _spin_sql(withholding: bool) -> Sql:
-    """The spin's statement; `withholding`: with the tax on its winnings (ledger_pg's form with
-    the withholding transfer, and the bet row's tax_withheld). Only constant SQL is spliced
-    into the text; every value travels as a parameter."""
+    """The spin's statement, with or without the tax on its winnings; only constant SQL is
+    spliced into the text, every value travels as a parameter."""
     tax_column, tax_value = (", tax_withheld", ", :tax") if withholding else ("", "")
     return Sql(
         f"""
@@ -132,16 +121,15 @@ _SPIN_WITHHOLDING = _spin_sql(withholding=True)
 
 @dataclass(frozen=True)
 class Withholding:
-    """The withholding on winnings configured for a spin: the rates with their dates, and the
-    player's liability account it goes to."""
+    """The withholding on winnings: the dated rates, and the player's tax account."""
 
     rates: tuple[taxes.TaxRate, ...]
     account: int
 
 
 class Spinners:
-    """The players who spin on this process: each one's seed pair as this process last saw it,
-    and each one's turn (one spin at a time per player)."""
+    """Each player's seed pair as this process last saw it, and their turn: one player's spins
+    queue here instead of failing each other's guards."""
 
     def __init__(self) -> None:
         self._pairs: dict[int, Pair] = {}
@@ -198,8 +186,7 @@ async def spin(
     withholding: Withholding | None = None,
 ) -> Spun:
     """One spin in one statement, which also checks that the login is still live; raises
-    SessionRevoked or InsufficientFunds (nothing written) or AlreadyPlayed. `withholding`
-    gives the tax on a win's winnings (None: the tax is off)."""
+    SessionRevoked or InsufficientFunds (nothing written) or AlreadyPlayed."""
     user_id = login.user_id
     memory = spinners(rt)
     async with memory.turn(user_id):

@@ -13,9 +13,8 @@ from gamehub.db import Base, UTCDateTime
 
 
 class AuditEntry(Base):
-    """One operator action or money movement. The database numbers and chains each new entry
-    (id, at, prev_hash and hash are the trigger's, whatever the insert says) and refuses to
-    change or delete one."""
+    """One operator action or money movement; the database's trigger sets id, at, prev_hash and
+    hash, and refuses to change or delete an entry."""
 
     __tablename__ = "audit_log"
 

@@ -11,10 +11,8 @@ from gamehub.db import Base, UTCDateTime, utcnow
 
 ACTIVE = "active"
 REVEALED = "revealed"
-# The predicate of the one-active-pair-per-user index, as SQL text. An INSERT … ON CONFLICT that
-# names this index must repeat it literally: PostgreSQL infers a partial index only from a
-# predicate it can prove, and a bound parameter ($n) proves nothing once the prepared statement
-# runs on its generic plan (from its sixth run on a connection).
+# The one-active-pair index's predicate as SQL text: an INSERT … ON CONFLICT must repeat it
+# literally, as a bound parameter proves nothing once a prepared statement runs its generic plan.
 ACTIVE_PAIR_PREDICATE = f"status = '{ACTIVE}'"
 
 
@@ -28,8 +26,7 @@ class SeedPair(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     server_seed: Mapped[str] = mapped_column(String(64))
     server_seed_hash: Mapped[str] = mapped_column(String(64))
-    # The client seed the next spin uses; PATCH /profile and rotation keep it equal to
-    # users.client_seed (each spin also records the client seed it used).
+    # The client seed the next spin uses; PATCH /profile and rotation keep it users.client_seed.
     client_seed: Mapped[str] = mapped_column(String(64))
     next_nonce: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE)

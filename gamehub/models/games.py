@@ -70,8 +70,7 @@ class SpinAndWin(Base):
     server_seed_hash: Mapped[str] = mapped_column(String(64))
     client_seed: Mapped[str] = mapped_column(String(64))
     nonce: Mapped[int] = mapped_column(BigInteger)
-    # The Idempotency-Key scope of the request that made the spin: a retry of a request that died
-    # after its commit finds this spin instead of spinning again.
+    # The Idempotency-Key scope of its request: a retry finds this spin instead of spinning again.
     request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -152,12 +151,10 @@ class BetHistory(Base):
     pull_number: Mapped[int | None] = mapped_column(Integer)
     bet_amount: Mapped[int] = mapped_column(BigInteger)
     win_amount: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Withholding tax taken from the payout (gamehub/taxes.py): win_amount is paid in full,
-    # then this much goes to the tax liability account, in the same statement.
+    # Withholding tax (gamehub/taxes.py): win_amount is paid in full, then this much taken back.
     tax_withheld: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    # The Idempotency-Key scope of the join or bet that made it: a retry finds this stake or
-    # side bet instead of taking the money again.
+    # The Idempotency-Key scope of the join or bet: a retry finds this instead of staking again.
     request_ref: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,4 @@
-"""Operators (back-office staff with a second factor), the suspensions they decide and the
-balance adjustments they make."""
+"""Operators (back-office staff with a second factor), their suspensions and adjustments."""
 
 from __future__ import annotations
 
@@ -12,8 +11,8 @@ from gamehub.db import Base, UTCDateTime, utcnow
 
 
 class Operator(Base):
-    """An account that may sign in to /admin: its TOTP secret (RFC 6238) and the last time step
-    a code was accepted for, so that a code is never accepted twice (RFC 6238, 5.2)."""
+    """An account that may sign in to /admin: its TOTP secret and the last time step accepted,
+    so that a code is never accepted twice (RFC 6238, 5.2)."""
 
     __tablename__ = "operators"
 
@@ -39,9 +38,8 @@ class Suspension(Base):
 
 
 class Adjustment(Base):
-    """A correction of a player's balance by an operator, with a reason. Small ones are posted
-    at once; from the configured size on they wait for a second operator (four eyes, which the
-    table itself insists on: the approver is never the requester)."""
+    """An operator's correction of a balance; large ones wait for a second operator (four eyes,
+    which the table insists on: the approver is never the requester)."""
 
     __tablename__ = "balance_adjustments"
 
@@ -58,8 +56,7 @@ class Adjustment(Base):
     rejected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
-    # The Idempotency-Key scope of the request that asked for it: a retry finds this adjustment
-    # instead of asking again.
+    # The Idempotency-Key scope of its request: a retry finds this instead of asking again.
     request_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
 
     __table_args__ = (

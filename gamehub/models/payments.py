@@ -23,12 +23,10 @@ class Transaction(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     receipt: Mapped[str | None] = mapped_column(String(32), unique=True)
     failure_reason: Mapped[str | None] = mapped_column(String(255))
-    # The Idempotency-Key scope of the request that made it: a retry finds this transaction
-    # instead of holding, paying or prompting again.
+    # The Idempotency-Key scope of its request: a retry finds this instead of paying again.
     request_ref: Mapped[str | None] = mapped_column(String(128))
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
-    # The withholding tax on a withdrawal (gamehub/taxes.py), fixed when it is asked for: M-Pesa
-    # pays amount - tax_withheld; the wallet gives the whole amount when it is paid out.
+    # A withdrawal's withholding tax, fixed when asked for: M-Pesa pays amount - tax_withheld.
     tax_withheld: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,9 +11,8 @@ from gamehub.db import Base, UTCDateTime
 
 
 class DepositLimit(Base):
-    """One decision about one period's limit, in force from `effective_from`: the limit of a
-    period is its latest decision in force. A lower limit is in force at once, a higher one
-    (or none: `amount` null) a day later; a new decision drops the ones not yet in force."""
+    """One decision about one period's limit (null: none), in force from `effective_from`; the
+    latest decision in force is the limit (rules: gamehub/responsible)."""
 
     __tablename__ = "deposit_limits"
 

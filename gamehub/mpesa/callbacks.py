@@ -31,14 +31,20 @@ def _code(body: Mapping[str, Any], where: str) -> int | str:
         raise CallbackFormatError(f"{where}.ResultCode is missing or malformed") from None
 
 
-def _named_values(items: Any, key: str, where: str) -> dict[str, Any]:
-    """Daraja's [{Name|Key, Value}] lists (a lone object when there is one) as a dict by name."""
+def _named_values(
+    parent: Mapping[str, Any], holder: str, list_key: str, key: str, where: str
+) -> dict[str, Any]:
+    """Daraja's optional {holder: {list_key: [{Name|Key, Value}]}} (a lone object when there is
+    one) as a dict by name."""
+    if not (found := parent.get(holder)):
+        return {}
+    items = _object(found, f"{where}.{holder}").get(list_key)
     if items is None:
         return {}
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list):
-        raise CallbackFormatError(f"{where} must be a list")
+        raise CallbackFormatError(f"{where}.{holder}.{list_key} must be a list")
     values: dict[str, Any] = {}
     for item in items:
         if isinstance(item, Mapping) and isinstance(item.get(key), str):
@@ -62,9 +68,8 @@ def _optional_text(value: Any) -> str | None:
 
 
 class _Outcome:
-    """What a callback's ResultCode says: 0 succeeded; another number failed. Any other text
-    (`"abc"`, `"1.5"`, an alphanumeric code) is an outcome we cannot read, neither of the two,
-    so it settles nothing: the reconciler asks M-Pesa for the truth instead."""
+    """A ResultCode of 0 succeeded, another number failed; any other text is neither (the
+    reconciler asks M-Pesa instead)."""
 
     result_code: int | str
 
@@ -95,12 +100,7 @@ class StkCallback(_Outcome):
 def parse_stk_callback(body: Any) -> StkCallback:
     stk = _object(_object(_object(body, "body").get("Body"), "Body").get("stkCallback"), "stk")
     where = "Body.stkCallback"
-    metadata = stk.get("CallbackMetadata")
-    items = _named_values(
-        _object(metadata, f"{where}.CallbackMetadata").get("Item") if metadata else None,
-        "Name",
-        f"{where}.CallbackMetadata.Item",
-    )
+    items = _named_values(stk, "CallbackMetadata", "Item", "Name", where)
     return StkCallback(
         merchant_request_id=_text(stk, "MerchantRequestID", where),
         checkout_request_id=_text(stk, "CheckoutRequestID", where),
@@ -130,8 +130,6 @@ class DarajaResult(_Outcome):
 
 def parse_result(body: Any) -> DarajaResult:
     result = _object(_object(body, "body").get("Result"), "Result")
-    params = result.get("ResultParameters")
-    refs = result.get("ReferenceData")
     return DarajaResult(
         result_type=result_code(result.get("ResultType", 0)),
         result_code=_code(result, "Result"),
@@ -139,47 +137,26 @@ def parse_result(body: Any) -> DarajaResult:
         originator_conversation_id=_text(result, "OriginatorConversationID", "Result"),
         conversation_id=str(result.get("ConversationID", "")),
         transaction_id=_optional_text(result.get("TransactionID")),
-        parameters=_named_values(
-            _object(params, "ResultParameters").get("ResultParameter") if params else None,
-            "Key",
-            "Result.ResultParameters.ResultParameter",
-        ),
-        reference=_named_values(
-            _object(refs, "ReferenceData").get("ReferenceItem") if refs else None,
-            "Key",
-            "Result.ReferenceData.ReferenceItem",
-        ),
+        parameters=_named_values(result, "ResultParameters", "ResultParameter", "Key", "Result"),
+        reference=_named_values(result, "ReferenceData", "ReferenceItem", "Key", "Result"),
     )
 
 
 @dataclass(frozen=True)
-class B2CResult:
+class B2CResult(DarajaResult):
     """The outcome of a B2C payment posted to ResultURL; ResultCode 0 means the phone was paid."""
 
-    result: DarajaResult
     receipt: str | None
     amount: Decimal | None
     completed_at: str | None  # "DD.MM.YYYY HH:MM:SS", Nairobi time
     receiver: str | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.result.succeeded
-
-    @property
-    def failed(self) -> bool:
-        return self.result.failed
-
-    @property
-    def originator_conversation_id(self) -> str:
-        return self.result.originator_conversation_id
 
 
 def parse_b2c_result(body: Any) -> B2CResult:
     result = parse_result(body)
     params = result.parameters
     return B2CResult(
-        result=result,
+        **vars(result),
         receipt=_optional_text(params.get("TransactionReceipt")) or result.transaction_id,
         amount=_amount(params.get("TransactionAmount")),
         completed_at=_optional_text(params.get("TransactionCompletedDateTime")),
@@ -187,26 +164,15 @@ def parse_b2c_result(body: Any) -> B2CResult:
     )
 
 
-@dataclass(frozen=True)
-class QueueTimeout:
+def parse_queue_timeout(body: Any) -> DarajaResult:
     """Posted to QueueTimeOutURL: Daraja lost track of the request; the outcome is unknown."""
-
-    result: DarajaResult
-
-    @property
-    def originator_conversation_id(self) -> str:
-        return self.result.originator_conversation_id
-
-
-def parse_queue_timeout(body: Any) -> QueueTimeout:
-    return QueueTimeout(parse_result(body))
+    return parse_result(body)
 
 
 @dataclass(frozen=True)
-class TransactionStatusResult:
+class TransactionStatusResult(DarajaResult):
     """What a Transaction Status query found, posted to its ResultURL."""
 
-    result: DarajaResult
     transaction_status: str | None  # "Completed" once the money moved
     receipt: str | None
     amount: Decimal | None
@@ -214,7 +180,7 @@ class TransactionStatusResult:
 
     @property
     def found(self) -> bool:
-        return self.result.succeeded
+        return self.succeeded
 
     @property
     def completed(self) -> bool:
@@ -225,7 +191,7 @@ def parse_transaction_status_result(body: Any) -> TransactionStatusResult:
     result = parse_result(body)
     params = result.parameters
     return TransactionStatusResult(
-        result=result,
+        **vars(result),
         transaction_status=_optional_text(params.get("TransactionStatus")),
         receipt=_optional_text(params.get("ReceiptNo")),
         amount=_amount(params.get("Amount")),

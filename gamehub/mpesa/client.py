@@ -1,9 +1,5 @@
 """The async Daraja client: OAuth token cache, STK Push and its query, B2C and Transaction Status.
-
-Retries with backoff happen only where a repeat cannot pay twice: reads (token, STK query,
-Transaction Status), B2C (keyed by our OriginatorConversationID), and for STK Push only when the
-connection never opened. An "Invalid Access Token" answer renews the token once and retries.
-"""
+Retries only where a repeat cannot pay twice (reads, B2C by our id, STK Push never sent)."""
 
 from __future__ import annotations
 
@@ -65,10 +61,7 @@ class DarajaConfig:
     def from_settings(
         cls, settings: Settings, *, base_url: str | None = None, certificate: bytes | None = None
     ) -> DarajaConfig:
-        """Build from GAMEHUB_MPESA_*; `base_url`/`certificate` override (e.g. the sandbox's).
-
-        Reads the certificate file synchronously: call it at start-up, not in a request.
-        """
+        """Build from GAMEHUB_MPESA_*; reads the certificate file: call it at start-up."""
         url = base_url or settings.mpesa_base_url
         if url is None:
             raise ValueError("no Daraja base URL: set GAMEHUB_MPESA_BASE_URL or pass base_url")
@@ -142,8 +135,6 @@ class DarajaClient:
         if self._own_http:
             await self._http.aclose()
 
-    # --- OAuth -------------------------------------------------------------------------------
-
     async def access_token(self) -> str:
         """The cached bearer token, renewed shortly before it expires."""
         async with self._token_lock:
@@ -164,13 +155,6 @@ class DarajaClient:
             margin = min(self.config.token_refresh_margin_s, lifetime / 10)
             self._token, self._renew_at = token, self._clock() + lifetime - margin
             return token
-
-    def forget_token(self, token: str | None = None) -> None:
-        """Drop the cached token (only if it is still `token`, when given)."""
-        if token is None or token == self._token:
-            self._token, self._renew_at = None, 0.0
-
-    # --- STK Push ----------------------------------------------------------------------------
 
     def _stk_secret(self) -> tuple[str, str]:
         timestamp = daraja_timestamp()
@@ -216,8 +200,6 @@ class DarajaClient:
         }
         body = await self._authorised(STK_QUERY_PATH, payload, repeatable=True)
         return StkQueryResult.from_body(body)
-
-    # --- B2C and Transaction Status ---------------------------------------------------------
 
     def security_credential(self) -> str:
         """The initiator password encrypted for Daraja (computed once per client)."""
@@ -268,8 +250,7 @@ class DarajaClient:
         remarks: str = "Status check",
         occasion: str = "",
     ) -> RequestAccepted:
-        """Ask what became of a payment (by receipt, or by our OriginatorConversationID);
-        the answer is posted to `result_url` (parse it with parse_transaction_status_result)."""
+        """Ask what became of a payment (by receipt or OriginatorConversationID) at `result_url`."""
         if not transaction_id and not original_conversation_id:
             raise ValueError("name the transaction_id or the original_conversation_id")
         payload = {
@@ -288,15 +269,14 @@ class DarajaClient:
         body = await self._authorised(TRANSACTION_STATUS_PATH, payload, repeatable=True)
         return RequestAccepted.from_body(body)
 
-    # --- transport ---------------------------------------------------------------------------
-
     async def _authorised(self, path: str, payload: dict[str, Any], *, repeatable: bool) -> Any:
         token = await self.access_token()
         try:
             return await self._send("POST", path, json=payload, token=token, repeatable=repeatable)
         except InvalidAccessToken:
             # Daraja refused the token before doing anything: renew once and send again.
-            self.forget_token(token)
+            if token == self._token:  # unless a concurrent call renewed it already
+                self._token, self._renew_at = None, 0.0
             token = await self.access_token()
             return await self._send("POST", path, json=payload, token=token, repeatable=repeatable)
 

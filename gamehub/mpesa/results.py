@@ -21,18 +21,17 @@ def result_code(value: object) -> int | str:
         return text  # a few Daraja codes are not numbers (e.g. "R000002")
 
 
-def _field(body: Any, name: str, status_code: int) -> str:
+def _field(body: Any, name: str) -> str:
     if not isinstance(body, dict) or body.get(name) is None:
-        raise DarajaError(status_code, "malformed", f"Daraja's answer has no {name}", None, body)
+        raise DarajaError(200, "malformed", f"Daraja's answer has no {name}", None, body)
     return str(body[name])
 
 
-def _accepted(body: Any, status_code: int) -> None:
+def _accepted(body: Any) -> None:
     """A 200 whose ResponseCode is not "0" is a refusal, not an acceptance."""
-    code = _field(body, "ResponseCode", status_code)
+    code = _field(body, "ResponseCode")
     if code != "0":
-        message = str(body.get("ResponseDescription", "")) if isinstance(body, dict) else ""
-        raise DarajaError(status_code, code, message, None, body)
+        raise DarajaError(200, code, str(body.get("ResponseDescription", "")), None, body)
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,11 @@ class StkPushAccepted:
     customer_message: str
 
     @classmethod
-    def from_body(cls, body: Any, status_code: int = 200) -> StkPushAccepted:
-        _accepted(body, status_code)
+    def from_body(cls, body: Any) -> StkPushAccepted:
+        _accepted(body)
         return cls(
-            merchant_request_id=_field(body, "MerchantRequestID", status_code),
-            checkout_request_id=_field(body, "CheckoutRequestID", status_code),
+            merchant_request_id=_field(body, "MerchantRequestID"),
+            checkout_request_id=_field(body, "CheckoutRequestID"),
             response_description=str(body.get("ResponseDescription", "")),
             customer_message=str(body.get("CustomerMessage", "")),
         )
@@ -69,12 +68,12 @@ class StkQueryResult:
         return self.result_code == 0
 
     @classmethod
-    def from_body(cls, body: Any, status_code: int = 200) -> StkQueryResult:
-        _accepted(body, status_code)
+    def from_body(cls, body: Any) -> StkQueryResult:
+        _accepted(body)
         return cls(
-            merchant_request_id=_field(body, "MerchantRequestID", status_code),
-            checkout_request_id=_field(body, "CheckoutRequestID", status_code),
-            result_code=result_code(_field(body, "ResultCode", status_code)),
+            merchant_request_id=_field(body, "MerchantRequestID"),
+            checkout_request_id=_field(body, "CheckoutRequestID"),
+            result_code=result_code(_field(body, "ResultCode")),
             result_desc=str(body.get("ResultDesc", "")),
         )
 
@@ -88,10 +87,10 @@ class RequestAccepted:
     response_description: str
 
     @classmethod
-    def from_body(cls, body: Any, status_code: int = 200) -> RequestAccepted:
-        _accepted(body, status_code)
+    def from_body(cls, body: Any) -> RequestAccepted:
+        _accepted(body)
         return cls(
-            conversation_id=_field(body, "ConversationID", status_code),
-            originator_conversation_id=_field(body, "OriginatorConversationID", status_code),
+            conversation_id=_field(body, "ConversationID"),
+            originator_conversation_id=_field(body, "OriginatorConversationID"),
             response_description=str(body.get("ResponseDescription", "")),
         )

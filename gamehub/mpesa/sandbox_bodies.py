@@ -19,6 +19,15 @@ NOT_FOUND_DESC = "The transaction receipt number does not exist."
 QUEUE_TIMEOUT_URL = "https://internalsandbox.safaricom.co.ke/mpesa/b2cresults/v1/submit"
 
 
+def _items(name: str, *items: tuple[str] | tuple[str, Any]) -> list[dict[str, Any]]:
+    """Daraja's [{Name|Key, Value}] lists; a 1-tuple is an item Daraja sends without a Value."""
+    return [dict(zip((name, "Value"), item, strict=False)) for item in items]
+
+
+def _reference(key: str, value: Any) -> dict[str, Any]:
+    return {"ReferenceItem": {"Key": key, "Value": value}}
+
+
 def stk_accepted(prompt: StkPrompt) -> dict[str, Any]:
     return {
         "MerchantRequestID": prompt.merchant_request_id,
@@ -39,13 +48,14 @@ def stk_callback(prompt: StkPrompt) -> dict[str, Any]:
     }
     if prompt.result_code == 0:
         callback["CallbackMetadata"] = {
-            "Item": [
-                {"Name": "Amount", "Value": prompt.amount},
-                {"Name": "MpesaReceiptNumber", "Value": prompt.receipt},
-                {"Name": "Balance"},
-                {"Name": "TransactionDate", "Value": prompt.transaction_date},
-                {"Name": "PhoneNumber", "Value": int(prompt.phone)},
-            ]
+            "Item": _items(
+                "Name",
+                ("Amount", prompt.amount),
+                ("MpesaReceiptNumber", prompt.receipt),
+                ("Balance",),
+                ("TransactionDate", prompt.transaction_date),
+                ("PhoneNumber", int(prompt.phone)),
+            )
         }
     return {"Body": {"stkCallback": callback}}
 
@@ -86,23 +96,19 @@ def b2c_result(payment: B2CPayment) -> dict[str, Any]:
     }
     if payment.result_code == 0:
         result["ResultParameters"] = {
-            "ResultParameter": [
-                {"Key": "TransactionAmount", "Value": payment.amount},
-                {"Key": "TransactionReceipt", "Value": payment.transaction_id},
-                {"Key": "B2CRecipientIsRegisteredCustomer", "Value": "Y"},
-                {"Key": "B2CChargesPaidAccountAvailableFunds", "Value": -4510.00},
-                {"Key": "ReceiverPartyPublicName", "Value": f"{payment.phone} - Sandbox Customer"},
-                {
-                    "Key": "TransactionCompletedDateTime",
-                    "Value": _b2c_completed_at(payment.completed_at),
-                },
-                {"Key": "B2CUtilityAccountAvailableFunds", "Value": 10116.00},
-                {"Key": "B2CWorkingAccountAvailableFunds", "Value": 900000.00},
-            ]
+            "ResultParameter": _items(
+                "Key",
+                ("TransactionAmount", payment.amount),
+                ("TransactionReceipt", payment.transaction_id),
+                ("B2CRecipientIsRegisteredCustomer", "Y"),
+                ("B2CChargesPaidAccountAvailableFunds", -4510.00),
+                ("ReceiverPartyPublicName", f"{payment.phone} - Sandbox Customer"),
+                ("TransactionCompletedDateTime", _b2c_completed_at(payment.completed_at)),
+                ("B2CUtilityAccountAvailableFunds", 10116.00),
+                ("B2CWorkingAccountAvailableFunds", 900000.00),
+            )
         }
-    result["ReferenceData"] = {
-        "ReferenceItem": {"Key": "QueueTimeoutURL", "Value": QUEUE_TIMEOUT_URL}
-    }
+    result["ReferenceData"] = _reference("QueueTimeoutURL", QUEUE_TIMEOUT_URL)
     return {"Result": result}
 
 
@@ -115,9 +121,7 @@ def queue_timeout(payment: B2CPayment) -> dict[str, Any]:
             "OriginatorConversationID": payment.originator_conversation_id,
             "ConversationID": payment.conversation_id,
             "TransactionID": "",
-            "ReferenceData": {
-                "ReferenceItem": {"Key": "QueueTimeoutURL", "Value": QUEUE_TIMEOUT_URL}
-            },
+            "ReferenceData": _reference("QueueTimeoutURL", QUEUE_TIMEOUT_URL),
         }
     }
 
@@ -142,25 +146,23 @@ def status_result(query: StatusQuery, payment: B2CPayment | None, shortcode: str
             ResultDesc=PROCESSED,
             TransactionID=payment.transaction_id,
             ResultParameters={
-                "ResultParameter": [
-                    {"Key": "DebitPartyName", "Value": f"{shortcode} - Game Hub Sandbox"},
-                    {"Key": "CreditPartyName", "Value": f"{payment.phone} - Sandbox Customer"},
-                    {"Key": "InitiatedTime", "Value": _stamp(payment.completed_at)},
-                    {
-                        "Key": "Originator Conversation ID",
-                        "Value": payment.originator_conversation_id,
-                    },
-                    {"Key": "DebitAccountType", "Value": "Utility Account"},
-                    {"Key": "DebitPartyCharges", "Value": "Fee For B2C Payment|KES|0.00"},
-                    {"Key": "TransactionReason"},
-                    {"Key": "ReasonType", "Value": "Business Payment to Customer via API"},
-                    {"Key": "TransactionStatus", "Value": "Completed" if done else "Pending"},
-                    {"Key": "FinalisedTime", "Value": _stamp(payment.completed_at)},
-                    {"Key": "Amount", "Value": payment.amount},
-                    {"Key": "ConversationID", "Value": payment.conversation_id},
-                    {"Key": "ReceiptNo", "Value": payment.transaction_id},
-                ]
+                "ResultParameter": _items(
+                    "Key",
+                    ("DebitPartyName", f"{shortcode} - Game Hub Sandbox"),
+                    ("CreditPartyName", f"{payment.phone} - Sandbox Customer"),
+                    ("InitiatedTime", _stamp(payment.completed_at)),
+                    ("Originator Conversation ID", payment.originator_conversation_id),
+                    ("DebitAccountType", "Utility Account"),
+                    ("DebitPartyCharges", "Fee For B2C Payment|KES|0.00"),
+                    ("TransactionReason",),
+                    ("ReasonType", "Business Payment to Customer via API"),
+                    ("TransactionStatus", "Completed" if done else "Pending"),
+                    ("FinalisedTime", _stamp(payment.completed_at)),
+                    ("Amount", payment.amount),
+                    ("ConversationID", payment.conversation_id),
+                    ("ReceiptNo", payment.transaction_id),
+                )
             },
         )
-    result["ReferenceData"] = {"ReferenceItem": {"Key": "Occasion", "Value": query.occasion}}
+    result["ReferenceData"] = _reference("Occasion", query.occasion)
     return {"Result": result}

@@ -38,8 +38,7 @@ def control_blueprint(sandbox: DarajaSandbox) -> Blueprint:
         return json_response(found.to_json()) if found else missing("prompt")
 
     async def answer(checkout_request_id: str, *, approve: bool) -> Response:
-        found = state.prompts.get(checkout_request_id)
-        if found is None:
+        if checkout_request_id not in state.prompts:
             return missing("prompt")
         if not sandbox.answer_prompt(checkout_request_id, approve=approve):
             return json_response({"error": "the prompt is no longer open"}, 409)

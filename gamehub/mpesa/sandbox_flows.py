@@ -62,8 +62,6 @@ class DarajaSandbox:
     def timings(self) -> SandboxTimings:
         return self.config.timings
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
     async def start(self) -> None:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self.timings.callback_timeout_s)
@@ -86,12 +84,13 @@ class DarajaSandbox:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._answers.clear()
 
+    def _delay(self, code: str) -> float:
+        return self.timings.slow_delay_s if code == SLOW else self.timings.result_delay_s
+
     def _spawn(self, flow: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(flow)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # --- STK Push ----------------------------------------------------------------------------
 
     def open_prompt(self, prompt: StkPrompt) -> None:
         self.state.prompts[prompt.checkout_request_id] = prompt
@@ -109,18 +108,14 @@ class DarajaSandbox:
     async def _settle_prompt(self, prompt: StkPrompt) -> None:
         code = scenario(prompt.phone)
         waits_for_page = self.config.manual_prompts and code not in SCENARIOS
-        if waits_for_page:
-            wait = self.timings.prompt_timeout_s
-        else:
-            wait = self.timings.slow_delay_s if code == SLOW else self.timings.result_delay_s
+        wait = self.timings.prompt_timeout_s if waits_for_page else self._delay(code)
         answer = self._answers[prompt.checkout_request_id]
         try:
             outcome = await asyncio.wait_for(asyncio.shield(answer), wait)
         except TimeoutError:
-            if waits_for_page:
-                outcome = UNREACHABLE
-            else:
-                outcome = STK_FAILURES.get(code, (0, bodies.PROCESSED))
+            outcome = (
+                UNREACHABLE if waits_for_page else STK_FAILURES.get(code, (0, bodies.PROCESSED))
+            )
         finally:
             self._answers.pop(prompt.checkout_request_id, None)
         prompt.result_code, prompt.result_desc = outcome
@@ -136,17 +131,13 @@ class DarajaSandbox:
             code, prompt.callbacks, prompt.callback_url, "stk", bodies.stk_callback(prompt)
         )
 
-    # --- B2C ---------------------------------------------------------------------------------
-
     def start_payment(self, payment: B2CPayment) -> None:
         self.state.payments[payment.originator_conversation_id] = payment
         self._spawn(self._settle_payment(payment))
 
     async def _settle_payment(self, payment: B2CPayment) -> None:
         code = scenario(payment.phone)
-        await asyncio.sleep(
-            self.timings.slow_delay_s if code == SLOW else self.timings.result_delay_s
-        )
+        await asyncio.sleep(self._delay(code))
         if not payment.credential_valid or code == B2C_FAILS:
             payment.status = "failed"
             payment.result_code, payment.result_desc = 2001, bodies.INITIATOR_INVALID
@@ -183,8 +174,6 @@ class DarajaSandbox:
         payment = self.find_payment(query.transaction_id, query.original_conversation_id)
         body = bodies.status_result(query, payment, shortcode)
         await self._deliver(query.callbacks, query.result_url, "result", body)
-
-    # --- callbacks ---------------------------------------------------------------------------
 
     async def _repeat(
         self, code: str, log_to: list[CallbackAttempt], url: str, kind: str, body: dict[str, Any]

@@ -36,7 +36,7 @@ def daraja_api_blueprint(sandbox: DarajaSandbox) -> Blueprint:
     @api.errorhandler(DarajaFault)
     async def _fault(fault: DarajaFault) -> Response:
         body = {
-            "requestId": state.request_id(),
+            "requestId": state.merchant_request_id(),
             "errorCode": fault.code,
             "errorMessage": fault.message,
         }

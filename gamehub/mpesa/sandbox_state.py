@@ -34,14 +34,11 @@ class SandboxTimings:
     @classmethod
     def scaled(cls, factor: float, **overrides: Any) -> SandboxTimings:
         base = cls()
-        timings = replace(
-            base,
-            result_delay_s=base.result_delay_s * factor,
-            slow_delay_s=base.slow_delay_s * factor,
-            repeat_interval_s=base.repeat_interval_s * factor,
-            prompt_timeout_s=base.prompt_timeout_s * factor,
-        )
-        return replace(timings, **overrides)
+        scaled = {
+            name: getattr(base, name) * factor
+            for name in ("result_delay_s", "slow_delay_s", "repeat_interval_s", "prompt_timeout_s")
+        }
+        return replace(base, **{**scaled, **overrides})
 
 
 @dataclass(frozen=True)
@@ -163,13 +160,6 @@ class SandboxState:
         self.payments.clear()
         self.status_queries.clear()
 
-    def next_number(self) -> int:
-        self._sequence += 1
-        return self._sequence
-
-    def request_id(self) -> str:
-        return f"{_digits(5)}-{_digits(8)}-{self.next_number()}"
-
     def issue_token(self) -> str:
         alphabet = string.ascii_letters + string.digits
         token = "".join(secrets.choice(alphabet) for _ in range(28))
@@ -186,7 +176,9 @@ class SandboxState:
         return True
 
     def merchant_request_id(self) -> str:
-        return f"{_digits(5)}-{_digits(8)}-{self.next_number()}"
+        """Daraja's shape of a MerchantRequestID, also that of its requestId."""
+        self._sequence += 1
+        return f"{_digits(5)}-{_digits(8)}-{self._sequence}"
 
     def checkout_request_id(self, phone: str) -> str:
         """Daraja's shape (time to the second, three digits, the phone), unique like Daraja's:

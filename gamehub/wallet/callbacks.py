@@ -1,14 +1,13 @@
 """What Daraja's callbacks mean for our transactions. Every handler is safe to run any number of
-times, concurrently, with any body: unknown, mismatched, repeated or malformed callbacks change
-nothing (they are logged), and nothing here raises for a bad body. A ResultCode that is not a
-number is such a body: the reconciler's query settles that transaction instead."""
+times, concurrently, with any body: a bad or unmatched one changes nothing and is logged."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from gamehub.mpesa.callbacks import (
     parse_b2c_result,
@@ -27,14 +26,20 @@ log = logging.getLogger(__name__)
 EARLY_CALLBACK_WAIT_S = 5.0
 EARLY_CALLBACK_POLL_S = 0.05
 FAILED_STATUSES = frozenset({"failed", "cancelled", "declined", "reversed"})
+Parsed = TypeVar("Parsed")
+
+
+def _parsed(parse: Callable[[Any], Parsed], body: Any, what: str) -> Parsed | None:
+    try:
+        return parse(body)
+    except CallbackFormatError as error:
+        log.warning("malformed %s ignored: %s", what, error)
+        return None
 
 
 async def on_stk(rt: Runtime, body: Any) -> None:
     """Body.stkCallback: the customer paid (credit once) or did not (fail)."""
-    try:
-        callback = parse_stk_callback(body)
-    except CallbackFormatError as error:
-        log.warning("malformed STK callback ignored: %s", error)
+    if (callback := _parsed(parse_stk_callback, body, "STK callback")) is None:
         return
     checkout = callback.checkout_request_id
     if not (callback.succeeded or callback.failed):
@@ -63,10 +68,7 @@ async def on_stk(rt: Runtime, body: Any) -> None:
 
 async def on_b2c_result(rt: Runtime, body: Any) -> None:
     """The B2C outcome: paid (post the hold once) or failed (release it once)."""
-    try:
-        result = parse_b2c_result(body)
-    except CallbackFormatError as error:
-        log.warning("malformed B2C result ignored: %s", error)
+    if (result := _parsed(parse_b2c_result, body, "B2C result")) is None:
         return
     ref = result.originator_conversation_id
     if not (result.succeeded or result.failed):
@@ -80,25 +82,19 @@ async def on_b2c_result(rt: Runtime, body: Any) -> None:
             receipt=result.receipt,
         )
     else:
-        reason = f"{result.result.result_desc} ({result.result.result_code})"
+        reason = f"{result.result_desc} ({result.result_code})"
         changed = await settle.fail_withdrawal(rt, reason, originator_conversation_id=ref)
     if changed is None:
         log.info("B2C result %s matched no pending withdrawal; nothing changed", ref)
 
 
 async def on_b2c_timeout(rt: Runtime, body: Any) -> None:
-    """Daraja lost track of the request: the money may or may not have moved. Never release on
-    this; ask Transaction Status instead and settle from its answer."""
-    try:
-        timeout = parse_queue_timeout(body)
-    except CallbackFormatError as error:
-        log.warning("malformed queue timeout ignored: %s", error)
+    """Daraja lost track of a payout that may have moved money: never release; ask its status."""
+    if (timeout := _parsed(parse_queue_timeout, body, "queue timeout")) is None:
         return
-    row = await settle.find_pending(rt, timeout.originator_conversation_id, "withdrawal")
-    if row is None:
-        log.info(
-            "queue timeout %s matched no pending withdrawal", timeout.originator_conversation_id
-        )
+    ref = timeout.originator_conversation_id
+    if (row := await settle.find_pending(rt, ref, "withdrawal")) is None:
+        log.info("queue timeout %s matched no pending withdrawal", ref)
         return
     gateway = rt.gateway
     assert gateway is not None
@@ -108,12 +104,9 @@ async def on_b2c_timeout(rt: Runtime, body: Any) -> None:
 
 async def on_status_result(rt: Runtime, body: Any) -> None:
     """A Transaction Status answer about one of our withdrawals."""
-    try:
-        status = parse_transaction_status_result(body)
-    except CallbackFormatError as error:
-        log.warning("malformed status result ignored: %s", error)
+    if (status := _parsed(parse_transaction_status_result, body, "status result")) is None:
         return
-    ref = status.original_conversation_id or status.result.reference.get("Occasion")
+    ref = status.original_conversation_id or status.reference.get("Occasion")
     if not isinstance(ref, str) or not ref:
         log.info("status result names no withdrawal; nothing changed")
         return

@@ -1,15 +1,5 @@
-"""Deposits: record a pending transaction, then send the STK push, then remember its id.
-
-Why this order: the record exists before the customer can be asked to pay, so no payment can
-ever arrive for a deposit we do not know; the push happens outside any database transaction
-(a slow Daraja never holds a write lock); the CheckoutRequestID is stored as soon as Daraja
-gives it. A callback that beats it by milliseconds is retried briefly (see callbacks.py), and the
-reconciler settles whatever the callbacks did not.
-
-A request under an Idempotency-Key names its deposit after the key's scope: a retry after a 5xx
-or a crash finds that deposit and answers with it, and never prompts the phone a second time
-(a deposit whose prompt may not have left is ended by the reconciler; a new key starts anew).
-"""
+"""Deposits: the pending row first (no payment can arrive for a deposit we do not know), then the
+STK push outside any database transaction (a slow Daraja holds no lock), then its id."""
 
 from __future__ import annotations
 
@@ -34,8 +24,7 @@ log = logging.getLogger(__name__)
 async def deposit(
     rt: Runtime, user_id: int, amount: int, phone: str, scope: str | None = None
 ) -> Transaction:
-    """Ask `phone` to pay `amount` cents; the wallet is credited when M-Pesa confirms.
-    `scope` names a keyed request across its retries (see the module's docstring)."""
+    """Ask `phone` to pay `amount` cents; a retry under the same `scope` gets the same deposit."""
     settings = rt.settings
     check_range(amount, settings.deposit_min_kes, settings.deposit_max_kes, "deposit")
     row, new = await queries.make_once(

@@ -38,8 +38,7 @@ class Gateway:
         return f"{self.callback_base}{CALLBACK_PREFIX}/{self.secret}/{kind}"
 
     def spawn(self, job: Coroutine[Any, Any, None]) -> None:
-        """Run `job` in the background (e.g. a status query a callback asked for); it is
-        cancelled at shutdown, and the reconciler redoes whatever it did not finish."""
+        """Run `job` in the background; cancelled at shutdown, the reconciler redoes it."""
         task = asyncio.get_running_loop().create_task(job)
         self._jobs.add(task)
         task.add_done_callback(self._finished)

@@ -47,8 +47,7 @@ async def one(rt: Runtime, user_id: int, transaction_id: int) -> Transaction:
 
 
 async def made_by(rt: Runtime, user_id: int, scope: str | None) -> Transaction | None:
-    """The transaction an earlier attempt of this keyed request made (None without a key or
-    if it made none)."""
+    """The transaction an earlier attempt of this keyed request made, if any."""
     if scope is None:
         return None
     async with rt.sessions() as session:
@@ -63,9 +62,8 @@ async def made_by(rt: Runtime, user_id: int, scope: str | None) -> Transaction |
 async def make_once(
     rt: Runtime, user_id: int, scope: str | None, make: Callable[[], Awaitable[Transaction]]
 ) -> tuple[Transaction, bool]:
-    """(the transaction, whether this call made it): the one an earlier attempt of this keyed
-    request made, which a retry answers from instead of holding, paying or prompting again,
-    or the one `make` records (under `scope`, unique)."""
+    """(the transaction, whether this call made it): an earlier attempt's under `scope`, which a
+    retry answers from, or the one `make` records."""
     earlier = await made_by(rt, user_id, scope)
     if earlier is not None:
         return earlier, False

@@ -1,15 +1,8 @@
-"""The reconciler: payments left pending (lost callbacks, crashes, timeouts) are settled by
-asking Daraja, in a background loop on every instance.
-
-Several instances may run it at once. A pass claims each transaction with a conditional UPDATE
-that bumps `updated_at` only if it is still the value the pass read, so exactly one instance
-works on it per round, and the bump also spaces out the next look by `reconcile_after_s`.
-Everything it then does is idempotent anyway (queries, a B2C under the same id, settle.py).
-"""
+"""The reconciler: every instance settles payments left pending by asking Daraja. A pass claims a
+row by bumping `updated_at` only if unchanged: one instance per round, the next look spaced out."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -19,7 +12,7 @@ from gamehub.db import transaction, utcnow
 from gamehub.models import Transaction
 from gamehub.mpesa.errors import DarajaError, DarajaUnavailable, TransactionInProgress
 from gamehub.runtime import Runtime
-from gamehub.tasks import stop_task
+from gamehub.tasks import Periodic
 from gamehub.wallet import settle, withdrawals
 
 log = logging.getLogger(__name__)
@@ -31,8 +24,7 @@ PUSH_ABANDONED = timedelta(seconds=60)
 
 
 async def reconcile_once(rt: Runtime, *, older_than_s: float | None = None) -> int:
-    """One pass over payments pending longer than `older_than_s` (default: the setting);
-    returns how many it looked at."""
+    """One pass over payments pending longer than `older_than_s`; how many it looked at."""
     age = timedelta(seconds=rt.settings.reconcile_after_s if older_than_s is None else older_than_s)
     async with rt.sessions() as session:
         candidates = (
@@ -57,9 +49,7 @@ async def reconcile_once(rt: Runtime, *, older_than_s: float | None = None) -> i
 
 
 async def check(rt: Runtime, row: Transaction, *, older_than_s: float | None = None) -> None:
-    """Settle one pending payment by asking Daraja, as a pass does (an operator's "query
-    again"): a deposit by the STK query, a withdrawal by a resend and a status query, whose
-    answer comes to the status callback."""
+    """Settle one pending payment by asking Daraja, as a pass does (an operator's "query again")."""
     age = timedelta(seconds=rt.settings.reconcile_after_s if older_than_s is None else older_than_s)
     if row.type == "deposit":
         await _check_deposit(rt, row, age)
@@ -118,30 +108,9 @@ async def _check_withdrawal(rt: Runtime, row: Transaction) -> None:
     await withdrawals.query_status(rt, row)
 
 
-class Reconciler:
+class Reconciler(Periodic):
     """Runs reconcile_once every `reconcile_interval_s` until stopped."""
 
     def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        # The flag ends the loop at its next turn even if a pass swallowed the cancellation
-        # (its passes call Daraja and the database, and may be long next to its interval).
-        self._stopping = True
-        await stop_task(task)
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self._rt.settings.reconcile_interval_s)
-            try:
-                await reconcile_once(self._rt)
-            except Exception:
-                log.exception("reconcile pass failed")
+        interval_s = rt.settings.reconcile_interval_s
+        super().__init__("reconciler", interval_s, lambda: reconcile_once(rt))

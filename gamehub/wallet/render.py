@@ -43,8 +43,7 @@ def wallet_out(wallet: Balance) -> WalletOut:
 
 
 async def announce(rt: Runtime, row: Transaction, *, wallet: bool) -> None:
-    """Publish a transaction change (and the wallet, when money moved or was held) to the
-    user's stream; call only after the change committed."""
+    """Publish a committed transaction change (and the wallet, if money moved) to its user."""
     body: dict[str, Any] = {"transaction": transaction_out(row).model_dump()}
     try:
         await publish(rt.broker, row.user_id, "transaction", body)

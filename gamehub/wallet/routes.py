@@ -38,8 +38,7 @@ blueprint = Blueprint("wallet", __name__)
 @validate_response(WalletOut)
 async def get_wallet() -> WalletOut:
     """Balance, held (pending withdrawals and escrow) and available, in KES."""
-    # Read with the caller's token in one statement: wallet plus stakes and bets in escrow.
-    return wallet_out(g.balance)
+    return wallet_out(g.balance)  # read with the caller's token, escrow included
 
 
 @blueprint.post("/deposit")
@@ -49,10 +48,8 @@ async def get_wallet() -> WalletOut:
 @idempotent
 @validate_response(TransactionEnvelope, 202)
 async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
-    """Send an M-Pesa payment prompt (STK push) to `phone`; the balance changes only when M-Pesa
-    confirms. 409 `daily_deposit_limit` over 500000 KES in 24 h; 403 `play_paused` during a
-    cool-off or self-exclusion; 502 `mpesa_refused` / 503
-    `mpesa_unavailable` when Daraja refuses or cannot be reached (nothing was charged)."""
+    """Send an M-Pesa payment prompt to `phone`; the balance changes when M-Pesa confirms.
+    409 `daily_deposit_limit`, 403 `play_paused`, 502 `mpesa_refused`, 503 `mpesa_unavailable`."""
     user = current_user()
     ensure_may_play(user.paused_until)
     row = await deposits.deposit(runtime(), user.id, data.amount, data.phone, idempotency_scope())
@@ -66,10 +63,8 @@ async def deposit(data: DepositIn) -> tuple[TransactionEnvelope, int]:
 @idempotent
 @validate_response(TransactionEnvelope, 202)
 async def withdraw(data: WithdrawIn) -> tuple[TransactionEnvelope, int]:
-    """Hold the amount at once and pay it to `phone` (default: the profile's) by B2C; released
-    if the payout fails. With a withholding tax on withdrawals configured, B2C pays `net_amount`
-    (the amount less `tax_withheld`, fixed now). 409 `insufficient_funds`; 422
-    `phone_required`, or `amount_out_of_range` when what would be paid is below the minimum."""
+    """Hold the amount and pay `net_amount` to `phone` (default: the profile's) by M-Pesa B2C.
+    409 `insufficient_funds`, 422 `phone_required` or `amount_out_of_range`."""
     row = await withdrawals.withdraw(
         runtime(), current_user().id, data.amount, data.phone, idempotency_scope()
     )

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from gamehub.auth.schemas import Strict  # unknown fields are a 422, a typo changes no payment
 from gamehub.ids import QUERY_DIGITS, QueryId
 from gamehub.money import WholeShillingCents
 from gamehub.phone import Phone
-
-
-class Strict(BaseModel):
-    """Unknown fields are a 422: a typo must not silently change what a payment does."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class DepositIn(Strict):

@@ -1,12 +1,5 @@
-"""The exactly-once end of a payment: a pending transaction becomes completed or failed, and the
-ledger moves (or releases) its money, in one write transaction.
-
-Each function starts with a conditional `UPDATE … WHERE status = 'pending' RETURNING`: of many
-concurrent or repeated attempts (callbacks, queries, several instances) exactly one gets the row
-back and does the ledger work; the others change nothing. The ledger's unique references are a
-second lock on the same door. Callers learn whether this call changed anything (the row) or not
-(None), and the user's stream hears of a change after it committed.
-"""
+"""The exactly-once end of a payment: of all attempts, the one whose conditional UPDATE of the
+pending row returns it moves the money in the same transaction; the others get None."""
 
 from __future__ import annotations
 
@@ -35,7 +28,7 @@ PUSH_IN_FLIGHT = timedelta(minutes=2)
 
 # Runs inside the settling transaction, after the money moved, only for the one call that
 # settled the payment: an operator's resolution writes its audit entry there, so the two
-# commit together (gamehub/admin/payments.py).
+# commit together (gamehub/admin/payments.py). The money a settlement moves has the same form.
 OnSettled = Callable[[AsyncSession, Transaction], Awaitable[None]]
 
 
@@ -55,17 +48,11 @@ def _pending(*conditions: Any) -> Any:
     return update(Transaction).where(Transaction.status == "pending", *conditions)
 
 
-# The money a settlement moves, inside its transaction, once the row is claimed.
-Move = Callable[[AsyncSession, Transaction], Awaitable[None]]
-
-
 async def _settle(
-    rt: Runtime, statement: Any, move: Move | None, on_settled: OnSettled | None
+    rt: Runtime, statement: Any, move: OnSettled | None, on_settled: OnSettled | None
 ) -> Transaction | None:
-    """Claim the pending row with the conditional UPDATE and, only if this call got it, move
-    its money and run `on_settled`, all in one transaction; then tell the player's pages. A
-    receipt number that already completed another transaction raises IntegrityError here,
-    with nothing written (the whole transaction rolled back)."""
+    """Claim the row and, only if this call got it, move its money and run `on_settled` in one
+    transaction; a receipt already used raises IntegrityError with nothing written."""
     async with transaction(rt.sessions) as session:
         row: Transaction | None = (
             await session.execute(statement.returning(Transaction))
@@ -136,8 +123,7 @@ async def complete_deposit(
 async def _deposit_excise(
     rt: Runtime, session: AsyncSession, row: Transaction, wallet: int
 ) -> None:
-    """The excise on a deposit, when configured: from the wallet to its liability account, in
-    the deposit's own transaction (the rate in force when the deposit was asked for)."""
+    """The excise at the rate in force when the deposit was asked for, when configured."""
     due = taxes.tax_on(row.amount, taxes.rate_at(rt.settings.tax_deposit_excise, row.created_at))
     if due <= 0:
         return
@@ -179,9 +165,8 @@ async def complete_withdrawal(
     receipt: str | None,
     on_settled: OnSettled | None = None,
 ) -> Transaction | None:
-    """Pay out a pending withdrawal exactly once: its hold is posted to M-Pesa clearing (less
-    its withholding tax, posted to the tax's liability account). `amount` is what M-Pesa paid:
-    the withdrawal's amount less that tax."""
+    """Post a pending withdrawal's hold exactly once (its withholding tax to the tax account);
+    `amount` is what M-Pesa paid, the amount less that tax."""
     if amount is None:
         log.warning("withdrawal %s: success without an amount", originator_conversation_id)
         return None

@@ -1,15 +1,5 @@
-"""Withdrawals: hold the amount and record the pending payout in one write transaction, then
-pay it by B2C under an OriginatorConversationID we chose, so that sending it again (after a
-timeout, a crash or from the reconciler) is the same payment and never a second one.
-
-A request under an Idempotency-Key names the transaction, its hold and its
-OriginatorConversationID after the key's scope: a retry after a 5xx or a crash finds that
-withdrawal and answers with it; it never holds or sends a payment again (a payment that the
-dead attempt did not send is sent by the reconciler, under the same id).
-
-With a withholding tax on withdrawals configured (taxes.py), the tax at the rate in force when
-the withdrawal is asked for is fixed then and stored with it: the whole amount is held, B2C pays
-the amount less the tax, and settle.py posts the hold as both when it is paid out."""
+"""Withdrawals: hold the amount and record the payout in one transaction, then pay it by B2C under
+our own OriginatorConversationID, so that sending it again is the same payment, never a second."""
 
 from __future__ import annotations
 
@@ -35,8 +25,6 @@ log = logging.getLogger(__name__)
 
 # Daraja's answer to an OriginatorConversationID it has already seen: it has our payment.
 DUPLICATE = "500.002.1001"
-
-
 # OriginatorConversationIDs of keyed withdrawals: uuid5 of the key's scope in this namespace.
 _OCID_NAMESPACE = uuid.UUID("6f1d1c52-52c7-4c1e-9a53-3f0d4d0a7e21")
 
@@ -44,8 +32,8 @@ _OCID_NAMESPACE = uuid.UUID("6f1d1c52-52c7-4c1e-9a53-3f0d4d0a7e21")
 async def withdraw(
     rt: Runtime, user_id: int, amount: int, phone: str | None, scope: str | None = None
 ) -> Transaction:
-    """Hold `amount` cents at once (409 insufficient_funds if not available), then pay it out.
-    `scope` names a keyed request across its retries (see the module's docstring)."""
+    """Hold `amount` cents at once (409 insufficient_funds), then pay it out; a retry under the
+    same `scope` gets the same withdrawal and never holds or pays again."""
     settings = rt.settings
     check_range(amount, settings.withdraw_min_kes, settings.withdraw_max_kes, "withdrawal")
     row, new = await queries.make_once(
@@ -136,12 +124,8 @@ def _withholding(rt: Runtime, amount: int, now: datetime) -> int:
 
 
 async def send_payment(rt: Runtime, row: Transaction) -> str:
-    """Send (or send again) the B2C payment of a pending withdrawal.
-
-    Returns "accepted", "unknown" (it may or may not have arrived: the reconciler will send it
-    again under the same id and ask for its status) or "refused" (Daraja refused it before doing
-    anything, so nothing was paid).
-    """
+    """Send (again) a pending withdrawal's B2C: "accepted", "refused" (nothing was paid) or
+    "unknown" (it may have arrived: the reconciler resends it under the same id and asks)."""
     gateway = rt.gateway
     assert gateway is not None
     try:
@@ -173,10 +157,7 @@ async def send_payment(rt: Runtime, row: Transaction) -> str:
 
 async def query_status(rt: Runtime, row: Transaction) -> None:
     """Ask Daraja what became of a withdrawal; the answer comes to the b2c/status callback.
-
-    Occasion carries our OriginatorConversationID too, so even an answer that names no
-    transaction (not found) can be tied back to the withdrawal it is about.
-    """
+    Occasion repeats our id, so that even a "not found" answer names its withdrawal."""
     gateway = rt.gateway
     assert gateway is not None
     try:

@@ -111,7 +111,7 @@ async def test_08_times_out_then_the_status_query_shows_it_completed(
     )
     assert found.completed and found.amount == 500 and found.receipt
     assert found.original_conversation_id == request["originator_conversation_id"]
-    assert found.result.result_code == 0
+    assert found.result_code == 0
 
 
 async def test_04_pays_silently_and_05_repeats_the_result(
