@@ -1,12 +1,5 @@
 """The house's results per game per day, with the observed return to player against the
-theoretical one, and the ledger's invariants on demand.
-
-Bets count on the day they were settled (UTC); refunded and still-open bets are left out. The
-observed return to player is paid out / wagered; its 95 % confidence interval treats it as a
-ratio estimator over the day's bets (standard error sqrt(Σ(wᵢ - R·bᵢ)²) / Σbᵢ), so a day whose
-interval misses the theoretical value is worth a look, not proof of anything. The theoretical
-value is the catalogue's as it is now (the wheel's RTP; 1 - rake for stakes; 1 - edge for side
-bets, before the rounding down of payouts), weighted by what was wagered on each kind of bet."""
+theoretical one, the taxes levied, and the ledger's invariants on demand."""
 
 from __future__ import annotations
 
@@ -75,6 +68,8 @@ class DayResult:
 
     @property
     def interval(self) -> tuple[float, float] | None:
+        """95% interval of paid out / wagered as a ratio estimator over the day's bets (standard
+        error sqrt(Σ(wᵢ - R·bᵢ)²) / Σbᵢ)."""
         ratio = self.observed
         if ratio is None or self.bets < 2:
             return None
@@ -198,9 +193,8 @@ class TaxDay:
 async def taxes(
     sessions: async_sessionmaker[AsyncSession], first: date, last: date
 ) -> list[TaxDay]:
-    """Per UTC day: the excise on deposits (deposits, and the excise they carried), the
-    withholding on winnings (the winnings it was taken from, and the tax) and the withholding on
-    withdrawals (the withdrawals paid out, and the tax)."""
+    """Per UTC day and tax (excise on deposits, withholding on winnings and on withdrawals): its
+    base and the tax."""
     bounds = {"start": _moment(first), "end": _moment(last + timedelta(days=1))}
     async with sessions() as session:
         rows = (await session.execute(_TAXES, bounds)).all()
@@ -216,14 +210,10 @@ async def taxes(
         for day, kind, count, total in rows
         if kind == "deposit_excise"
     ]
-    found += [
-        TaxDay(day, "winnings_withholding", int(base), int(amount), int(count))
-        for day, base, amount, count in withheld
-        if amount
-    ]
-    found += [
-        TaxDay(day, "withdrawal_withholding", int(base), int(amount), int(count))
-        for day, base, amount, count in withdrawn
-        if amount
-    ]
+    for tax, days in (("winnings_withholding", withheld), ("withdrawal_withholding", withdrawn)):
+        found += [
+            TaxDay(day, tax, int(base), int(amount), int(count))
+            for day, base, amount, count in days
+            if amount
+        ]
     return sorted(found, key=lambda row: (row.day, row.tax))
