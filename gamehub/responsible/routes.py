@@ -1,6 +1,5 @@
-"""`GET /responsible-play`, `POST /responsible-play/pause` and `PUT
-/responsible-play/deposit-limits` (not in the seed's contract; the rules ask for them: see
-README, Accounts and security)."""
+"""HTTP endpoints of responsible play: `/responsible-play`, its pause and deposit limits (ours,
+not the contract's: the rules ask for them)."""
 
 from __future__ import annotations
 
@@ -58,9 +57,11 @@ class ResponsiblePlayOut(PauseOut):
     deposit_limits: dict[str, LimitOut]
 
 
-def _limits_out(
+def limits_out(
     found: dict[deposit_limits.Period, deposit_limits.PeriodLimit],
 ) -> dict[str, LimitOut]:
+    """Deposit limits as the player and the back office see them."""
+
     def amount(cents: int | None) -> str | None:
         return None if cents is None else format_cents(cents)
 
@@ -91,7 +92,7 @@ def _pause_out(user: User, logged_out: bool = False) -> PauseOut:
 def _state_out(
     user: User, found: dict[deposit_limits.Period, deposit_limits.PeriodLimit]
 ) -> ResponsiblePlayOut:
-    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=limits_out(found))
 
 
 @blueprint.get("/responsible-play")
