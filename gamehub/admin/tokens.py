@@ -1,9 +1,5 @@
-"""Operator tokens: short-lived JWTs with `scope: admin`, signed under a key of their own.
-
-The key is derived from GAMEHUB_JWT_SECRET for this one purpose, and the type and audience differ
-from a player's access token, so neither kind verifies as the other: an operator token never
-plays (every player endpoint refuses it as an invalid token) and a player token never reaches
-/admin, by construction rather than by a check someone could forget."""
+"""Operator tokens: short-lived JWTs with `scope: admin` under a key, type and audience of their
+own, so that neither an operator's nor a player's token verifies as the other by construction."""
 
 from __future__ import annotations
 
@@ -37,9 +33,7 @@ def _audience(settings: Settings) -> str:
 @dataclass(frozen=True)
 class OperatorClaims:
     operator_id: int
-    # The operator's login, a token family as a player's (auth/service.py): signing out or a
-    # suspension revokes it, and the guard refuses its tokens from then on.
-    family_id: str
+    family_id: str  # the operator's login, as a player's (auth/service.py)
 
 
 def issue(settings: Settings, operator_id: int, family_id: str) -> str:

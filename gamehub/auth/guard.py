@@ -37,15 +37,12 @@ def login_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
         g.balance = found.balance
         return await func(*args, **kwargs)
 
-    # Marks the operation on the OpenAPI page as needing the bearer scheme.
     return security_scheme([{"bearer": []}])(wrapper)
 
 
 def login_checked_by_service(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """The bearer token's signature and expiry only, for an endpoint whose service checks in
-    its own statement that the login is still live (not logged out or revoked) and refuses
-    with 401 `session_revoked` otherwise: the check and the work are then one atomic step and
-    one round trip, instead of two. The route passes `current_login()` to that service."""
+    """The bearer token's signature and expiry only, for an endpoint whose service checks the
+    login is live in its own statement (one round trip); the route passes it `current_login()`."""
 
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -47,20 +47,12 @@ class Session:
     expires_in: int
 
 
-def new_client_seed() -> str:
-    return secrets.token_hex(16)
-
-
 async def start_family(session: AsyncSession, user_id: int) -> str:
     """A new login of the user (a player's, or an operator's: admin/accounts.py); its id."""
     family = TokenFamily(id=tokens.new_family_id(), user_id=user_id, created_at=utcnow())
     session.add(family)
     await session.flush()
     return family.id
-
-
-async def _start_family(session: AsyncSession, settings: Settings, user: User) -> Session:
-    return await _mint(session, settings, user, await start_family(session, user.id))
 
 
 async def _mint(session: AsyncSession, settings: Settings, user: User, family_id: str) -> Session:
@@ -99,12 +91,12 @@ async def register(
                 password_hash=password_hash,
                 date_of_birth=data.date_of_birth,
                 phone=data.phone,
-                client_seed=new_client_seed(),
+                client_seed=secrets.token_hex(16),
             )
             session.add(user)
             await session.flush()
             await ledger.open_wallet(session, user.id)
-            return await _start_family(session, settings, user)
+            return await _mint(session, settings, user, await start_family(session, user.id))
     except IntegrityError:
         # Two registrations raced for the same name; the unique index decided.
         raise _duplicate() from None
@@ -143,7 +135,7 @@ async def login(
     async with transaction(sessions) as session:
         # Only after the password: a suspension is not told to someone who guesses a name.
         await ensure_not_suspended(session, user.id)
-        return await _start_family(session, settings, user)
+        return await _mint(session, settings, user, await start_family(session, user.id))
 
 
 async def refresh(

@@ -1,13 +1,5 @@
-"""Stream tickets: signed, short-lived, single-use credentials for `?ticket=` on stream URLs
-(EventSource cannot send headers, and access tokens never go in URLs).
-
-A ticket is `<user id>.<login family id>.<expiry unix s>.<nonce>.<signature>`, signed with
-HMAC-SHA256 under the JWT secret. Opening a stream checks the signature and expiry without
-touching the database and claims the nonce in the broker (Redis `SET NX EX` across instances,
-memory in one process), so each ticket opens one stream, once. The ticket names the login it
-was issued to, as an access token does, so that what it opens can check that login is still
-live: a WebSocket does so in every room command, as one opened with a bearer token does.
-"""
+"""Stream tickets for `?ticket=` (EventSource sends no headers): `user.login.expiry.nonce.mac`,
+HMAC-signed, checked without the database and claimed once in the broker."""
 
 from __future__ import annotations
 
