@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
-import jwt
-
-from gamehub.auth.tokens import ALGORITHM, verified_claims
-from gamehub.db import utcnow
+from gamehub.auth.tokens import signed_token, verified_claims
 from gamehub.errors import Unauthorized
 from gamehub.settings import Settings
 
@@ -37,7 +32,6 @@ class OperatorClaims:
 
 
 def issue(settings: Settings, operator_id: int, family_id: str) -> str:
-    now = utcnow()
     claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": _audience(settings),
@@ -45,12 +39,8 @@ def issue(settings: Settings, operator_id: int, family_id: str) -> str:
         "sid": family_id,
         "typ": TYPE,
         "scope": SCOPE,
-        "iat": now,
-        "nbf": now,
-        "exp": now + timedelta(seconds=settings.admin_token_ttl_s),
-        "jti": secrets.token_hex(8),
     }
-    return jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
+    return signed_token(_key(settings), settings.admin_token_ttl_s, claims)
 
 
 def decode(settings: Settings, token: str) -> OperatorClaims:
