@@ -56,8 +56,7 @@ def login_checked_by_service(func: Callable[P, Awaitable[R]]) -> Callable[P, Awa
 
 
 async def stream_login() -> tokens.AccessClaims:
-    """A stream's login: the bearer header's, or a single-use `?ticket=`'s (EventSource has no
-    headers)."""
+    """A stream's login: the bearer header's, or a single-use `?ticket=`'s."""
     ticket = request.args.get("ticket")
     rt = runtime()
     if ticket:

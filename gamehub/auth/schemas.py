@@ -78,7 +78,6 @@ def _absent_by_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-# An optional field the document does not show nullable (it may be left out, not null).
 NOT_NULL = Field(default=None, json_schema_extra=_absent_by_default)
 
 

@@ -27,14 +27,18 @@ from gamehub.runtime import Runtime
 from gamehub.settings import Settings
 
 
+class AlreadyRegistered(Conflict):
+    code, message = "already_registered", "That username or email is already registered."
+
+
 class InvalidCredentials(Unauthorized):
     """The same answer whether or not the user exists."""
 
     code, message = "invalid_credentials", "The username, email or password is not correct."
 
 
-def _invalid_refresh() -> ApiError:
-    return Unauthorized("The refresh token is not valid.", code="invalid_refresh_token")
+class InvalidRefresh(Unauthorized):
+    code, message = "invalid_refresh_token", "The refresh token is not valid."
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ async def register(
                 select(User.id).where((User.username == data.username) | (User.email == data.email))
             )
             if taken is not None:
-                raise _duplicate()
+                raise AlreadyRegistered()
             user = User(
                 username=data.username,
                 email=data.email,
@@ -99,11 +103,7 @@ async def register(
             return await _mint(session, settings, user, await start_family(session, user.id))
     except IntegrityError:
         # Two registrations raced for the same name; the unique index decided.
-        raise _duplicate() from None
-
-
-def _duplicate() -> ApiError:
-    return Conflict("That username or email is already registered.", code="already_registered")
+        raise AlreadyRegistered() from None
 
 
 async def find_account(sessions: async_sessionmaker[AsyncSession], data: LoginIn) -> User | None:
@@ -142,7 +142,6 @@ async def refresh(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, refresh_token: str
 ) -> Session:
     """Spend a refresh token for a new pair; presenting a spent one revokes its whole family."""
-    reused: tuple[int, str] | None = None
     async with transaction(sessions) as session:
         row = (
             await session.execute(
@@ -152,29 +151,25 @@ async def refresh(
             )
         ).one_or_none()
         if row is None:
-            raise _invalid_refresh()
+            raise InvalidRefresh()
         token, family = row
         now = utcnow()
         if family.revoked_at is not None or token.expires_at <= now:
-            raise _invalid_refresh()
-        spent = (
-            await session.execute(
-                update(RefreshToken)
-                .where(RefreshToken.id == token.id, RefreshToken.spent_at.is_(None))
-                .values(spent_at=now)
-                .returning(RefreshToken.id)
-            )
-        ).scalar_one_or_none()
-        if spent is None:
-            # Someone holds a copy of a spent token: end every session of this login.
-            await revoke_family(session, family.id, "refresh_reuse")
-            reused = family.user_id, family.id
-        else:
+            raise InvalidRefresh()
+        spent = await session.scalar(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.spent_at.is_(None))
+            .values(spent_at=now)
+            .returning(RefreshToken.id)
+        )
+        if spent is not None:
             user = await session.get(User, family.user_id)
             assert user is not None
             return await _mint(session, settings, user, family.id)
-    assert reused is not None
-    raise RefreshReused(*reused)
+        # Someone holds a copy of a spent token: end every session of this login (committed
+        # before the refusal is raised).
+        await revoke_family(session, family.id, "refresh_reuse")
+    raise RefreshReused(family.user_id, family.id)
 
 
 class RefreshReused(Unauthorized):
@@ -189,8 +184,7 @@ class RefreshReused(Unauthorized):
 
 
 async def revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
-    """End one login (a player's, or an operator's: admin/accounts.py): its tokens stop
-    working at once (live_login)."""
+    """End one login (a player's or an operator's): its tokens stop working at once."""
     await session.execute(
         update(TokenFamily)
         .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
@@ -199,8 +193,8 @@ async def revoke_family(session: AsyncSession, family_id: str, reason: str) -> N
 
 
 async def end_all_logins(session: AsyncSession, user_id: int, reason: str) -> list[str]:
-    """Revoke every live login of the user (their access tokens stop working at once); the
-    logins' ids, for `connections.logins_ended` once the transaction has committed."""
+    """Revoke every live login of the user; their ids, for `connections.logins_ended` after the
+    commit."""
     ended = await session.scalars(
         update(TokenFamily)
         .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))

@@ -27,10 +27,8 @@ def issue(secret: str, login: AccessClaims, ttl_s: int, now: float | None = None
     return f"{payload}.{_sign(secret, payload)}"
 
 
-def _invalid() -> Unauthorized:
-    return Unauthorized(
-        "The stream ticket is not valid or was already used.", code="invalid_ticket"
-    )
+class InvalidTicket(Unauthorized):
+    code, message = "invalid_ticket", "The stream ticket is not valid or was already used."
 
 
 async def redeem(
@@ -40,11 +38,11 @@ async def redeem(
     payload, _, signature = ticket.rpartition(".")
     parts = payload.split(".")
     if len(parts) != 4 or not hmac.compare_digest(signature, _sign(secret, payload)):
-        raise _invalid()
+        raise InvalidTicket()
     user_id, family_id, expires, nonce = parts
     remaining = int(expires) - int(time.time() if now is None else now)
     if remaining <= 0 or not user_id.isdigit() or not family_id:
-        raise _invalid()
+        raise InvalidTicket()
     if not await broker.claim(PREFIX + nonce, remaining + 1):
-        raise _invalid()
+        raise InvalidTicket()
     return AccessClaims(int(user_id), family_id)
