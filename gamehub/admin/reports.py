@@ -4,8 +4,7 @@ theoretical one, the taxes levied, and the ledger's invariants on demand."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
@@ -55,8 +54,13 @@ class DayResult:
     _ww: float = 0.0
     _bb: float = 0.0
     _wb: float = 0.0
-    _expected: float = 0.0  # Σ wagered * theoretical RTP of its kind of bet
-    theoretical: float | None = field(default=None)
+    _expected: float | None = 0.0  # Σ wagered * its kind's promised RTP; None: one has none
+
+    @property
+    def theoretical(self) -> float | None:
+        if self._expected is None or not self.wagered:
+            return None
+        return self._expected / self.wagered
 
     @property
     def net(self) -> int:
@@ -109,7 +113,6 @@ async def house(
             day: int(total) for day, total in (await session.execute(_RAKE, bounds)).all()
         }
     results: dict[tuple[date, str], DayResult] = {}
-    weighted: dict[tuple[date, str], bool] = defaultdict(lambda: True)
     for day, slug, bet_type, count, wagered, paid, ww, bb, wb, withheld in bets:
         row = results.setdefault((day, slug), DayResult(day, slug))
         row.bets += int(count)
@@ -120,13 +123,11 @@ async def house(
         row._bb += float(bb)
         row._wb += float(wb)
         rtp = promised.get((slug, bet_type))
-        if rtp is None:
-            weighted[(day, slug)] = False
+        if rtp is None or row._expected is None:
+            row._expected = None
         else:
             row._expected += int(wagered) * rtp
-    for key, row in results.items():
-        if weighted[key] and row.wagered:
-            row.theoretical = row._expected / row.wagered
+    for row in results.values():
         if row.game == RUSSIAN_ROULETTE:
             row.rake = rakes.get(row.day, 0)
     return sorted(results.values(), key=lambda row: (row.day, row.game))

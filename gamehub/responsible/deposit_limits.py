@@ -124,8 +124,7 @@ async def check_deposit(
     session: AsyncSession, user_id: int, amount: int, used: dict[Period, int], now: datetime
 ) -> None:
     """Refuse (409 `deposit_limit`) a deposit over a limit in force, given what was deposited
-    in each window (`deposited`); the caller holds the user's row lock, so two deposits at
-    once cannot both fit."""
+    in each window; the caller holds the user's row lock, so two at once cannot both fit."""
     for period, limit in (await limits(session, user_id, now)).items():
         if limit.amount is not None and used[period] + amount > limit.amount:
             raise PersonalDepositLimit(
