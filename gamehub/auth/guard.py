@@ -29,8 +29,7 @@ def bearer_token() -> str:
 def login_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        rt = runtime()
-        found = await service.authenticate(rt, bearer_token())
+        found = await service.authenticate(runtime(), bearer_token())
         g.user = found.user
         g.user_id = found.user.id
         g.family_id = found.family_id

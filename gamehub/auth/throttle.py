@@ -105,10 +105,8 @@ async def login(rt: Runtime, data: LoginIn) -> LoggedIn:
     await _give_back(rt, buckets)
     user_id = session.user.id
     await rt.limiter.remember(f"login:place:{user_id}:{client_address()}", PLACE_REMEMBERED_S)
-    cookie = request.cookies.get(DEVICE_COOKIE)
-    if device_of(cookie, settings.jwt_secret, user_id) is not None:
-        return LoggedIn(session, None)
-    return LoggedIn(session, new_device_cookie(settings.jwt_secret, user_id))
+    known = device_of(request.cookies.get(DEVICE_COOKIE), settings.jwt_secret, user_id)
+    return LoggedIn(session, None if known else new_device_cookie(settings.jwt_secret, user_id))
 
 
 async def before_sign_up(rt: Runtime) -> None:
