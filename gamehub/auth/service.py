@@ -259,7 +259,6 @@ async def authenticate(rt: Runtime, access_token: str) -> Authenticated:
 async def check_login(rt: Runtime, claims: tokens.AccessClaims) -> Authenticated:
     """The user of verified claims, if their login is still live (one statement)."""
     params = {"user_id": claims.user_id, "family_id": claims.family_id}
-    # Every authenticated request runs this: it takes the bare driver.
     record = await rt.pg.fetchrow(_AUTHENTICATE, params)
     row = None if record is None else _with_user(record)
     if row is None or row[1] is not None:

@@ -55,10 +55,9 @@ def issue_access_token(
     return signed_token(settings.jwt_secret, settings.access_token_ttl_s, claims)
 
 
-# Tokens already verified by this process, with their expiry: a client sends the same token
-# with every request for its whole life, and verifying it (PyJWT's checks and the HMAC) cost a
-# twentieth of a spin's CPU. Only the pure, time-independent checks are remembered; expiry is
-# checked on every use, and whether the login was revoked is the database's question.
+# Tokens already verified by this process, with their expiry (a client sends the same token all
+# its life, and verifying it cost a twentieth of a spin's CPU): only the time-independent checks
+# are remembered; expiry is checked on every use, revocation by the database.
 _VERIFIED: dict[tuple[str, str], tuple[AccessClaims, float]] = {}
 _VERIFIED_MAX = 50_000
 LEEWAY_S = 5
