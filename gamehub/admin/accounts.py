@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gamehub.admin import audit, tokens, totp
+from gamehub.admin.guard import CurrentOperator
 from gamehub.admin.suspended import ensure_not_suspended
 from gamehub.auth import passwords
 from gamehub.auth.service import InvalidCredentials, revoke_family, start_family
@@ -35,11 +36,9 @@ class NewOperator:
     otpauth_uri: str
 
 
-async def make_operator(
-    sessions: async_sessionmaker[AsyncSession], username: str, *, actor: str = "cli"
-) -> NewOperator:
-    """Make an existing account an operator with a fresh TOTP secret (a new one each time it is
-    run, so running it again re-enrols a lost authenticator and the old codes stop working)."""
+async def make_operator(sessions: async_sessionmaker[AsyncSession], username: str) -> NewOperator:
+    """Make an existing account an operator with a fresh TOTP secret (running it again re-enrols
+    a lost authenticator: the old codes stop working)."""
     secret = totp.new_secret()
     async with transaction(sessions) as session:
         user = await session.scalar(select(User).where(User.username == username))
@@ -54,20 +53,12 @@ async def make_operator(
         await session.flush()
         await audit.record(
             session,
-            actor=actor,
+            actor="cli",
             action="operator.enrolled" if found is None else "operator.re_enrolled",
             subject=f"user:{user.id}",
             details={"username": user.username},
         )
         return NewOperator(user.id, totp.provisioning_uri(secret, user.username))
-
-
-@dataclass(frozen=True)
-class OperatorSession:
-    operator_id: int
-    username: str
-    access_token: str
-    expires_in: int
 
 
 async def login(
@@ -77,8 +68,9 @@ async def login(
     password: str,
     code: str,
     address: str | None = None,
-) -> OperatorSession:
-    """Password first (the same 401 as a player's login, operator or not), then the code."""
+) -> str:
+    """An operator token: password first (the same 401 as a player's login, operator or not),
+    then the code."""
     async with sessions() as session:
         row = (
             await session.execute(
@@ -91,10 +83,8 @@ async def login(
         await passwords.burn_time(password, settings.bcrypt_rounds)
         raise InvalidCredentials()
     user, operator = row
-    if not await passwords.verify_password(password, user.password_hash):
-        raise InvalidCredentials()
-    if operator is None:
-        # A player's right password is still not an operator's: the same answer as a wrong one.
+    # A player's right password is still not an operator's: the same answer as a wrong one.
+    if not await passwords.verify_password(password, user.password_hash) or operator is None:
         raise InvalidCredentials()
     step = totp.matching_step(operator.totp_secret, code)
     if step is None:
@@ -129,7 +119,7 @@ async def _start(
     operator: Operator,
     step: int,
     address: str | None,
-) -> OperatorSession:
+) -> str:
     async with transaction(sessions) as session:
         await ensure_not_suspended(session, user.id)
         spent = await session.scalar(
@@ -152,28 +142,11 @@ async def _start(
             subject=f"user:{user.id}",
             address=address,
         )
-    return OperatorSession(
-        operator_id=user.id,
-        username=user.username,
-        access_token=tokens.issue(settings, user.id, family_id),
-        expires_in=settings.admin_token_ttl_s,
-    )
+    return tokens.issue(settings, user.id, family_id)
 
 
-async def sign_out(
-    sessions: async_sessionmaker[AsyncSession],
-    operator_id: int,
-    family_id: str,
-    address: str | None,
-) -> None:
-    """End the operator's login as a player's logout ends theirs (its tokens stop working at
-    once), with its entry in the audit trail, in one transaction."""
+async def sign_out(sessions: async_sessionmaker[AsyncSession], operator: CurrentOperator) -> None:
+    """End the operator's login as a player's logout ends theirs, with its audit entry."""
     async with transaction(sessions) as session:
-        await revoke_family(session, family_id, "logout")
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator_id),
-            action="operator.signed_out",
-            subject=f"user:{operator_id}",
-            address=address,
-        )
+        await revoke_family(session, operator.family_id, "logout")
+        await audit.by_operator(session, operator, "operator.signed_out", f"user:{operator.id}")

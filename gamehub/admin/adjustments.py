@@ -1,10 +1,5 @@
-"""Balance adjustments: an operator's correction of a player's wallet, through the ledger.
-
-Small ones are posted at once. From GAMEHUB_ADJUSTMENT_APPROVAL_KES on (either sign) they wait
-for a second operator, who posts them by approving; the requester approving their own gets 403
-`four_eyes` (and the table refuses it too). The transfer's reference is `adjustment:<id>`, so an
-adjustment can move money once only; its kind is `adjustment`, between the wallet and the
-`adjustments` account, never the house's game results."""
+"""Balance adjustments: an operator's correction of a player's wallet, through the ledger; from
+GAMEHUB_ADJUSTMENT_APPROVAL_KES on, only once a second operator approves (four eyes)."""
 
 from __future__ import annotations
 
@@ -39,10 +34,6 @@ class NotAwaiting(Conflict):
     code, message = "adjustment_not_awaiting", "That adjustment is not awaiting approval."
 
 
-def needs_approval(rt: Runtime, amount: int) -> bool:
-    return abs(amount) >= rt.settings.adjustment_approval_kes * CENTS
-
-
 async def _post(session: AsyncSession, adjustment: Adjustment) -> None:
     """Move the money (InsufficientFunds, 409, if a debit is more than the wallet has free)."""
     wallet = await ledger.open_wallet(session, adjustment.user_id)
@@ -62,13 +53,22 @@ async def _post(session: AsyncSession, adjustment: Adjustment) -> None:
     await session.flush()
 
 
-def _details(adjustment: Adjustment) -> dict[str, object]:
-    return {
+async def _note(
+    session: AsyncSession,
+    operator: CurrentOperator,
+    action: str,
+    adjustment: Adjustment,
+    **more: object,
+) -> None:
+    """The adjustment's entry in the audit trail, in the transaction that changed it."""
+    details = {
         "user_id": adjustment.user_id,
         "amount": format_cents(adjustment.amount),
         "reason": adjustment.reason,
         "status": adjustment.status,
+        **more,
     }
+    await audit.by_operator(session, operator, action, f"adjustment:{adjustment.id}", details)
 
 
 async def request(
@@ -102,16 +102,10 @@ async def request(
         )
         session.add(adjustment)
         await session.flush()
-        if not needs_approval(rt, amount):
+        if abs(amount) < rt.settings.adjustment_approval_kes * CENTS:
             await _post(session, adjustment)
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action="adjustment.posted" if adjustment.status == POSTED else "adjustment.requested",
-            subject=f"adjustment:{adjustment.id}",
-            details=_details(adjustment),
-            address=operator.address,
-        )
+        action = "adjustment.posted" if adjustment.status == POSTED else "adjustment.requested"
+        await _note(session, operator, action, adjustment)
     if adjustment.status == POSTED:
         await _announce(rt, user_id)
     return adjustment
@@ -124,14 +118,8 @@ async def approve(rt: Runtime, operator: CurrentOperator, adjustment_id: int) ->
             raise FourEyes()
         adjustment.approved_by = operator.id
         await _post(session, adjustment)
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action="adjustment.approved",
-            subject=f"adjustment:{adjustment.id}",
-            details={**_details(adjustment), "requested_by": adjustment.requested_by},
-            address=operator.address,
-        )
+        requested_by = adjustment.requested_by
+        await _note(session, operator, "adjustment.approved", adjustment, requested_by=requested_by)
     await _announce(rt, adjustment.user_id)
     return adjustment
 
@@ -145,14 +133,7 @@ async def reject(
         adjustment.status = REJECTED
         adjustment.rejected_by = operator.id
         await session.flush()
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action="adjustment.rejected",
-            subject=f"adjustment:{adjustment.id}",
-            details={**_details(adjustment), "rejection": reason},
-            address=operator.address,
-        )
+        await _note(session, operator, "adjustment.rejected", adjustment, rejection=reason)
     return adjustment
 
 

@@ -1,17 +1,18 @@
-"""Writing to and reading the audit trail.
-
-An entry is written in the same database transaction as the action it records, so an action
-and its entry commit together or not at all. The database chains it (migration 0011)."""
+"""Writing to and reading the audit trail: an entry commits in the transaction of the action it
+records, or not at all; the database chains it (migration 0011)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.models import AuditEntry
+
+if TYPE_CHECKING:
+    from gamehub.admin.guard import CurrentOperator
 
 
 def operator_actor(operator_id: int) -> str:
@@ -43,6 +44,24 @@ async def record(
     return int(entry_id)
 
 
+async def by_operator(
+    session: AsyncSession,
+    operator: CurrentOperator,
+    action: str,
+    subject: str,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Append an operator's action, with the address they acted from."""
+    return await record(
+        session,
+        actor=operator_actor(operator.id),
+        action=action,
+        subject=subject,
+        details=details,
+        address=operator.address,
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     entries: list[AuditEntry]
@@ -56,5 +75,4 @@ async def page(session: AsyncSession, *, before: int | None, limit: int) -> Page
         statement = statement.where(AuditEntry.id < before)
     rows = list(await session.scalars(statement.order_by(AuditEntry.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1].id if more else None)
+    return Page(rows[:limit], rows[limit - 1].id if more else None)

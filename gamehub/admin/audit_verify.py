@@ -1,9 +1,5 @@
-"""`gamehub audit verify`: walk the audit trail and say where it was edited or has a gap.
-
-Each entry's hash is recomputed from its content with the database's own function
-(gamehub_audit_hash, migration 0011) and each entry must name the hash of the one before it.
-Ids may skip (an action rolled back after drawing its id); the chain may not. Money entries are
-also compared with the ledger transfers they record, and every transfer must have one."""
+"""`gamehub audit verify`: walk the audit trail's hash chain (gamehub_audit_hash, migration 0011)
+and say where it was edited or has a gap, and where it no longer matches the ledger."""
 
 from __future__ import annotations
 

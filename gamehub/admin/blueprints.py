@@ -6,18 +6,7 @@ from quart import Blueprint
 
 
 def admin_blueprints() -> list[Blueprint]:
-    from gamehub.admin import (
-        routes,
-        routes_audit,
-        routes_money,
-        routes_reports,
-        routes_support,
-    )
+    from gamehub.admin import routes, routes_audit, routes_money, routes_reports, routes_support
 
-    return [
-        routes.blueprint,
-        routes_support.blueprint,
-        routes_money.blueprint,
-        routes_reports.blueprint,
-        routes_audit.blueprint,
-    ]
+    modules = (routes, routes_support, routes_money, routes_reports, routes_audit)
+    return [module.blueprint for module in modules]

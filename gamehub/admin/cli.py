@@ -61,7 +61,7 @@ def _create_operator(username: str) -> Job:
         from gamehub.admin import accounts
 
         try:
-            made = await accounts.make_operator(sessions, username, actor="cli")
+            made = await accounts.make_operator(sessions, username)
         except accounts.NoSuchAccount:
             print(f"gamehub: no account named {username!r}; register it first", file=sys.stderr)
             return 1
@@ -86,23 +86,17 @@ def _verify_audit(expect: str | None) -> Job:
         noted = (int(entry), digest.lower())
 
     async def job(sessions: async_sessionmaker[AsyncSession]) -> int:
-        return await _report_audit(sessions, noted)
+        from gamehub.admin.audit_verify import verify
+
+        async with sessions() as session:
+            report = await verify(session, noted)
+        for problem in report.problems:
+            print(f"gamehub: audit {problem}", flush=True)
+        head = f"head entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
+        if report.ok:
+            print(f"audit trail intact: {report.entries} entries, {head}", flush=True)
+            return 0
+        print(f"audit trail damaged: {len(report.problems)} problem(s) in {report.entries} entries")
+        return 1
 
     return job
-
-
-async def _report_audit(
-    sessions: async_sessionmaker[AsyncSession], noted: tuple[int, str] | None
-) -> int:
-    from gamehub.admin.audit_verify import verify
-
-    async with sessions() as session:
-        report = await verify(session, noted)
-    for problem in report.problems:
-        print(f"gamehub: audit {problem}", flush=True)
-    head = f"head entry {report.head_id} {report.head_hash}" if report.head_id else "empty"
-    if report.ok:
-        print(f"audit trail intact: {report.entries} entries, {head}", flush=True)
-        return 0
-    print(f"audit trail damaged: {len(report.problems)} problem(s) in {report.entries} entries")
-    return 1

@@ -1,12 +1,6 @@
-"""Every money movement into the audit trail, off the path of the money.
-
-Ledger transfers are written by the hot paths in one statement each (a spin, a room command);
-chaining an audit entry inside those statements would put every bet in the land behind one
-lock. Instead each instance appends, every few seconds, one entry per transfer not yet in the
-trail (actor "ledger", action "money.<kind>", the transfer's reference, accounts and amount),
-in id order, all in one transaction. From then on an edited or deleted transfer no longer
-matches its entry, and `gamehub audit verify` says so; a transfer older than the grace period
-without an entry is reported too."""
+"""Every money movement into the audit trail, off the path of the money: chaining an entry in
+the hot paths' statements would queue every bet on the trail's lock, so each instance appends
+the transfers not yet recorded every few seconds."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The payments queue: deposits and withdrawals still pending after the reconciler's passes
-(a withdrawal Daraja's status query calls "not found" stays pending and held for ever, as
-nothing else may decide it), with "query again" and "resolve as completed / failed".
-
-A resolution goes through the very functions a callback goes through (wallet/settle.py), so it
-settles the payment exactly once whoever comes first: a resolution after a callback, or a
-callback after a resolution, changes nothing. Its audit entry is written inside the settling
-transaction (settle.OnSettled)."""
+"""The payments queue: payments the reconciler could not settle, with "query again" and "resolve";
+a resolution settles through wallet/settle.py as a callback does, so exactly once."""
 
 from __future__ import annotations
 
@@ -68,22 +62,18 @@ async def resolve(
     row = await _pending(rt, transaction_id)
 
     async def note(session: AsyncSession, settled: Transaction) -> None:
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action=f"payment.resolved_{outcome}",
-            subject=f"transaction:{settled.id}",
-            details={
-                "type": settled.type,
-                "amount": settled.amount,
-                "tax_withheld": settled.tax_withheld,
-                "user_id": settled.user_id,
-                "provider_ref": settled.provider_ref,
-                "evidence": evidence,
-                "receipt": receipt,
-            },
-            address=operator.address,
-        )
+        """The resolution's audit entry, inside the settling transaction."""
+        details = {
+            "type": settled.type,
+            "amount": settled.amount,
+            "tax_withheld": settled.tax_withheld,
+            "user_id": settled.user_id,
+            "provider_ref": settled.provider_ref,
+            "evidence": evidence,
+            "receipt": receipt,
+        }
+        action = f"payment.resolved_{outcome}"
+        await audit.by_operator(session, operator, action, f"transaction:{settled.id}", details)
 
     reason = f"Resolved by an operator: {evidence}"
     done: Transaction | None
@@ -121,25 +111,13 @@ async def resolve(
         return done
     # Settled meanwhile (a callback, the reconciler, another operator) — or the receipt given
     # is already another payment's, which the table refuses.
-    now = await _pending_or_none(rt, transaction_id)
-    if now is None:
-        raise NotPending(details={"status": await _status(rt, transaction_id)})
-    raise Conflict("That receipt is already another payment's.", code="receipt_used")
-
-
-async def _pending_or_none(rt: Runtime, transaction_id: int) -> Transaction | None:
-    try:
-        return await _pending(rt, transaction_id)
-    except NotPending:
-        return None
-
-
-async def _status(rt: Runtime, transaction_id: int) -> str | None:
     async with rt.sessions() as session:
-        status: str | None = await session.scalar(
+        status = await session.scalar(
             select(Transaction.status).where(Transaction.id == transaction_id)
         )
-        return status
+    if status != "pending":
+        raise NotPending(details={"status": status})
+    raise Conflict("That receipt is already another payment's.", code="receipt_used")
 
 
 async def query_again(rt: Runtime, operator: CurrentOperator, transaction_id: int) -> Transaction:
@@ -147,13 +125,9 @@ async def query_again(rt: Runtime, operator: CurrentOperator, transaction_id: in
     answer comes later, to the status callback)."""
     row = await _pending(rt, transaction_id)
     async with transaction(rt.sessions) as session:
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action="payment.queried",
-            subject=f"transaction:{row.id}",
-            details={"type": row.type, "provider_ref": row.provider_ref},
-            address=operator.address,
+        details = {"type": row.type, "provider_ref": row.provider_ref}
+        await audit.by_operator(
+            session, operator, "payment.queried", f"transaction:{row.id}", details
         )
     await reconciler.check(rt, row, older_than_s=0)
     async with rt.sessions() as session:

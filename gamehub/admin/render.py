@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from gamehub.admin import support
 from gamehub.admin.schemas import (
-    AccountLimitOut,
     AccountOut,
     AccountPauseOut,
     OpenLoginOut,
@@ -13,8 +12,8 @@ from gamehub.admin.schemas import (
 )
 from gamehub.db import iso_utc
 from gamehub.models import Suspension, User
-from gamehub.money import format_cents
 from gamehub.responsible import pauses
+from gamehub.responsible.routes import limits_out
 from gamehub.wallet.render import transaction_out, wallet_out
 
 
@@ -37,10 +36,6 @@ def player_out(user: User, suspension: Suspension | None) -> AccountOut:
     )
 
 
-def _amount(cents: int | None) -> str | None:
-    return None if cents is None else format_cents(cents)
-
-
 def page_out(page: support.PlayerPage) -> PlayerPageOut:
     pause = pauses.current_pause(page.user)
     return PlayerPageOut(
@@ -60,12 +55,5 @@ def page_out(page: support.PlayerPage) -> PlayerPageOut:
             pause_kind=None if pause is None else pause[1],
             paused_until=None if pause is None else iso_utc(pause[0]),
         ),
-        deposit_limits={
-            period: AccountLimitOut(
-                limit=_amount(limit.amount),
-                next_limit=_amount(limit.next_amount),
-                next_from=None if limit.next_from is None else iso_utc(limit.next_from),
-            )
-            for period, limit in page.limits.items()
-        },
+        deposit_limits=limits_out(page.limits),
     )

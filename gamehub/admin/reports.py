@@ -1,18 +1,10 @@
 """The house's results per game per day, with the observed return to player against the
-theoretical one, and the ledger's invariants on demand.
-
-Bets count on the day they were settled (UTC); refunded and still-open bets are left out. The
-observed return to player is paid out / wagered; its 95 % confidence interval treats it as a
-ratio estimator over the day's bets (standard error sqrt(Σ(wᵢ - R·bᵢ)²) / Σbᵢ), so a day whose
-interval misses the theoretical value is worth a look, not proof of anything. The theoretical
-value is the catalogue's as it is now (the wheel's RTP; 1 - rake for stakes; 1 - edge for side
-bets, before the rounding down of payouts), weighted by what was wagered on each kind of bet."""
+theoretical one, the taxes levied, and the ledger's invariants on demand."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
@@ -62,8 +54,13 @@ class DayResult:
     _ww: float = 0.0
     _bb: float = 0.0
     _wb: float = 0.0
-    _expected: float = 0.0  # Σ wagered * theoretical RTP of its kind of bet
-    theoretical: float | None = field(default=None)
+    _expected: float | None = 0.0  # Σ wagered * its kind's promised RTP; None: one has none
+
+    @property
+    def theoretical(self) -> float | None:
+        if self._expected is None or not self.wagered:
+            return None
+        return self._expected / self.wagered
 
     @property
     def net(self) -> int:
@@ -75,6 +72,8 @@ class DayResult:
 
     @property
     def interval(self) -> tuple[float, float] | None:
+        """95% interval of paid out / wagered as a ratio estimator over the day's bets (standard
+        error sqrt(Σ(wᵢ - R·bᵢ)²) / Σbᵢ)."""
         ratio = self.observed
         if ratio is None or self.bets < 2:
             return None
@@ -114,7 +113,6 @@ async def house(
             day: int(total) for day, total in (await session.execute(_RAKE, bounds)).all()
         }
     results: dict[tuple[date, str], DayResult] = {}
-    weighted: dict[tuple[date, str], bool] = defaultdict(lambda: True)
     for day, slug, bet_type, count, wagered, paid, ww, bb, wb, withheld in bets:
         row = results.setdefault((day, slug), DayResult(day, slug))
         row.bets += int(count)
@@ -125,13 +123,11 @@ async def house(
         row._bb += float(bb)
         row._wb += float(wb)
         rtp = promised.get((slug, bet_type))
-        if rtp is None:
-            weighted[(day, slug)] = False
+        if rtp is None or row._expected is None:
+            row._expected = None
         else:
             row._expected += int(wagered) * rtp
-    for key, row in results.items():
-        if weighted[key] and row.wagered:
-            row.theoretical = row._expected / row.wagered
+    for row in results.values():
         if row.game == RUSSIAN_ROULETTE:
             row.rake = rakes.get(row.day, 0)
     return sorted(results.values(), key=lambda row: (row.day, row.game))
@@ -198,9 +194,8 @@ class TaxDay:
 async def taxes(
     sessions: async_sessionmaker[AsyncSession], first: date, last: date
 ) -> list[TaxDay]:
-    """Per UTC day: the excise on deposits (deposits, and the excise they carried), the
-    withholding on winnings (the winnings it was taken from, and the tax) and the withholding on
-    withdrawals (the withdrawals paid out, and the tax)."""
+    """Per UTC day and tax (excise on deposits, withholding on winnings and on withdrawals): its
+    base and the tax."""
     bounds = {"start": _moment(first), "end": _moment(last + timedelta(days=1))}
     async with sessions() as session:
         rows = (await session.execute(_TAXES, bounds)).all()
@@ -216,14 +211,10 @@ async def taxes(
         for day, kind, count, total in rows
         if kind == "deposit_excise"
     ]
-    found += [
-        TaxDay(day, "winnings_withholding", int(base), int(amount), int(count))
-        for day, base, amount, count in withheld
-        if amount
-    ]
-    found += [
-        TaxDay(day, "withdrawal_withholding", int(base), int(amount), int(count))
-        for day, base, amount, count in withdrawn
-        if amount
-    ]
+    for tax, days in (("winnings_withholding", withheld), ("withdrawal_withholding", withdrawn)):
+        found += [
+            TaxDay(day, tax, int(base), int(amount), int(count))
+            for day, base, amount, count in days
+            if amount
+        ]
     return sorted(found, key=lambda row: (row.day, row.tax))

@@ -22,23 +22,21 @@ async def login(data: AdminLoginIn) -> AdminTokenOut:
     """Operator sign-in with password and TOTP: a short-lived token with scope admin."""
     rt = runtime()
     # Per address and name, at the strict rate of a player account's logins from unknown
-    # places: six digits must not be guessable at leisure (operators are few, and not behind
-    # a carrier's shared address in numbers that this would trouble).
+    # places: six digits must not be guessable at leisure.
     if rt.settings.rate_limits:
         key = f"admin-login:{client_address()}:{data.username.lower()}"
         wait = await rt.limiter.hit(key, rt.settings.rate_login_account)
         if wait is not None:
             raise RateLimited.after(wait)
-    signed_in = await accounts.login(
+    token = await accounts.login(
         rt.sessions, rt.settings, data.username, data.password, data.totp, client_address()
     )
-    return AdminTokenOut(access_token=signed_in.access_token, expires_in=signed_in.expires_in)
+    return AdminTokenOut(access_token=token, expires_in=rt.settings.admin_token_ttl_s)
 
 
 @blueprint.post("/logout")
 @operator_required
 async def logout() -> Response:
     """Sign out: this operator token (its login) stops working at once; 204."""
-    operator = current_operator()
-    await accounts.sign_out(runtime().sessions, operator.id, operator.family_id, operator.address)
+    await accounts.sign_out(runtime().sessions, current_operator())
     return Response(status=204)

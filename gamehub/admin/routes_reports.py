@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from typing import Any
 
 from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_response
@@ -95,16 +96,12 @@ async def _report(query: HouseQuery) -> tuple[date, date, list[reports.DayResult
 @validate_querystring(HouseQuery)
 @validate_response(HouseReportOut)
 async def house(query_args: HouseQuery) -> HouseReportOut:
-    """Per game per UTC day: bets, wagered, paid out, rake, net, tax withheld from the
-    winnings, and observed against theoretical return to player with a 95% confidence
-    interval."""
+    """Per game per UTC day: bets, wagered, paid out, rake, net, tax withheld and return to player
+    (observed, theoretical and a 95% confidence interval)."""
     first, last, rows = await _report(query_args)
     totals = {
-        "wagered": format_cents(sum(row.wagered for row in rows)),
-        "paid_out": format_cents(sum(row.paid_out for row in rows)),
-        "rake": format_cents(sum(row.rake for row in rows)),
-        "net": format_cents(sum(row.net for row in rows)),
-        "tax_withheld": format_cents(sum(row.tax_withheld for row in rows)),
+        name: format_cents(sum(getattr(row, name) for row in rows))
+        for name in ("wagered", "paid_out", "rake", "net", "tax_withheld")
     }
     return HouseReportOut(
         period={"from": first.isoformat(), "to": last.isoformat()},
@@ -121,31 +118,19 @@ async def house_csv(query_args: HouseQuery) -> Response:
     first, last, rows = await _report(query_args)
     lines = []
     for row in rows:
-        shown = _day_out(row)
+        shown = _day_out(row).model_dump()
+        rtp = shown["rtp"]  # its ci95_low and ci95_high are columns under their own names
         lines.append(
-            [
-                shown.day,
-                shown.game,
-                shown.bets,
-                shown.wagered,
-                shown.paid_out,
-                shown.rake,
-                shown.net,
-                shown.rtp.observed or "",
-                shown.rtp.theoretical or "",
-                shown.rtp.ci95_low or "",
-                shown.rtp.ci95_high or "",
-                shown.tax_withheld,
-            ]
+            {**shown, **rtp, "observed_rtp": rtp["observed"], "theoretical_rtp": rtp["theoretical"]}
         )
     return _csv(f"house-{first.isoformat()}-{last.isoformat()}.csv", CSV_COLUMNS, lines)
 
 
-def _csv(name: str, columns: list[str], lines: list[list[object]]) -> Response:
-    """A report as a CSV attachment named `name`."""
+def _csv(name: str, columns: list[str], lines: list[dict[str, Any]]) -> Response:
+    """A report as a CSV attachment named `name`: `columns` of `lines` (None: empty)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
     writer.writerows(lines)
     return Response(
         out.getvalue(),
@@ -159,8 +144,7 @@ def _csv(name: str, columns: list[str], lines: list[list[object]]) -> Response:
 @validate_querystring(HouseQuery)
 @validate_response(TaxReportOut)
 async def taxes(query_args: HouseQuery) -> TaxReportOut:
-    """Taxes levied per UTC day (the excise on deposits, the withholding on winnings and on
-    withdrawals, when configured) and their base."""
+    """Taxes levied per UTC day (excise on deposits, withholding on winnings and withdrawals)."""
     first, last = _days(query_args)
     rows = await reports.taxes(runtime().readers, first, last)
     return TaxReportOut(
@@ -177,10 +161,7 @@ async def taxes_csv(query_args: HouseQuery) -> Response:
     """The tax report as CSV (one row per tax per day; amounts in KES)."""
     first, last = _days(query_args)
     rows = await reports.taxes(runtime().readers, first, last)
-    lines: list[list[object]] = []
-    for row in rows:
-        shown = _tax_day_out(row)
-        lines.append([shown.day, shown.tax, shown.base, shown.amount, shown.count])
+    lines = [_tax_day_out(row).model_dump() for row in rows]
     return _csv(f"taxes-{first.isoformat()}-{last.isoformat()}.csv", TAX_CSV_COLUMNS, lines)
 
 

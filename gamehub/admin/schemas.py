@@ -8,20 +8,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
-from gamehub.auth.schemas import Strict
+from gamehub.auth.schemas import LoginName, LoginPassword, Strict
 from gamehub.ids import QUERY_DIGITS, Id, QueryId
 from gamehub.money import parse_cents
+from gamehub.responsible.routes import LimitOut
 from gamehub.wallet.schemas import TransactionOut, WalletOut
 
 # What an operator writes for the trail: something, not only spaces.
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, strict=True)
 ]
+PageSize = Annotated[int, Field(ge=1, le=200), QUERY_DIGITS]
+AdjustmentStatus = Literal["awaiting_approval", "posted", "rejected"]
 
 
 class AdminLoginIn(Strict):
-    username: Annotated[str, Field(min_length=1, max_length=254, strict=True)]
-    password: Annotated[str, Field(min_length=1, max_length=1024, strict=True)]
+    username: LoginName
+    password: LoginPassword
     totp: Annotated[str, Field(pattern=r"^[0-9]{6}$", strict=True)]
 
 
@@ -69,18 +72,12 @@ class AccountPauseOut(BaseModel):
     paused_until: str | None
 
 
-class AccountLimitOut(BaseModel):
-    limit: str | None
-    next_limit: str | None
-    next_from: str | None
-
-
 class PlayerPageOut(AccountOut):
     wallet: WalletOut
     transactions: list[TransactionOut]
     open_logins: list[OpenLoginOut]
     pause: AccountPauseOut
-    deposit_limits: dict[str, AccountLimitOut]
+    deposit_limits: dict[str, LimitOut]
 
 
 class ReasonIn(Strict):
@@ -89,7 +86,7 @@ class ReasonIn(Strict):
 
 class AuditQuery(BaseModel):
     before: QueryId | None = None
-    limit: Annotated[int, Field(ge=1, le=200), QUERY_DIGITS] = 50
+    limit: PageSize = 50
 
 
 class AuditEntryOut(BaseModel):
@@ -155,7 +152,7 @@ class AdjustmentOut(BaseModel):
     user_id: int
     amount: str
     reason: str
-    status: Literal["awaiting_approval", "posted", "rejected"]
+    status: AdjustmentStatus
     requested_by: int
     requested_at: str
     approved_by: int | None
@@ -168,8 +165,8 @@ class AdjustmentEnvelope(BaseModel):
 
 
 class AdjustmentsQuery(BaseModel):
-    status: Literal["awaiting_approval", "posted", "rejected"] | None = None
-    limit: Annotated[int, Field(ge=1, le=200), QUERY_DIGITS] = 50
+    status: AdjustmentStatus | None = None
+    limit: PageSize = 50
 
 
 class AdjustmentsOut(BaseModel):
@@ -180,7 +177,7 @@ class PaymentsQuery(BaseModel):
     status: Literal["pending", "completed", "failed"] = "pending"
     # Unset: GAMEHUB_RECONCILE_AFTER_S, i.e. payments the reconciler has had a go at.
     older_than_s: Annotated[int, Field(ge=0, le=10**9), QUERY_DIGITS] | None = None
-    limit: Annotated[int, Field(ge=1, le=200), QUERY_DIGITS] = 100
+    limit: PageSize = 100
 
 
 class PaymentOut(TransactionOut):

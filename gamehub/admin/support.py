@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.balances import Balance, player_balance
@@ -49,18 +50,11 @@ async def search(session: AsyncSession, query: str) -> list[tuple[User, Suspensi
 
 
 @dataclass(frozen=True)
-class OpenLogin:
-    id: str
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
 class PlayerPage:
     user: User
     wallet: Balance
     transactions: list[Transaction]
-    logins: list[OpenLogin]
+    logins: Sequence[Row[str, datetime, datetime]]  # id, created_at, expires_at
     limits: dict[deposit_limits.Period, deposit_limits.PeriodLimit]
     suspension: Suspension | None
 
@@ -80,24 +74,19 @@ async def player_page(session: AsyncSession, user_id: int) -> PlayerPage:
     )
     # A login is open while it is not revoked and a refresh token of it can still be used.
     expires = func.max(RefreshToken.expires_at)
-    logins = [
-        OpenLogin(family_id, created_at, expires_at)
-        for family_id, created_at, expires_at in (
-            await session.execute(
-                select(TokenFamily.id, TokenFamily.created_at, expires)
-                .join(RefreshToken, RefreshToken.family_id == TokenFamily.id)
-                .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
-                .group_by(TokenFamily.id, TokenFamily.created_at)
-                .having(expires > now)
-                .order_by(TokenFamily.created_at.desc())
-            )
-        )
-    ]
+    logins = await session.execute(
+        select(TokenFamily.id, TokenFamily.created_at, expires.label("expires_at"))
+        .join(RefreshToken, RefreshToken.family_id == TokenFamily.id)
+        .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
+        .group_by(TokenFamily.id, TokenFamily.created_at)
+        .having(expires > now)
+        .order_by(TokenFamily.created_at.desc())
+    )
     return PlayerPage(
         user=user,
         wallet=await player_balance(session, user_id),
         transactions=transactions,
-        logins=logins,
+        logins=logins.all(),
         limits=await deposit_limits.limits(session, user_id, now),
         suspension=await session.get(Suspension, user_id),
     )

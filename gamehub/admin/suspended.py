@@ -1,7 +1,5 @@
-"""Whether an account is suspended: the check login makes (403 `account_suspended`).
-
-Kept apart from the suspending itself (suspensions.py) so that auth/ can ask without depending
-on the back office."""
+"""Whether an account is suspended: the check login makes (403 `account_suspended`), apart from
+suspensions.py so that auth/ can ask without depending on the rest of the back office."""
 
 from __future__ import annotations
 
@@ -19,10 +17,8 @@ class AccountSuspended(Forbidden):
 
 async def ensure_not_suspended(session: AsyncSession, user_id: int) -> None:
     """Refuse a new login of a suspended account, inside the transaction that would start it.
-
-    The user's row is share-locked first: a suspension locks it for update while it ends every
-    login, so a login racing it either commits first (and its login is ended by the suspension)
-    or sees the suspension here. No login outlives a suspension."""
+    The share lock on the user's row queues it behind a suspension ending every login (which
+    locks the row for update): a racing login is either ended by it or sees it here."""
     await session.execute(select(User.id).where(User.id == user_id).with_for_update(read=True))
     found = await session.get(Suspension, user_id, populate_existing=True)
     if found is not None:

@@ -1,11 +1,5 @@
-"""Suspending and reinstating a player, with a reason, recorded in the audit trail.
-
-A suspension ends every login of the player the way logout and a responsible-play pause do
-(auth.service.end_all_logins): their access tokens stop working at once (401
-`session_revoked`), their refresh tokens are refused, the room commands of their open
-WebSockets are refused in the commands' own statements, and the caller closes their streams
-and sockets with connections.logins_ended once the suspension has committed. A new login
-answers 403 `account_suspended` (admin/suspended.py)."""
+"""Suspending and reinstating a player, with a reason, recorded in the audit trail. A suspension
+ends every login (the caller then closes their streams: connections.logins_ended)."""
 
 from __future__ import annotations
 
@@ -45,13 +39,8 @@ async def suspend(
         session.add(suspension)
         ended = await auth.end_all_logins(session, user_id, "suspended")
         await session.flush()
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action="player.suspended",
-            subject=f"user:{user_id}",
-            details={"reason": reason},
-            address=operator.address,
+        await audit.by_operator(
+            session, operator, "player.suspended", f"user:{user_id}", {"reason": reason}
         )
         return user, suspension, ended
 
@@ -69,12 +58,7 @@ async def reinstate(
         )
         if lifted is None:
             raise Conflict("That account is not suspended.", code="not_suspended")
-        await audit.record(
-            session,
-            actor=audit.operator_actor(operator.id),
-            action="player.reinstated",
-            subject=f"user:{user_id}",
-            details={"reason": reason},
-            address=operator.address,
+        await audit.by_operator(
+            session, operator, "player.reinstated", f"user:{user_id}", {"reason": reason}
         )
         return user

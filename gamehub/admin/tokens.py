@@ -1,22 +1,13 @@
-"""Operator tokens: short-lived JWTs with `scope: admin`, signed under a key of their own.
-
-The key is derived from GAMEHUB_JWT_SECRET for this one purpose, and the type and audience differ
-from a player's access token, so neither kind verifies as the other: an operator token never
-plays (every player endpoint refuses it as an invalid token) and a player token never reaches
-/admin, by construction rather than by a check someone could forget."""
+"""Operator tokens: short-lived JWTs with `scope: admin` under a key, type and audience of their
+own, so that neither an operator's nor a player's token verifies as the other by construction."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
-import jwt
-
-from gamehub.auth.tokens import ALGORITHM, verified_claims
-from gamehub.db import utcnow
+from gamehub.auth.tokens import signed_token, verified_claims
 from gamehub.errors import Unauthorized
 from gamehub.settings import Settings
 
@@ -37,13 +28,10 @@ def _audience(settings: Settings) -> str:
 @dataclass(frozen=True)
 class OperatorClaims:
     operator_id: int
-    # The operator's login, a token family as a player's (auth/service.py): signing out or a
-    # suspension revokes it, and the guard refuses its tokens from then on.
-    family_id: str
+    family_id: str  # the operator's login, as a player's (auth/service.py)
 
 
 def issue(settings: Settings, operator_id: int, family_id: str) -> str:
-    now = utcnow()
     claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": _audience(settings),
@@ -51,12 +39,8 @@ def issue(settings: Settings, operator_id: int, family_id: str) -> str:
         "sid": family_id,
         "typ": TYPE,
         "scope": SCOPE,
-        "iat": now,
-        "nbf": now,
-        "exp": now + timedelta(seconds=settings.admin_token_ttl_s),
-        "jti": secrets.token_hex(8),
     }
-    return jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
+    return signed_token(_key(settings), settings.admin_token_ttl_s, claims)
 
 
 def decode(settings: Settings, token: str) -> OperatorClaims:

@@ -1,7 +1,5 @@
-"""Operators' second factor: TOTP (RFC 6238: 6 digits, 30 s steps, SHA-1) through pyotp.
-
-A code is accepted for the current step or one step either side (clock drift), and never for a
-step at or before the last one accepted (RFC 6238, 5.2: a code seen once is spent)."""
+"""Operators' second factor: TOTP (RFC 6238: 6 digits, 30 s steps, SHA-1) through pyotp, within
+one step of clock drift; accounts.py refuses a step already spent (RFC 6238, 5.2)."""
 
 from __future__ import annotations
 

@@ -29,23 +29,19 @@ def bearer_token() -> str:
 def login_required(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        rt = runtime()
-        found = await service.authenticate(rt, bearer_token())
+        found = await service.authenticate(runtime(), bearer_token())
         g.user = found.user
         g.user_id = found.user.id
         g.family_id = found.family_id
         g.balance = found.balance
         return await func(*args, **kwargs)
 
-    # Marks the operation on the OpenAPI page as needing the bearer scheme.
     return security_scheme([{"bearer": []}])(wrapper)
 
 
 def login_checked_by_service(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """The bearer token's signature and expiry only, for an endpoint whose service checks in
-    its own statement that the login is still live (not logged out or revoked) and refuses
-    with 401 `session_revoked` otherwise: the check and the work are then one atomic step and
-    one round trip, instead of two. The route passes `current_login()` to that service."""
+    """The bearer token's signature and expiry only, for an endpoint whose service checks the
+    login is live in its own statement (one round trip); the route passes it `current_login()`."""
 
     @wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -59,8 +55,7 @@ def login_checked_by_service(func: Callable[P, Awaitable[R]]) -> Callable[P, Awa
 
 
 async def stream_login() -> tokens.AccessClaims:
-    """A stream's login: the bearer header's, or a single-use `?ticket=`'s (EventSource has no
-    headers)."""
+    """A stream's login: the bearer header's, or a single-use `?ticket=`'s."""
     ticket = request.args.get("ticket")
     rt = runtime()
     if ticket:

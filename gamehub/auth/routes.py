@@ -59,8 +59,7 @@ async def _tokens(result: service.Session) -> TokensOut:
 @validate_request(RegisterIn)
 @validate_response(TokensOut, 201)
 async def register(data: RegisterIn) -> tuple[TokensOut, int]:
-    """Create an account (18+) and log it in. 429 with Retry-After beyond the sign-ups one
-    address may make (sized for a carrier's shared address)."""
+    """Create an account (18+) and log it in; 429 beyond the sign-ups one address may make."""
     rt = runtime()
     await throttle.before_sign_up(rt)
     result = await service.register(rt.sessions, rt.settings, data)
@@ -72,10 +71,8 @@ async def register(data: RegisterIn) -> tuple[TokensOut, int]:
 @validate_request(LoginIn)
 @validate_response(TokensOut)
 async def login(data: LoginIn) -> TokensOut:
-    """Log in by username or email; wrong credentials always get the same 401. Failed attempts
-    are limited per account and per address (429 with Retry-After); a device that logged in
-    before (its `gamehub_device` cookie) and a usual address have buckets of their own, so a
-    storm against an account does not lock its owner out."""
+    """Log in by username or email; wrong credentials always get the same 401, and failed
+    attempts are limited (429) without locking the owner's own device or address out."""
     logged_in = await throttle.login(runtime(), data)
     if logged_in.device_cookie is not None:
         _set_device_cookie(logged_in.device_cookie)

@@ -67,6 +67,8 @@ BirthDate = Annotated[
     WithJsonSchema({"type": "string", "format": "date", "examples": ["1990-05-17"]}),
 ]
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{3,32}$", strict=True)]
+LoginName = Annotated[str, Field(min_length=1, max_length=254, strict=True)]
+LoginPassword = Annotated[str, Field(min_length=1, max_length=1024, strict=True)]
 Password = Annotated[str, Field(min_length=8, max_length=1024, strict=True)]
 ClientSeed = Annotated[str, Field(pattern=CLIENT_SEED_PATTERN, strict=True)]
 
@@ -76,7 +78,6 @@ def _absent_by_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-# An optional field the document does not show nullable (it may be left out, not null).
 NOT_NULL = Field(default=None, json_schema_extra=_absent_by_default)
 
 
@@ -102,13 +103,9 @@ class LoginIn(Strict):
         json_schema_extra={"oneOf": [{"required": ["username"]}, {"required": ["email"]}]}
     )
 
-    username: (
-        Annotated[str, Field(min_length=1, max_length=254, strict=True)] | SkipJsonSchema[None]
-    ) = NOT_NULL
-    email: (
-        Annotated[str, Field(min_length=1, max_length=254, strict=True)] | SkipJsonSchema[None]
-    ) = NOT_NULL
-    password: Annotated[str, Field(min_length=1, max_length=1024, strict=True)]
+    username: LoginName | SkipJsonSchema[None] = NOT_NULL
+    email: LoginName | SkipJsonSchema[None] = NOT_NULL
+    password: LoginPassword
 
     @model_validator(mode="after")
     def _one_identifier(self) -> LoginIn:

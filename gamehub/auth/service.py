@@ -27,14 +27,18 @@ from gamehub.runtime import Runtime
 from gamehub.settings import Settings
 
 
+class AlreadyRegistered(Conflict):
+    code, message = "already_registered", "That username or email is already registered."
+
+
 class InvalidCredentials(Unauthorized):
     """The same answer whether or not the user exists."""
 
     code, message = "invalid_credentials", "The username, email or password is not correct."
 
 
-def _invalid_refresh() -> ApiError:
-    return Unauthorized("The refresh token is not valid.", code="invalid_refresh_token")
+class InvalidRefresh(Unauthorized):
+    code, message = "invalid_refresh_token", "The refresh token is not valid."
 
 
 @dataclass(frozen=True)
@@ -47,20 +51,12 @@ class Session:
     expires_in: int
 
 
-def new_client_seed() -> str:
-    return secrets.token_hex(16)
-
-
 async def start_family(session: AsyncSession, user_id: int) -> str:
     """A new login of the user (a player's, or an operator's: admin/accounts.py); its id."""
     family = TokenFamily(id=tokens.new_family_id(), user_id=user_id, created_at=utcnow())
     session.add(family)
     await session.flush()
     return family.id
-
-
-async def _start_family(session: AsyncSession, settings: Settings, user: User) -> Session:
-    return await _mint(session, settings, user, await start_family(session, user.id))
 
 
 async def _mint(session: AsyncSession, settings: Settings, user: User, family_id: str) -> Session:
@@ -92,26 +88,22 @@ async def register(
                 select(User.id).where((User.username == data.username) | (User.email == data.email))
             )
             if taken is not None:
-                raise _duplicate()
+                raise AlreadyRegistered()
             user = User(
                 username=data.username,
                 email=data.email,
                 password_hash=password_hash,
                 date_of_birth=data.date_of_birth,
                 phone=data.phone,
-                client_seed=new_client_seed(),
+                client_seed=secrets.token_hex(16),
             )
             session.add(user)
             await session.flush()
             await ledger.open_wallet(session, user.id)
-            return await _start_family(session, settings, user)
+            return await _mint(session, settings, user, await start_family(session, user.id))
     except IntegrityError:
         # Two registrations raced for the same name; the unique index decided.
-        raise _duplicate() from None
-
-
-def _duplicate() -> ApiError:
-    return Conflict("That username or email is already registered.", code="already_registered")
+        raise AlreadyRegistered() from None
 
 
 async def find_account(sessions: async_sessionmaker[AsyncSession], data: LoginIn) -> User | None:
@@ -143,14 +135,13 @@ async def login(
     async with transaction(sessions) as session:
         # Only after the password: a suspension is not told to someone who guesses a name.
         await ensure_not_suspended(session, user.id)
-        return await _start_family(session, settings, user)
+        return await _mint(session, settings, user, await start_family(session, user.id))
 
 
 async def refresh(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, refresh_token: str
 ) -> Session:
     """Spend a refresh token for a new pair; presenting a spent one revokes its whole family."""
-    reused: tuple[int, str] | None = None
     async with transaction(sessions) as session:
         row = (
             await session.execute(
@@ -160,29 +151,25 @@ async def refresh(
             )
         ).one_or_none()
         if row is None:
-            raise _invalid_refresh()
+            raise InvalidRefresh()
         token, family = row
         now = utcnow()
         if family.revoked_at is not None or token.expires_at <= now:
-            raise _invalid_refresh()
-        spent = (
-            await session.execute(
-                update(RefreshToken)
-                .where(RefreshToken.id == token.id, RefreshToken.spent_at.is_(None))
-                .values(spent_at=now)
-                .returning(RefreshToken.id)
-            )
-        ).scalar_one_or_none()
-        if spent is None:
-            # Someone holds a copy of a spent token: end every session of this login.
-            await revoke_family(session, family.id, "refresh_reuse")
-            reused = family.user_id, family.id
-        else:
+            raise InvalidRefresh()
+        spent = await session.scalar(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.spent_at.is_(None))
+            .values(spent_at=now)
+            .returning(RefreshToken.id)
+        )
+        if spent is not None:
             user = await session.get(User, family.user_id)
             assert user is not None
             return await _mint(session, settings, user, family.id)
-    assert reused is not None
-    raise RefreshReused(*reused)
+        # Someone holds a copy of a spent token: end every session of this login (committed
+        # before the refusal is raised).
+        await revoke_family(session, family.id, "refresh_reuse")
+    raise RefreshReused(family.user_id, family.id)
 
 
 class RefreshReused(Unauthorized):
@@ -197,8 +184,7 @@ class RefreshReused(Unauthorized):
 
 
 async def revoke_family(session: AsyncSession, family_id: str, reason: str) -> None:
-    """End one login (a player's, or an operator's: admin/accounts.py): its tokens stop
-    working at once (live_login)."""
+    """End one login (a player's or an operator's): its tokens stop working at once."""
     await session.execute(
         update(TokenFamily)
         .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
@@ -207,8 +193,8 @@ async def revoke_family(session: AsyncSession, family_id: str, reason: str) -> N
 
 
 async def end_all_logins(session: AsyncSession, user_id: int, reason: str) -> list[str]:
-    """Revoke every live login of the user (their access tokens stop working at once); the
-    logins' ids, for `connections.logins_ended` once the transaction has committed."""
+    """Revoke every live login of the user; their ids, for `connections.logins_ended` after the
+    commit."""
     ended = await session.scalars(
         update(TokenFamily)
         .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
@@ -273,7 +259,6 @@ async def authenticate(rt: Runtime, access_token: str) -> Authenticated:
 async def check_login(rt: Runtime, claims: tokens.AccessClaims) -> Authenticated:
     """The user of verified claims, if their login is still live (one statement)."""
     params = {"user_id": claims.user_id, "family_id": claims.family_id}
-    # Every authenticated request runs this: it takes the bare driver.
     record = await rt.pg.fetchrow(_AUTHENTICATE, params)
     row = None if record is None else _with_user(record)
     if row is None or row[1] is not None:

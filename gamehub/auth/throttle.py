@@ -1,19 +1,5 @@
-"""Login and sign-up limits that hold behind a carrier's NAT, where thousands of honest players
-share one address, and that an attacker cannot turn against an account's owner.
-
-A login attempt is counted in two buckets, each a GCRA rule of the settings:
-- its client address (`RATE_LOGIN_ADDRESS`, generous: a carrier address is many people);
-- its account, found by whatever name it was given (username or email: one account, one
-  bucket; a name that is no account gets a bucket of its own, so both look alike), in one of:
-  * the device's bucket, when the attempt carries the device cookie this account was given at
-    an earlier login on that device (`RATE_LOGIN_KNOWN`);
-  * the place's bucket, when the account has logged in from this address within 90 days
-    (`RATE_LOGIN_KNOWN`);
-  * the account's bucket for everywhere else (`RATE_LOGIN_ACCOUNT`, strict).
-A storm from many addresses against one account empties only the last: the owner, on their
-device or from their usual address, is not locked out. Attempts that succeed are given back,
-so only failures add up; a refused attempt checks no password and costs nothing.
-"""
+"""Login and sign-up limits that hold behind a carrier's NAT and that an attacker cannot turn
+against an account's owner: per address, and per account by device, usual place or elsewhere."""
 
 from __future__ import annotations
 
@@ -99,7 +85,7 @@ async def _account_bucket(rt: Runtime, data: LoginIn, user: User | None) -> tupl
 
 
 async def login(rt: Runtime, data: LoginIn) -> LoggedIn:
-    """Log in within the limits (429 with Retry-After beyond them)."""
+    """Log in within the limits (429 with Retry-After beyond them); only failures count."""
     settings = rt.settings
     user = await service.find_account(rt.sessions, data)
     buckets: list[tuple[str, Rule]] = []
@@ -119,14 +105,11 @@ async def login(rt: Runtime, data: LoginIn) -> LoggedIn:
     await _give_back(rt, buckets)
     user_id = session.user.id
     await rt.limiter.remember(f"login:place:{user_id}:{client_address()}", PLACE_REMEMBERED_S)
-    cookie = request.cookies.get(DEVICE_COOKIE)
-    if device_of(cookie, settings.jwt_secret, user_id) is not None:
-        return LoggedIn(session, None)
-    return LoggedIn(session, new_device_cookie(settings.jwt_secret, user_id))
+    known = device_of(request.cookies.get(DEVICE_COOKIE), settings.jwt_secret, user_id)
+    return LoggedIn(session, None if known else new_device_cookie(settings.jwt_secret, user_id))
 
 
 async def before_sign_up(rt: Runtime) -> None:
-    """Count a sign-up against its address (`RATE_REGISTER_ADDRESS`, sized for a carrier's
-    address: hundreds an hour; what it stops is one machine minting accounts)."""
+    """Count a sign-up against its address (`RATE_REGISTER_ADDRESS`, sized for a carrier's)."""
     if rt.settings.rate_limits:
         await _take(rt, [(f"register:{client_address()}", rt.settings.rate_register_address)])

@@ -1,13 +1,5 @@
-"""Stream tickets: signed, short-lived, single-use credentials for `?ticket=` on stream URLs
-(EventSource cannot send headers, and access tokens never go in URLs).
-
-A ticket is `<user id>.<login family id>.<expiry unix s>.<nonce>.<signature>`, signed with
-HMAC-SHA256 under the JWT secret. Opening a stream checks the signature and expiry without
-touching the database and claims the nonce in the broker (Redis `SET NX EX` across instances,
-memory in one process), so each ticket opens one stream, once. The ticket names the login it
-was issued to, as an access token does, so that what it opens can check that login is still
-live: a WebSocket does so in every room command, as one opened with a bearer token does.
-"""
+"""Stream tickets for `?ticket=` (EventSource sends no headers): `user.login.expiry.nonce.mac`,
+HMAC-signed, checked without the database and claimed once in the broker."""
 
 from __future__ import annotations
 
@@ -35,10 +27,8 @@ def issue(secret: str, login: AccessClaims, ttl_s: int, now: float | None = None
     return f"{payload}.{_sign(secret, payload)}"
 
 
-def _invalid() -> Unauthorized:
-    return Unauthorized(
-        "The stream ticket is not valid or was already used.", code="invalid_ticket"
-    )
+class InvalidTicket(Unauthorized):
+    code, message = "invalid_ticket", "The stream ticket is not valid or was already used."
 
 
 async def redeem(
@@ -48,11 +38,11 @@ async def redeem(
     payload, _, signature = ticket.rpartition(".")
     parts = payload.split(".")
     if len(parts) != 4 or not hmac.compare_digest(signature, _sign(secret, payload)):
-        raise _invalid()
+        raise InvalidTicket()
     user_id, family_id, expires, nonce = parts
     remaining = int(expires) - int(time.time() if now is None else now)
     if remaining <= 0 or not user_id.isdigit() or not family_id:
-        raise _invalid()
+        raise InvalidTicket()
     if not await broker.claim(PREFIX + nonce, remaining + 1):
-        raise _invalid()
+        raise InvalidTicket()
     return AccessClaims(int(user_id), family_id)

@@ -33,30 +33,31 @@ class AccessClaims:
     paused_until: float | None = None
 
 
+def signed_token(key: str | bytes, ttl_s: int, claims: dict[str, object]) -> str:
+    """`claims` signed with their time of issue, `ttl_s` of validity and a unique id."""
+    now = utcnow()
+    times = {"iat": now, "nbf": now, "exp": now + timedelta(seconds=ttl_s)}
+    return jwt.encode({**claims, **times, "jti": secrets.token_hex(8)}, key, algorithm=ALGORITHM)
+
+
 def issue_access_token(
     settings: Settings, user_id: int, family_id: str, paused_until: datetime | None = None
 ) -> str:
-    now = utcnow()
     claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "sub": str(user_id),
         "sid": family_id,
         "typ": ACCESS,
-        "iat": now,
-        "nbf": now,
-        "exp": now + timedelta(seconds=settings.access_token_ttl_s),
-        "jti": secrets.token_hex(8),
     }
-    if paused_until is not None and paused_until > now:
+    if paused_until is not None and paused_until > utcnow():
         claims["pau"] = math.ceil(paused_until.timestamp())  # rounded up: never ends early
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    return signed_token(settings.jwt_secret, settings.access_token_ttl_s, claims)
 
 
-# Tokens already verified by this process, with their expiry: a client sends the same token
-# with every request for its whole life, and verifying it (PyJWT's checks and the HMAC) cost a
-# twentieth of a spin's CPU. Only the pure, time-independent checks are remembered; expiry is
-# checked on every use, and whether the login was revoked is the database's question.
+# Tokens already verified by this process, with their expiry (a client sends the same token all
+# its life, and verifying it cost a twentieth of a spin's CPU): only the time-independent checks
+# are remembered; expiry is checked on every use, revocation by the database.
 _VERIFIED: dict[tuple[str, str], tuple[AccessClaims, float]] = {}
 _VERIFIED_MAX = 50_000
 LEEWAY_S = 5
@@ -88,9 +89,8 @@ def verified_claims(
     require: list[str],
     what: str,
 ) -> tuple[dict[str, Any], int]:
-    """A token's claims and its subject's id, after the signature (HS256 only), expiry,
-    issuer, audience, the `require`d claims and the type are checked; any failure is one 401
-    naming `what` ("access token", "operator token")."""
+    """A token's claims and its subject's id once signature (HS256 only), expiry, issuer,
+    audience, `require`d claims and type are checked; any failure is one 401 naming `what`."""
     try:
         claims = jwt.decode(
             token,

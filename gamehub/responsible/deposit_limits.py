@@ -1,16 +1,11 @@
-"""A player's own deposit limits per day, week and month (RULES.md, responsible play).
-
-A lower limit is in force at once; a higher one, or none, only a day later, so that a limit
-cannot be raised in the heat of a session. Each decision is a row (models.DepositLimit); a new
-one drops the decisions of that period not yet in force, so the latest decision wins. A
-deposit counts against a limit while it is pending or completed, like the daily cap.
-"""
+"""A player's own deposit limits per day, week and month (RULES.md, responsible play): each
+decision a row; a lower limit is in force at once, a higher one or none only a day later."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,18 +46,15 @@ async def limits(session: AsyncSession, user_id: int, now: datetime) -> dict[Per
             .order_by(DepositLimit.effective_from, DepositLimit.id)
         )
     ).all()
-    found: dict[Period, PeriodLimit] = {}
-    for period in WINDOWS:
-        mine = [row for row in rows if row.period == period]
-        in_force = [row for row in mine if row.effective_from <= now]
-        waiting = [row for row in mine if row.effective_from > now]
-        current = in_force[-1].amount if in_force else None
-        if waiting:
-            found[period] = PeriodLimit(
-                period, current, waiting[-1].amount, waiting[-1].effective_from
-            )
+    found: dict[Period, PeriodLimit] = {period: PeriodLimit(period, None) for period in WINDOWS}
+    for row in rows:  # oldest first: the latest decision in force, and the latest waiting, win
+        period = cast(Period, row.period)  # the table allows no other
+        if row.effective_from <= now:
+            found[period] = replace(found[period], amount=row.amount)
         else:
-            found[period] = PeriodLimit(period, current)
+            found[period] = replace(
+                found[period], next_amount=row.amount, next_from=row.effective_from
+            )
     return found
 
 
@@ -80,42 +72,35 @@ async def decide(
     async with transaction(sessions) as session:
         # A player's decisions and deposits queue on their row (deposits._record takes it too).
         await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-        return await _set_limits(session, user_id, changes)
-
-
-async def _set_limits(
-    session: AsyncSession, user_id: int, changes: dict[Period, int | None]
-) -> dict[Period, PeriodLimit]:
-    now = utcnow()
-    current = await limits(session, user_id, now)
-    for period, amount in changes.items():
-        in_force = current[period].amount
-        lower = amount is not None and (in_force is None or amount <= in_force)
-        # Keeping the limit in force (or none) adds no decision; it only drops a waiting one.
-        await session.execute(
-            delete(DepositLimit).where(
-                DepositLimit.user_id == user_id,
-                DepositLimit.period == period,
-                DepositLimit.effective_from > now,
+        now = utcnow()
+        current = await limits(session, user_id, now)
+        for period, amount in changes.items():
+            in_force = current[period].amount
+            lower = amount is not None and (in_force is None or amount <= in_force)
+            # A new decision drops the one waiting; keeping the limit in force adds none.
+            await session.execute(
+                delete(DepositLimit).where(
+                    DepositLimit.user_id == user_id,
+                    DepositLimit.period == period,
+                    DepositLimit.effective_from > now,
+                )
             )
-        )
-        if amount == in_force:
-            continue
-        session.add(
-            DepositLimit(
-                user_id=user_id,
-                period=period,
-                amount=amount,
-                effective_from=now if lower else now + RAISE_DELAY,
-            )
-        )
-    await session.flush()
-    return await limits(session, user_id, now)
+            if amount != in_force:
+                session.add(
+                    DepositLimit(
+                        user_id=user_id,
+                        period=period,
+                        amount=amount,
+                        effective_from=now if lower else now + RAISE_DELAY,
+                    )
+                )
+        await session.flush()
+        return await limits(session, user_id, now)
 
 
 async def deposited(session: AsyncSession, user_id: int, now: datetime) -> dict[Period, int]:
-    """What the user deposited (pending or completed) in each period's window up to `now`,
-    in one statement: the daily cap and the player's own limits all count from it."""
+    """What the user deposited (pending or completed) in each period's window up to `now`, in
+    one statement: the daily cap and the player's own limits all count from it."""
 
     def since(window: timedelta) -> Any:
         return func.coalesce(
@@ -139,8 +124,7 @@ async def check_deposit(
     session: AsyncSession, user_id: int, amount: int, used: dict[Period, int], now: datetime
 ) -> None:
     """Refuse (409 `deposit_limit`) a deposit over a limit in force, given what was deposited
-    in each window (`deposited`); the caller holds the user's row lock, so two deposits at
-    once cannot both fit."""
+    in each window; the caller holds the user's row lock, so two at once cannot both fit."""
     for period, limit in (await limits(session, user_id, now)).items():
         if limit.amount is not None and used[period] + amount > limit.amount:
             raise PersonalDepositLimit(

@@ -1,14 +1,5 @@
-"""Cool-off and self-exclusion (RULES.md, responsible play).
-
-A pause stops deposits, spins, room joins and side bets until it ends; it cannot be lifted or
-shortened, only lengthened. Everything else stays open: the balance, history, withdrawals,
-leaving a room (a refund while waiting), and a match already in play, which the player may
-finish (its stake was taken before the pause).
-
-Taking a pause ends every login of the player. A token carries the pause it was issued under
-(tokens.AccessClaims.paused_until), so an endpoint that checks only the token refuses play
-without reading the database, and no token issued before the pause stays live to play with.
-"""
+"""Cool-off and self-exclusion (RULES.md, responsible play): no deposits, spins, joins or side
+bets until the pause ends; taking one ends every login, so every live token carries it."""
 
 from __future__ import annotations
 

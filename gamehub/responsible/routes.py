@@ -1,17 +1,17 @@
-"""`GET /responsible-play`, `POST /responsible-play/pause` and `PUT
-/responsible-play/deposit-limits` (not in the seed's contract; the rules ask for them: see
-README, Accounts and security)."""
+"""HTTP endpoints of responsible play: `/responsible-play`, its pause and deposit limits (ours,
+not the contract's: the rules ask for them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from gamehub import connections
 from gamehub.auth.guard import current_user, login_required
+from gamehub.auth.schemas import Strict
 from gamehub.db import iso_utc
 from gamehub.models import User
 from gamehub.money import Cents, format_cents
@@ -21,19 +21,15 @@ from gamehub.runtime import runtime
 blueprint = Blueprint("responsible", __name__)
 
 
-class PauseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PauseIn(Strict):
     kind: Literal["cool_off", "self_exclusion"]
     # cool_off: 1-42 days; self_exclusion: 183-1825 days, or null for permanent (the ranges
     # per kind are checked by pauses.pause_end; the schema bounds any kind's days).
     days: Annotated[int, Field(ge=1, le=pauses.SELF_EXCLUSION_DAYS[1], strict=True)] | None = None
 
 
-class DepositLimitsIn(BaseModel):
+class DepositLimitsIn(Strict):
     """Only the periods given change; null removes that period's limit (a day later)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     day: Cents | None = None
     week: Cents | None = None
@@ -58,9 +54,11 @@ class ResponsiblePlayOut(PauseOut):
     deposit_limits: dict[str, LimitOut]
 
 
-def _limits_out(
+def limits_out(
     found: dict[deposit_limits.Period, deposit_limits.PeriodLimit],
 ) -> dict[str, LimitOut]:
+    """Deposit limits as the player and the back office see them."""
+
     def amount(cents: int | None) -> str | None:
         return None if cents is None else format_cents(cents)
 
@@ -91,7 +89,7 @@ def _pause_out(user: User, logged_out: bool = False) -> PauseOut:
 def _state_out(
     user: User, found: dict[deposit_limits.Period, deposit_limits.PeriodLimit]
 ) -> ResponsiblePlayOut:
-    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=_limits_out(found))
+    return ResponsiblePlayOut(**_pause_out(user).model_dump(), deposit_limits=limits_out(found))
 
 
 @blueprint.get("/responsible-play")
@@ -109,14 +107,10 @@ async def show() -> ResponsiblePlayOut:
 @validate_response(ResponsiblePlayOut)
 async def set_deposit_limits(data: DepositLimitsIn) -> ResponsiblePlayOut:
     """Set deposit limits per 24 h (`day`), 7 days (`week`) and 30 days (`month`): a lower one
-    is in force at once, a higher one or none (`null`) after 24 h. A deposit over a limit gets
-    409 `deposit_limit`."""
+    is in force at once, a higher one or none (`null`) after 24 h."""
     user = current_user()
-    changes: dict[deposit_limits.Period, int | None] = {
-        period: getattr(data, period)
-        for period in deposit_limits.WINDOWS
-        if period in data.model_fields_set
-    }
+    # Its fields are the periods: those given, in cents (null: none).
+    changes = cast(dict[deposit_limits.Period, int | None], data.model_dump(exclude_unset=True))
     return _state_out(user, await deposit_limits.decide(runtime().sessions, user.id, changes))
 
 
@@ -125,10 +119,8 @@ async def set_deposit_limits(data: DepositLimitsIn) -> ResponsiblePlayOut:
 @validate_request(PauseIn)
 @validate_response(PauseOut)
 async def take_pause(data: PauseIn) -> PauseOut:
-    """Cool-off (1-42 days) or self-exclusion (183-1825 days, or `days: null` for permanent):
-    no deposits, spins, joins or bets until it ends. It cannot be lifted or shortened (409
-    `pause_cannot_shorten`), only lengthened. Every login of the player ends: log in again to
-    see the balance or withdraw."""
+    """Cool-off (1-42 days) or self-exclusion (183-1825 days, or `days: null` for permanent): no
+    deposits, spins, joins or bets until it ends, never shortened (409); every login ends."""
     rt = runtime()
     user, ended = await pauses.take_pause(rt.sessions, current_user().id, data.kind, data.days)
     # Their streams and sockets close too, on every instance.
