@@ -49,9 +49,7 @@ async def _serve(settings: Settings, config: Config) -> None:
     serving.prepare_process()
     stop = asyncio.Event()
 
-    def drain_and_stop() -> None:
-        # Streams and sockets end at once (their clients reconnect elsewhere); Hypercorn then
-        # stops listening and lets the requests in flight finish.
+    def drain_and_stop() -> None:  # then Hypercorn lets the requests in flight finish
         serving.drain(app)
         stop.set()
 
@@ -61,8 +59,7 @@ async def _serve(settings: Settings, config: Config) -> None:
     host, _, port = config.bind[0].rpartition(":")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     print(f"Game Hub is running at http://{shown_host}:{port}/  (API docs: /docs)", flush=True)
-    # The ASGI entry point itself rather than the Quart object, whose __call__ only forwards to
-    # it: one coroutine frame less for each open stream (see handoff.py).
+    # The ASGI entry point, not the Quart object that forwards to it: a frame less per stream.
     await serve(app.asgi_app, config, shutdown_trigger=stop.wait, mode="asgi")
 
 
@@ -79,8 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = settings.with_overrides(
             mpesa_callback_base_url=f"http://{shown_host}:{args.port}"
         )
-    # The embedded default starts its own PostgreSQL here, before serving (and stops it at exit).
-    from gamehub.migrate import ensure_database
+    from gamehub.migrate import ensure_database  # the embedded default starts its PostgreSQL
 
     settings = ensure_database(settings)
     _install_event_loop()

@@ -1,10 +1,5 @@
-"""`make cluster` (`python -m gamehub.cluster`): N instances of `gamehub serve` on the configured
-PostgreSQL and Redis behind an NGINX running the shipped deploy/nginx.conf, on this machine,
-for a person to try a deployment of several instances. Ctrl-C (or SIGTERM) stops everything:
-NGINX first, then each instance drains (see docs/OPERATIONS.md, "Rolling restart").
-
-The instances share one database and one Redis (the embedded default cannot be shared, so both
-URLs are required), the same secrets, and trust NGINX's X-Forwarded-For."""
+"""`make cluster`: N instances of `gamehub serve` on the configured PostgreSQL and Redis behind
+an NGINX running deploy/nginx.conf, on this machine (docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""No secret that travels in a URL reaches a log: the M-Pesa callback secret (a path segment)
-and stream tickets or anything else in a query string. Our own access log names route
-templates, never paths; this covers the lines that name URLs: the HTTP client's (httpx logs
-every request's URL at INFO, and the built-in sandbox calls back at the secret path) and ours."""
+"""No secret that travels in a URL (the M-Pesa callback secret, stream tickets and other query
+strings) reaches a log line of the loggers that name URLs (httpx's and the sandbox's)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,7 @@ from quart import Quart, Response, g, request
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("gamehub.access")
-# Routes whose successful answers stay out of the access log (the metrics still count them): the
-# sandbox phone page's polling, which was most of a development server's log lines.
+# Successes counted but not logged: the sandbox phone page's polling (most development log lines).
 QUIET_ROUTES = frozenset({"/sandbox/api/stk", "/sandbox/daraja/sandbox/api/stk"})
 
 
@@ -98,9 +97,8 @@ def install(app: Quart, metrics: Metrics) -> None:
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)
         if route in QUIET_ROUTES and response.status_code < 400:
-            return response  # polled by a page every few seconds: counted, not logged
-        # The route template, not the path: paths carry the M-Pesa callback secret, and query
-        # strings stream tickets; neither may reach a log.
+            return response
+        # The route template, not the path: paths and query strings carry secrets.
         access_log.info(
             "%s %s %s",
             request.method,
@@ -111,9 +109,7 @@ def install(app: Quart, metrics: Metrics) -> None:
                 "ctx_route": route,
                 "ctx_status": response.status_code,
                 "ctx_ms": round(elapsed * 1000, 2),
-                # Set by both guards (some routes check only the token, see auth.guard).
-                "ctx_user_id": getattr(g, "user_id", None),
-                # The client's address, through trusted proxies (gamehub/proxies.py).
+                "ctx_user_id": getattr(g, "user_id", None),  # set by both guards
                 "ctx_client": request.remote_addr,
             },
         )

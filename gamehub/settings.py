@@ -201,6 +201,50 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+# Optional settings by how they are read; each lands in the Settings field of its lower-case name.
+_INTS = (
+    "ACCESS_TOKEN_TTL_S",
+    "REFRESH_TOKEN_TTL_S",
+    "STREAM_TICKET_TTL_S",
+    "BCRYPT_ROUNDS",
+    "MAX_BODY_BYTES",
+    "ROULETTE_TURN_TIMEOUT_S",
+    "ROULETTE_WAITING_TIMEOUT_S",
+    "DB_POOL_SIZE",
+    "DB_RAW_POOL_SIZE",
+    "ADMIN_TOKEN_TTL_S",
+    "ADJUSTMENT_APPROVAL_KES",
+    "MAX_STREAMS_PER_USER",
+    "DEPOSIT_MIN_KES",
+    "DEPOSIT_MAX_KES",
+    "WITHDRAW_MIN_KES",
+    "WITHDRAW_MAX_KES",
+    "DAILY_DEPOSIT_CAP_KES",
+)
+_BOOLS = ("LOG_JSON", "RATE_LIMITS", "BENCH_ENDPOINTS")
+_RATES = tuple(f"RATE_{name.upper()}" for name in _RULES)
+_TEXTS = (
+    "MPESA_BASE_URL",
+    "MPESA_CONSUMER_KEY",
+    "MPESA_CONSUMER_SECRET",
+    "MPESA_SHORTCODE",
+    "MPESA_PASSKEY",
+    "MPESA_B2C_SHORTCODE",
+    "MPESA_INITIATOR_NAME",
+    "MPESA_INITIATOR_PASSWORD",
+    "MPESA_CALLBACK_BASE_URL",
+    "MPESA_CALLBACK_SECRET",
+)
+_LISTS = ("MPESA_CALLBACK_ALLOWLIST", "TRUSTED_PROXIES")
+_FLOATS = {
+    "MPESA_SANDBOX_TIME_SCALE": 0.0001,
+    "RECONCILE_INTERVAL_S": 0.05,
+    "RECONCILE_AFTER_S": 0.0,
+    "IDEMPOTENCY_ABANDONED_AFTER_S": 1.0,
+}
+_TAXES = ("TAX_DEPOSIT_EXCISE", "TAX_WINNINGS_WITHHOLDING", "TAX_WITHDRAWAL_WITHHOLDING")
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None
 ) -> Settings:
@@ -209,117 +253,65 @@ def load_settings(
     merged.update(read_dotenv(dotenv_path if dotenv_path is not None else Path(".env")))
     merged.update(os.environ if environ is None else environ)
     env = {k[len(PREFIX) :]: v for k, v in merged.items() if k.startswith(PREFIX)}
+    given = {name: value for name, value in env.items() if value != ""}
 
-    def get(name: str) -> str | None:
-        value = env.get(name)
-        return value if value not in (None, "") else None
-
-    data_dir = Path(get("DATA_DIR") or DEFAULT_DATA_DIR)
-    kwargs: dict[str, object] = {"env": (get("ENV") or "development").lower(), "data_dir": data_dir}
+    data_dir = Path(given.get("DATA_DIR", DEFAULT_DATA_DIR))
+    kwargs: dict[str, object] = {
+        "env": given.get("ENV", "development").lower(),
+        "data_dir": data_dir,
+    }
     if kwargs["env"] not in {"development", "production", "test"}:
         raise SettingsError(
             f"{PREFIX}ENV must be development, test or production, got {env['ENV']!r}"
         )
-    database_url = get("DATABASE_URL")
     # Unset: the embedded default's own PostgreSQL (migrate.ensure_database starts it).
-    kwargs["database_url"] = normalise_database_url(database_url) if database_url else ""
-    kwargs["redis_url"] = get("REDIS_URL")
-    kwargs["jwt_secret"] = get("JWT_SECRET") or ""
-    for name in (
-        "ACCESS_TOKEN_TTL_S",
-        "REFRESH_TOKEN_TTL_S",
-        "STREAM_TICKET_TTL_S",
-        "BCRYPT_ROUNDS",
-        "MAX_BODY_BYTES",
-        "ROULETTE_TURN_TIMEOUT_S",
-        "ROULETTE_WAITING_TIMEOUT_S",
-        "DB_POOL_SIZE",
-        "DB_RAW_POOL_SIZE",
-        "ADMIN_TOKEN_TTL_S",
-        "ADJUSTMENT_APPROVAL_KES",
-        "MAX_STREAMS_PER_USER",
-    ):
-        value = get(name)
-        if value is not None:
-            kwargs[name.lower()] = _int(value, name, minimum=1)
-    if (value := get("SSE_KEEPALIVE_S")) is not None:
-        kwargs["sse_keepalive_s"] = float(_int(value, "SSE_KEEPALIVE_S", minimum=1))
-    if (value := get("LOG_JSON")) is not None:
-        kwargs["log_json"] = _bool(value, "LOG_JSON")
-    if (value := get("RATE_LIMITS")) is not None:
-        kwargs["rate_limits"] = _bool(value, "RATE_LIMITS")
-    for name in (
-        "RATE_LOGIN_ACCOUNT",
-        "RATE_LOGIN_KNOWN",
-        "RATE_LOGIN_ADDRESS",
-        "RATE_REGISTER_ADDRESS",
-        "RATE_PAYMENTS_USER",
-        "RATE_PLAY_USER",
-    ):
-        if (value := get(name)) is not None:
+    kwargs["database_url"] = normalise_database_url(given.get("DATABASE_URL", ""))
+    kwargs["redis_url"] = given.get("REDIS_URL")
+    kwargs["jwt_secret"] = given.get("JWT_SECRET", "")
+    for name in _INTS:
+        if name in given:
+            kwargs[name.lower()] = _int(given[name], name, minimum=1)
+    if "SSE_KEEPALIVE_S" in given:
+        kwargs["sse_keepalive_s"] = float(_int(given["SSE_KEEPALIVE_S"], "SSE_KEEPALIVE_S", 1))
+    for name in _BOOLS:
+        if name in given:
+            kwargs[name.lower()] = _bool(given[name], name)
+    for name in _RATES:
+        if name in given:
             try:
-                kwargs[name.lower()] = Rule.parse(value)
+                kwargs[name.lower()] = Rule.parse(given[name])
             except ValueError:
                 raise SettingsError(
                     f"{PREFIX}{name} is a count per period such as 10/15m (s, m, h, d), "
-                    f"got {value!r}"
+                    f"got {given[name]!r}"
                 ) from None
-    if (value := get("BENCH_ENDPOINTS")) is not None:
-        kwargs["bench_endpoints"] = _bool(value, "BENCH_ENDPOINTS")
-    for name in (
-        "MPESA_BASE_URL",
-        "MPESA_CONSUMER_KEY",
-        "MPESA_CONSUMER_SECRET",
-        "MPESA_SHORTCODE",
-        "MPESA_PASSKEY",
-        "MPESA_B2C_SHORTCODE",
-        "MPESA_INITIATOR_NAME",
-        "MPESA_INITIATOR_PASSWORD",
-        "MPESA_CALLBACK_BASE_URL",
-        "MPESA_CALLBACK_SECRET",
-    ):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = value.rstrip("/") if name.endswith("_URL") else value
-    if (value := get("MPESA_CERTIFICATE")) is not None:
-        kwargs["mpesa_certificate"] = Path(value)
-    if (value := get("FAULTS")) is not None:
-        kwargs["faults"] = frozenset(name.strip() for name in value.split(",") if name.strip())
-    for name in ("MPESA_CALLBACK_ALLOWLIST", "TRUSTED_PROXIES"):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = _list(value)
-    if (value := get("ALLOWED_ORIGINS")) is not None:
+    for name in _TEXTS:
+        if name in given:
+            kwargs[name.lower()] = given[name].rstrip("/") if name.endswith("_URL") else given[name]
+    if "MPESA_CERTIFICATE" in given:
+        kwargs["mpesa_certificate"] = Path(given["MPESA_CERTIFICATE"])
+    if "FAULTS" in given:
+        kwargs["faults"] = frozenset(_list(given["FAULTS"]))
+    for name in _LISTS:
+        if name in given:
+            kwargs[name.lower()] = _list(given[name])
+    if "ALLOWED_ORIGINS" in given:
         try:
-            kwargs["allowed_origins"] = tuple(normalise_origin(item) for item in _list(value))
+            kwargs["allowed_origins"] = tuple(
+                map(normalise_origin, _list(given["ALLOWED_ORIGINS"]))
+            )
         except ValueError as error:
             raise SettingsError(
                 f"{PREFIX}ALLOWED_ORIGINS takes origins such as https://play.example.com, "
                 f"got {error.args[0]!r}"
             ) from None
-    for name, minimum in (
-        ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
-        ("RECONCILE_INTERVAL_S", 0.05),
-        ("RECONCILE_AFTER_S", 0.0),
-        ("IDEMPOTENCY_ABANDONED_AFTER_S", 1.0),
-    ):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = _float(value, name, minimum)
-    for name in (
-        "DEPOSIT_MIN_KES",
-        "DEPOSIT_MAX_KES",
-        "WITHDRAW_MIN_KES",
-        "WITHDRAW_MAX_KES",
-        "DAILY_DEPOSIT_CAP_KES",
-    ):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = _int(value, name, minimum=1)
-    for name in (
-        "TAX_DEPOSIT_EXCISE",
-        "TAX_WINNINGS_WITHHOLDING",
-        "TAX_WITHDRAWAL_WITHHOLDING",
-    ):
-        if (value := get(name)) is not None:
+    for name, minimum in _FLOATS.items():
+        if name in given:
+            kwargs[name.lower()] = _float(given[name], name, minimum)
+    for name in _TAXES:
+        if name in given:
             try:
-                kwargs[name.lower()] = parse_rates(value)
+                kwargs[name.lower()] = parse_rates(given[name])
             except ValueError as error:
                 raise SettingsError(f"{PREFIX}{name}: {error}") from None
     settings = Settings(**kwargs)  # type: ignore[arg-type]
@@ -356,56 +348,48 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"{PREFIX}TRUSTED_PROXIES takes addresses or CIDRs, got {error.args[0]!r}"
         ) from None
-    if settings.is_production and everyone:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}TRUSTED_PROXIES trusts every address, "
-            "so any client could name its own address; list the proxies"
-        )
-    if settings.is_production and not settings.rate_limits:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}RATE_LIMITS=false leaves logins open to "
-            "guessing"
-        )
-    if settings.is_production and settings.bench_endpoints:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"
-        )
-    if settings.is_production and settings.faults:
-        raise SettingsError(f"refusing to start in production: {PREFIX}FAULTS crashes the process")
     if not settings.is_production:
         return
-    if len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}JWT_SECRET must be set to at least "
-            f"{MIN_JWT_SECRET_LENGTH} random characters"
-        )
-    if settings.uses_embedded_database:
-        raise SettingsError(
-            f"refusing to start in production: the embedded database is for development; "
-            f"set {PREFIX}DATABASE_URL to PostgreSQL"
-        )
-    if settings.uses_mpesa_sandbox:
-        raise SettingsError(
-            f"refusing to start in production: M-Pesa would be the built-in sandbox; "
-            f"set {PREFIX}MPESA_BASE_URL to Daraja"
-        )
-    if settings.bcrypt_rounds < 12:
-        raise SettingsError(f"refusing to start in production: {PREFIX}BCRYPT_ROUNDS must be >= 12")
-    if settings.mpesa_consumer_key == "sandbox-key" or settings.mpesa_certificate is None:
-        raise SettingsError(
-            f"refusing to start in production: set {PREFIX}MPESA_CONSUMER_KEY, "
-            f"{PREFIX}MPESA_CONSUMER_SECRET and {PREFIX}MPESA_CERTIFICATE for Daraja"
-        )
-    if settings.redis_url is None:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}REDIS_URL is needed to share rooms "
-            "between instances"
-        )
-    if len(settings.mpesa_callback_secret) < 24:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}MPESA_CALLBACK_SECRET must be set to at "
-            "least 24 random characters, the same on every instance"
-        )
+    refusals = (
+        (
+            everyone,
+            f"{PREFIX}TRUSTED_PROXIES trusts every address, so any client could name its own "
+            "address; list the proxies",
+        ),
+        (not settings.rate_limits, f"{PREFIX}RATE_LIMITS=false leaves logins open to guessing"),
+        (settings.bench_endpoints, f"{PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"),
+        (settings.faults, f"{PREFIX}FAULTS crashes the process"),
+        (
+            len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH,
+            f"{PREFIX}JWT_SECRET must be set to at least {MIN_JWT_SECRET_LENGTH} random characters",
+        ),
+        (
+            settings.uses_embedded_database,
+            f"the embedded database is for development; set {PREFIX}DATABASE_URL to PostgreSQL",
+        ),
+        (
+            settings.uses_mpesa_sandbox,
+            f"M-Pesa would be the built-in sandbox; set {PREFIX}MPESA_BASE_URL to Daraja",
+        ),
+        (settings.bcrypt_rounds < 12, f"{PREFIX}BCRYPT_ROUNDS must be >= 12"),
+        (
+            settings.mpesa_consumer_key == "sandbox-key" or settings.mpesa_certificate is None,
+            f"set {PREFIX}MPESA_CONSUMER_KEY, {PREFIX}MPESA_CONSUMER_SECRET and "
+            f"{PREFIX}MPESA_CERTIFICATE for Daraja",
+        ),
+        (
+            settings.redis_url is None,
+            f"{PREFIX}REDIS_URL is needed to share rooms between instances",
+        ),
+        (
+            len(settings.mpesa_callback_secret) < 24,
+            f"{PREFIX}MPESA_CALLBACK_SECRET must be set to at least 24 random characters, the "
+            "same on every instance",
+        ),
+    )
+    for refused, reason in refusals:
+        if refused:
+            raise SettingsError(f"refusing to start in production: {reason}")
 
 
 def _kept_secret(settings: Settings, name: str) -> str:

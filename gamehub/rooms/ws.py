@@ -6,7 +6,7 @@ Client → server: `{"op": "subscribe", "room_id": 7, "last_event_id": 12?}`, `{
 "ok": true, "result": {...}}` or `{"op": "reply", "ref", "ok": false, "error": {code, message,
 details}}`. Room events arrive as `{"op": "event", "room_id", "id": seq, "event": type, "data"}`.
 The user's own stream (`GET /events`) is `{"op": "subscribe", "stream": "account"}`
-(gamehub/wsaccount.py).
+(gamehub/userstream.py).
 A `ref` is a string of 1-255 characters or an integer (frames.py); a frame that cannot be read
 gets its error reply (`malformed_json`, `validation_error`, `unknown_op`) and the socket stays.
 Authenticate with `?ticket=` (browsers) or the bearer header. The server closes a socket with
@@ -46,7 +46,7 @@ from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
 from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
 from gamehub.runtime import runtime
 from gamehub.userlimits import check_user
-from gamehub.wsaccount import ACCOUNT, account_subscription
+from gamehub.userstream import ACCOUNT, account_subscription
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)
