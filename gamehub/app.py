@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import errors, health, logsafety, observability, userstream
+from gamehub import errors, health, observability, userstream
 from gamehub.admin.blueprints import admin_blueprints
 from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
@@ -46,7 +46,7 @@ API_DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
     check_versions()  # refuse to serve with a work-around outside its fence
-    logsafety.install()
+    observability.redact_url_loggers()
     app = RememberingQuart("gamehub")
     app.request_class = ApiRequest
     app.url_map.converters["int"] = IdConverter  # a row id: out of bigint's range, a 404

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
@@ -74,7 +74,7 @@ class Held:
     user_id: int
     family_id: str
     close: Callable[[Why], None]
-    released: bool = field(default=False)
+    released: bool = False
 
     def release(self) -> None:
         """It ended (however): it no longer counts."""

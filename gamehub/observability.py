@@ -1,4 +1,5 @@
-"""Structured JSON logs with a request id, and Prometheus metrics for every request."""
+"""Structured JSON logs with a request id and no secret from a URL (the M-Pesa callback secret,
+stream tickets in query strings), and Prometheus metrics for every request."""
 
 from __future__ import annotations
 
@@ -18,8 +19,40 @@ from quart import Quart, Response, g, request
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("gamehub.access")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+_QUERY = re.compile(r"[?#].*")
+_CALLBACK_SECRET = re.compile(r"(/callbacks/)[^/?#]+")  # `/payments/callbacks/<secret>/...`
+# Loggers that name URLs (our access log names route templates); a logger's filter does not
+# reach its children, so each is listed.
+URL_LOGGERS = ("httpx", "gamehub.mpesa.sandbox_flows")
 # Successes counted but not logged: the sandbox phone page's polling (most development log lines).
 QUIET_ROUTES = frozenset({"/sandbox/api/stk", "/sandbox/daraja/sandbox/api/stk"})
+
+
+def redact_urls(text: str) -> str:
+    """Every URL in `text` without its query string or fragment, its callback secret masked."""
+    return _URL.sub(
+        lambda found: _CALLBACK_SECRET.sub(r"\g<1>***", _QUERY.sub("", found.group())), text
+    )
+
+
+class RedactUrls(logging.Filter):
+    """Rewrites a record whose message names a URL (at any level: it runs before any handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_urls(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_url_loggers() -> None:
+    """Attach RedactUrls to every logger in URL_LOGGERS, once per process."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactUrls) for existing in logger.filters):
+            logger.addFilter(RedactUrls())
 
 
 class JsonFormatter(logging.Formatter):
