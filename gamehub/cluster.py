@@ -130,11 +130,7 @@ class Cluster:
             if process.poll() is None:
                 process.terminate()  # each drains: its streams end, its sockets close (1012)
         for process in self.instances:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            nginx.wait_or_kill(process, 15)
         if self.prefix is not None:
             shutil.rmtree(self.prefix, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub import taxes
+from gamehub.balances import Balance
 from gamehub.db import utcnow
 from gamehub.errors import ApiError, InsufficientFunds
 from gamehub.models import Account, Hold, Transfer
@@ -72,16 +73,6 @@ class HoldResult:
     created: bool
 
 
-@dataclass(frozen=True)
-class WalletBalance:
-    balance: int
-    held: int
-
-    @property
-    def available(self) -> int:
-        return self.balance - self.held
-
-
 def wallet_code(user_id: int) -> str:
     return f"wallet:{user_id}"
 
@@ -134,13 +125,13 @@ async def open_wallet(session: AsyncSession, user_id: int) -> int:
     return await account_id(session, wallet_code(user_id), "wallet", user_id=user_id)
 
 
-async def wallet_balance(session: AsyncSession, user_id: int) -> WalletBalance:
+async def wallet_balance(session: AsyncSession, user_id: int) -> Balance:
     row = (
         await session.execute(
             select(Account.balance, Account.held).where(Account.code == wallet_code(user_id))
         )
     ).one_or_none()
-    return WalletBalance(0, 0) if row is None else WalletBalance(row.balance, row.held)
+    return Balance(0, 0) if row is None else Balance(row.balance, row.held)
 
 
 async def _debit(session: AsyncSession, account: int, amount: int, *, from_held: bool) -> None:

@@ -105,13 +105,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     """Gracefully (what is in flight finishes), killed after 5 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        wait_or_kill(process, 5)
     if process.stderr is not None:
         process.stderr.close()
+
+
+def wait_or_kill(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Wait for a process told to stop; kill it if it has not within `timeout_s`."""
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def error_log(prefix: Path) -> str:

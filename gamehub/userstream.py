@@ -16,7 +16,6 @@ from gamehub import connections
 from gamehub.auth.guard import stream_login
 from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
-from gamehub.pg import RawPool
 from gamehub.rooms.broker import Broker, Event
 from gamehub.rooms.streams import RETRY_MS, ChannelFeed, last_position, sse_response
 from gamehub.runtime import runtime
@@ -27,15 +26,6 @@ blueprint = Blueprint("userstream", __name__)
 
 def channel(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-async def wallet_body(
-    sessions: async_sessionmaker[AsyncSession], user_id: int, pg: RawPool | None = None
-) -> dict[str, str]:
-    if pg is not None:
-        return (await player_balance_pg(pg, user_id)).render()
-    async with sessions() as session:
-        return (await player_balance(session, user_id)).render()
 
 
 async def publish(broker: Broker, user_id: int, event_type: str, body: dict[str, Any]) -> None:
@@ -49,8 +39,9 @@ async def publish_wallet(
     broker: Broker, sessions: async_sessionmaker[AsyncSession], user_id: int
 ) -> None:
     """Publish the wallet as it is now; call after the transaction that changed it committed."""
-    body = await wallet_body(sessions, user_id)
-    await publish(broker, user_id, "wallet", {"wallet": body})
+    async with sessions() as session:
+        balance = await player_balance(session, user_id)
+    await publish_wallet_balance(broker, user_id, balance)
 
 
 async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance) -> None:
@@ -76,7 +67,8 @@ def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:
 
     async def snapshot() -> tuple[None, dict[str, Any]]:
         # As of the broker's last seq, which the feed reads first.
-        return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
+        balance = await player_balance_pg(rt.pg, user_id)
+        return None, {"user_id": user_id, "wallet": balance.render()}
 
     return ChannelFeed(
         rt.broker,
