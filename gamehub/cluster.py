@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from types import FrameType
 
 from gamehub import nginx
 from gamehub.settings import PREFIX, SettingsError, load_settings, read_dotenv
@@ -147,12 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.instances < 1:
         parser.error("--instances must be at least 1")
     stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stopping.set())
     cluster = Cluster(args.instances, args.port, args.first_port, args.logs)
     try:
         cluster.start(_environment())

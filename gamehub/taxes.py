@@ -66,11 +66,7 @@ def parse_rates_cached(text: str) -> tuple[TaxRate, ...]:
 def rate_at(rates: tuple[TaxRate, ...], moment: datetime) -> int:
     """The rate in force at `moment` (basis points; 0 before the first)."""
     day = moment.astimezone(UTC).date()
-    current = 0
-    for rate in rates:
-        if rate.effective_from <= day:
-            current = rate.basis_points
-    return current
+    return next((rate.basis_points for rate in reversed(rates) if rate.effective_from <= day), 0)
 
 
 def tax_on(cents: int, basis_points: int) -> int:
