@@ -5,17 +5,17 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from gamehub import apidocs, errors, health, logsafety, observability, userstream
+from gamehub import errors, health, observability, userstream
 from gamehub.admin.blueprints import admin_blueprints
 from gamehub.admin.money_trail import MoneyTrail
 from gamehub.auth.routes import blueprint as auth_blueprint
 from gamehub.connections import Connections
 from gamehub.db import create_engine, reader_factory, session_factory
 from gamehub.games.routes import blueprint as games_blueprint
-from gamehub.housekeeping import Housekeeping
+from gamehub.idempotency import Housekeeping
 from gamehub.ids import IdConverter
 from gamehub.jsonio import ApiRequest, ExactJSONProvider
-from gamehub.openapi import ApiOpenAPIProvider
+from gamehub.openapi import ApiOpenAPIProvider, install_docs
 from gamehub.pg import RawPool
 from gamehub.proxies import behind_proxies
 from gamehub.ratelimit import create_limiter
@@ -46,15 +46,13 @@ API_DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> Quart:
     settings = ensure_secrets(settings or load_settings())
     check_versions()  # refuse to serve with a work-around outside its fence
-    logsafety.install()  # URLs in log lines lose their secrets (callback path, query strings)
-    app = RememberingQuart("gamehub")  # Quart, with URL matches remembered (routing.py)
+    observability.redact_url_loggers()
+    app = RememberingQuart("gamehub")
     app.request_class = ApiRequest
-    # Every <int:...> in a path is a row id: out of bigint's range it matches nothing (404).
-    app.url_map.converters["int"] = IdConverter
-    # Each request is handled in the server's task for it, not in two more (see asgi_http.py).
+    app.url_map.converters["int"] = IdConverter  # a row id: out of bigint's range, a 404
     app.asgi_http_class = InlineHTTPConnection
-    # Streams are written by ASGI middleware once Quart has answered (rooms/handoff.py).
-    # Outermost: the client's address from trusted proxies' headers, before anything reads it.
+    # Streams are written by middleware once Quart has answered (rooms/handoff.py); outermost,
+    # the client's address from trusted proxies' headers, before anything reads it.
     app.asgi_app = behind_proxies(  # type: ignore[method-assign,assignment]
         StreamHandoff(app.asgi_app), settings.trusted_proxies
     )
@@ -69,9 +67,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
         openapi_provider_class=ApiOpenAPIProvider,
     )
-    apidocs.install(app)  # /docs with Swagger UI from a package, not a CDN
-    # After QuartSchema: it installs a provider of its own (floats for numbers) as it starts,
-    # which would round `10.0099999999999999999` to 10.01 before any validator saw it.
+    install_docs(app)
+    # After QuartSchema, whose own provider (floats) would round `10.0099999999999999999` to 10.01.
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     metrics = observability.Metrics()
@@ -109,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.extensions["gamehub_rooms"] = Rooms(registry, settings.tax_winnings_withholding)
     housekeeping = Housekeeping(runtime.sessions)
-    money_trail = MoneyTrail(runtime.sessions)  # every money movement into the audit trail
+    money_trail = MoneyTrail(runtime.sessions)
 
     @app.before_serving
     async def _start() -> None:
@@ -136,8 +133,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(games_blueprint)
-    if settings.bench_endpoints:
-        # Load-benchmark probe only; settings validation refuses it in production.
+    if settings.bench_endpoints:  # refused in production
         from gamehub import benchprobe
 
         benchprobe.install(app)

@@ -1,8 +1,5 @@
-"""What a player sees of their money: the wallet plus what they have at stake in open rooms.
-
-`balance` is all of the player's money, `held` the part they cannot spend now (pending
-withdrawals and stakes or side bets in escrow), `available` = balance - held.
-"""
+"""What a player sees of their money: the wallet plus stakes and side bets in open rooms' escrow
+(`held` includes them; `available` = balance - held)."""
 
 from __future__ import annotations
 
@@ -62,8 +59,7 @@ def in_escrow(user_id: Any) -> ScalarSelect[Any]:
 
 
 def in_escrow_sql(user_param: str) -> str:
-    """in_escrow as PostgreSQL text with the user as the `:name` parameter `user_param`, for
-    statements written as SQL (gamehub/pg.py): one definition of what counts as escrow."""
+    """in_escrow as PostgreSQL text, the user being the `:name` parameter `user_param`."""
     return _in_escrow_text(f":{user_param}")
 
 
@@ -83,8 +79,7 @@ def combine(wallet_balance: int | None, wallet_held: int | None, escrowed: int |
 
 
 _USER: BindParameter[int] = bindparam("user_id")
-# Built once: it runs after every room command and spin (a prebuilt statement also keeps its
-# cache key, so SQLAlchemy does not recompute it).
+# Built once (keeping its cache key): it runs after every room command and spin.
 _PLAYER_BALANCE = select(
     select(Account.balance).where(Account.user_id == _USER).scalar_subquery(),
     select(Account.held).where(Account.user_id == _USER).scalar_subquery(),
@@ -107,8 +102,7 @@ async def player_balance_pg(pool: RawPool, user_id: int) -> Balance:
     return combine(row[0], row[1], row[2])
 
 
-# Many players at once (wallet events after room commands, gamehub/walletnews.py): one round
-# trip for all of them instead of one each.
+# Many players in one round trip (wallet events after room commands, gamehub/walletnews.py).
 _PLAYER_BALANCES_PG = Sql(
     f"""
     SELECT u.id,

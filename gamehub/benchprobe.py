@@ -1,11 +1,5 @@
-"""A bare one-transaction endpoint that load benchmarks measure beside the real ones.
-
-`POST /bench/probe` runs the smallest transaction a money endpoint could run (an UPDATE …
-RETURNING on a random row of 1 000 and an INSERT) through the same database layer the hot paths
-use (one statement on the bare driver), so a benchmark can report its figure as a ratio of this
-ceiling. create_app registers it only with GAMEHUB_BENCH_ENDPOINTS=true, which production
-refuses. Its tables live outside the migrated schema and are created on start.
-"""
+"""`POST /bench/probe`: the smallest money-like transaction on the hot paths' driver, the ceiling
+load benchmarks report against; only with GAMEHUB_BENCH_ENDPOINTS (refused in production)."""
 
 from __future__ import annotations
 
@@ -13,16 +7,7 @@ import random
 
 from quart import Quart
 from quart_schema import hide
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    MetaData,
-    Table,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, func, insert, select
 
 from gamehub.db import transaction, utcnow
 from gamehub.pg import Sql
@@ -60,8 +45,7 @@ async def _prepare(rt: Runtime) -> None:
             )
 
 
-# The probe takes the hot paths' bare driver (gamehub/pg.py) and sends its transaction as the
-# one statement it can be, so that it stays the ceiling the spin is held to.
+# One statement on the hot paths' bare driver, as the spin is: the ceiling it is held to.
 _PROBE = Sql(
     """
     WITH debit AS (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from hypercorn.config import Config
 
 from gamehub import serving
-from gamehub.settings import PREFIX, Settings, SettingsError, load_settings, read_dotenv
+from gamehub.settings import Settings, SettingsError, gamehub_environment, load_settings
 
 HYPERCORN_TOML = Path("hypercorn.toml")
 
@@ -40,6 +39,12 @@ def _hypercorn_config(host: str, port: int) -> Config:
     return config
 
 
+def _local_url(host: str, port: int | str) -> str:
+    """How this machine reaches a server bound to `host`:`port`."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 async def _serve(settings: Settings, config: Config) -> None:
     from hypercorn.asyncio import serve
 
@@ -49,9 +54,7 @@ async def _serve(settings: Settings, config: Config) -> None:
     serving.prepare_process()
     stop = asyncio.Event()
 
-    def drain_and_stop() -> None:
-        # Streams and sockets end at once (their clients reconnect elsewhere); Hypercorn then
-        # stops listening and lets the requests in flight finish.
+    def drain_and_stop() -> None:  # then Hypercorn lets the requests in flight finish
         serving.drain(app)
         stop.set()
 
@@ -59,10 +62,8 @@ async def _serve(settings: Settings, config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, drain_and_stop)
     host, _, port = config.bind[0].rpartition(":")
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    print(f"Game Hub is running at http://{shown_host}:{port}/  (API docs: /docs)", flush=True)
-    # The ASGI entry point itself rather than the Quart object, whose __call__ only forwards to
-    # it: one coroutine frame less for each open stream (see handoff.py).
+    print(f"Game Hub is running at {_local_url(host, port)}/  (API docs: /docs)", flush=True)
+    # The ASGI entry point, not the Quart object that forwards to it: a frame less per stream.
     await serve(app.asgi_app, config, shutdown_trigger=stop.wait, mode="asgi")
 
 
@@ -73,14 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(settings.log_json)
     if settings.mpesa_callback_base_url is None:
         # M-Pesa calls back (and the built-in sandbox is reached) at the address we listen on.
-        shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
-        if ":" in shown_host:
-            shown_host = f"[{shown_host}]"
-        settings = settings.with_overrides(
-            mpesa_callback_base_url=f"http://{shown_host}:{args.port}"
-        )
-    # The embedded default starts its own PostgreSQL here, before serving (and stops it at exit).
-    from gamehub.migrate import ensure_database
+        settings = settings.with_overrides(mpesa_callback_base_url=_local_url(args.host, args.port))
+    from gamehub.migrate import ensure_database  # the embedded default starts its PostgreSQL
 
     settings = ensure_database(settings)
     _install_event_loop()
@@ -95,18 +90,12 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
     print("gamehub: database is at the latest revision", flush=True)
 
 
-def _sandbox_environment() -> dict[str, str]:
-    """GAMEHUB_MPESA_* from .env and the environment (which wins), without the app's checks."""
-    merged = {**read_dotenv(Path(".env")), **os.environ}
-    return {k[len(PREFIX) :]: v for k, v in merged.items() if k.startswith(PREFIX) and v}
-
-
 async def _serve_sandbox(args: argparse.Namespace) -> None:
     from hypercorn.asyncio import serve
 
     from gamehub.mpesa.sandbox import DarajaSandbox, SandboxConfig, SandboxKeys, create_sandbox_app
 
-    env = _sandbox_environment()
+    env = gamehub_environment()  # without the app's checks
     defaults = SandboxConfig()
     passkeys = dict(defaults.passkeys)
     if "MPESA_SHORTCODE" in env and "MPESA_PASSKEY" in env:
@@ -134,10 +123,6 @@ async def _serve_sandbox(args: argparse.Namespace) -> None:
     await serve(app, hypercorn_config, shutdown_trigger=stop.wait)
 
 
-def cmd_daraja_sandbox(args: argparse.Namespace) -> None:
-    asyncio.run(_serve_sandbox(args))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gamehub", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="prompts to non-scenario phones wait for Approve/Cancel on /sandbox/phone",
     )
-    sandbox.set_defaults(handler=cmd_daraja_sandbox)
+    sandbox.set_defaults(handler=lambda args: asyncio.run(_serve_sandbox(args)))
     from gamehub.admin.cli import add_commands
 
     add_commands(commands, _settings_or_exit)

@@ -1,10 +1,5 @@
-"""`make cluster` (`python -m gamehub.cluster`): N instances of `gamehub serve` on the configured
-PostgreSQL and Redis behind an NGINX running the shipped deploy/nginx.conf, on this machine,
-for a person to try a deployment of several instances. Ctrl-C (or SIGTERM) stops everything:
-NGINX first, then each instance drains (see docs/OPERATIONS.md, "Rolling restart").
-
-The instances share one database and one Redis (the embedded default cannot be shared, so both
-URLs are required), the same secrets, and trust NGINX's X-Forwarded-For."""
+"""`make cluster`: N instances of `gamehub serve` on the configured PostgreSQL and Redis behind
+an NGINX running deploy/nginx.conf, on this machine (docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +14,6 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from types import FrameType
 
 from gamehub import nginx
 from gamehub.settings import PREFIX, SettingsError, load_settings, read_dotenv
@@ -135,11 +129,7 @@ class Cluster:
             if process.poll() is None:
                 process.terminate()  # each drains: its streams end, its sockets close (1012)
         for process in self.instances:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            nginx.wait_or_kill(process, 15)
         if self.prefix is not None:
             shutil.rmtree(self.prefix, ignore_errors=True)
 
@@ -156,12 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.instances < 1:
         parser.error("--instances must be at least 1")
     stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stopping.set())
     cluster = Cluster(args.instances, args.port, args.first_port, args.logs)
     try:
         cluster.start(_environment())

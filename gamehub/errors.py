@@ -22,14 +22,13 @@ class ApiError(Exception):
     status = 400
     code = "bad_request"
     message = "The request could not be processed."
-    # A 5xx that still ends a keyed request for good: nothing more can come of it, so a retry
-    # with the same Idempotency-Key is answered with it (see wallet.errors).
+    # A 5xx that still ends a keyed request for good, so a retry gets it replayed (wallet.errors).
     ends_request = False
 
     @property
     def final(self) -> bool:
-        """Whether a retry with the same Idempotency-Key gets this answer replayed."""
-        # A 401 is not: the login had ended, and a retry after logging in again must run.
+        """Whether a retry with the same Idempotency-Key gets this answer replayed (not a 401:
+        the login had ended, and a retry after logging in again must run)."""
         return (self.status < 500 and self.status != 401) or self.ends_request
 
     def __init__(
@@ -78,12 +77,11 @@ def error_response(
 ) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(headers or {})
     return response
 
 
-# werkzeug's exception names turned into stable snake_case codes for the HTTP-level failures.
+# Stable codes for werkzeug's HTTP-level failures.
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -97,8 +95,8 @@ HTTP_CODES = {
 }
 
 
-# A 422 names at most this many problems (and how many there were): a body built to fail
-# everywhere gets a short answer, not one as large as itself.
+# A 422 names at most this many problems (and how many more): a body built to fail everywhere
+# gets a short answer.
 MAX_ERRORS = 20
 
 
@@ -128,11 +126,9 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def _schema_error(error: RequestSchemaValidationError) -> Response:
-        details = validation_details(error.validation_error)
-        custom = _custom_code(error.validation_error)
-        if custom is not None:
-            return error_response(422, custom[0], custom[1], details)
-        return error_response(422, "validation_error", "The request is not valid.", details)
+        invalid = error.validation_error
+        code, message = _custom_code(invalid) or ("validation_error", "The request is not valid.")
+        return error_response(422, code, message, validation_details(invalid))
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
@@ -150,8 +146,7 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(SATimeoutError)
     @app.errorhandler(PoolExhausted)
     async def _overloaded(error: Exception) -> Response:
-        # Every database connection stayed busy past the pool timeout: say so and when to
-        # retry, rather than a bare 500. Nothing was done: the request never got a connection.
+        # Every connection stayed busy past the pool timeout: nothing was done; say when to retry.
         log.warning("database pool exhausted: %s", error)
         return error_response(
             503,

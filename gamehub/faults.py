@@ -1,5 +1,5 @@
-"""Crash points for failure tests: a named point kills its own process, as a power cut or an
-OOM kill would, when GAMEHUB_FAULTS names it (never in production: settings refuse it)."""
+"""Crash points for failure tests: a named point SIGKILLs its own process when GAMEHUB_FAULTS names
+it (refused in production)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Literal
 
 from pydantic import BaseModel
@@ -39,24 +40,27 @@ async def healthz() -> dict[str, str]:
 async def readyz() -> tuple[dict[str, object], int]:
     """The database and the broker answer; 503 otherwise."""
     rt = runtime()
-    checks: dict[str, str] = {}
-    try:
-        async with asyncio.timeout(2):
-            async with rt.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as error:  # any failure means not ready
-        log.warning("readiness: database unreachable: %s", error)
-        checks["database"] = "unreachable"
-    try:
-        async with asyncio.timeout(2):
-            await rt.broker.ping()
-        checks["broker"] = "ok"
-    except Exception as error:
-        log.warning("readiness: broker unreachable: %s", error)
-        checks["broker"] = "unreachable"
+
+    async def database() -> None:
+        async with rt.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    checks = {
+        "database": await _check("database", database()),
+        "broker": await _check("broker", rt.broker.ping()),
+    }
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+async def _check(name: str, probe: Awaitable[object]) -> str:
+    try:
+        async with asyncio.timeout(2):
+            await probe
+        return "ok"
+    except Exception as error:  # any failure means not ready
+        log.warning("readiness: %s unreachable: %s", name, error)
+        return "unreachable"
 
 
 @blueprint.get("/metrics")

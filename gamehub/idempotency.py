@@ -1,17 +1,14 @@
-"""Idempotency-Key for money-moving POSTs (Stripe / IETF draft semantics), scoped per user.
+"""Idempotency-Key for money-moving POSTs (Stripe / IETF draft semantics), scoped per user, and
+the hourly purge of keys past their retention.
 
-Same key + same body replays the first response (status and body); same key + another body is
-422 `idempotency_key_reused`; same key while the first request still runs is 409
-`idempotency_in_progress`. Records are kept at least 24 h (see `purge_expired`).
-
-Decorator order on a route: login_required → validate_request → idempotent → validate_response,
-so that a malformed body is a 422 before any key is recorded (validation before state).
-"""
+Route order: login_required → validate_request → idempotent → validate_response, so a malformed
+body is a 422 before any key is recorded."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -27,6 +24,9 @@ from gamehub.db import transaction, utcnow
 from gamehub.errors import ApiError, Conflict, error_response
 from gamehub.models import IdempotencyRecord
 from gamehub.runtime import runtime
+from gamehub.tasks import Periodic
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 HEADER = "Idempotency-Key"
@@ -93,8 +93,7 @@ async def _claim(
             return existing.id, replay
         if existing.created_at > utcnow() - abandoned_after:
             raise InProgress()
-        # Taken over from a request that died; services name their effects after the key's
-        # scope, so the retry finds what the dead request did instead of doing it again.
+        # Taken over from a request that died: its effects are named after scope_of.
         await session.execute(
             update(IdempotencyRecord)
             .where(IdempotencyRecord.id == existing.id)
@@ -108,9 +107,8 @@ async def _finish(
 ) -> None:
     async with transaction(sessions) as session:
         if response is None:
-            # No final answer (a 5xx, or the login had ended, which a retry after logging in
-            # again must not be answered with): let the client retry with the same key. Money
-            # that did move is named after the key's scope, so the retry finds it.
+            # No final answer (a 5xx, or a 401): the client may retry with the same key, and
+            # money that did move is named after scope_of, so the retry finds it.
             await session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
             )
@@ -127,10 +125,8 @@ async def _finish(
 
 
 def scope_of(user_id: int, key: str, print_: str) -> str:
-    """The name a keyed request gives its effects (ledger and hold references, rows, provider
-    ids). It derives from the user, the key and the request itself, not from the record: a
-    record is forgotten after a 5xx or taken over after a crash, and the retry must still find
-    what the earlier attempt did."""
+    """The name a keyed request gives its effects (references, rows, provider ids): from the
+    user, key and request, not the record, which a 5xx or a crash may forget or take over."""
     digest = hashlib.sha256(f"{user_id}\n{key}\n{print_}".encode()).hexdigest()
     return f"idem:{digest[:40]}"
 
@@ -150,13 +146,12 @@ def idempotent(func: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Respo
         if not 1 <= len(key) <= 255 or not key.isprintable():
             raise InvalidKey()
         rt = runtime()
-        sessions = rt.sessions
         body = await request.get_data(as_text=False)
         print_ = fingerprint(
             request.method, request.path, body if isinstance(body, bytes) else body.encode()
         )
         abandoned_after = timedelta(seconds=rt.settings.idempotency_abandoned_after_s)
-        record_id, replay = await _claim(sessions, g.user_id, key, print_, abandoned_after)
+        record_id, replay = await _claim(rt.sessions, g.user_id, key, print_, abandoned_after)
         if replay is not None:
             return replay
         g.idempotency_scope = scope_of(g.user_id, key, print_)
@@ -175,7 +170,7 @@ def idempotent(func: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Respo
                 )
                 keep = error.final
         finally:
-            await _finish(sessions, record_id, response if keep else None)
+            await _finish(rt.sessions, record_id, response if keep else None)
         assert response is not None
         return response
 
@@ -189,3 +184,19 @@ async def purge_expired(sessions: async_sessionmaker[AsyncSession]) -> int:
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
         )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Housekeeping(Periodic):
+    """Purges expired keys every `interval_s` on each instance (instances may race: idempotent)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], interval_s: float = 3600.0
+    ) -> None:
+        super().__init__("housekeeping", interval_s, self.run_once)
+        self.sessions = sessions
+
+    async def run_once(self) -> int:
+        removed = await purge_expired(self.sessions)
+        if removed:
+            log.info("housekeeping: forgot %d expired idempotency keys", removed)
+        return removed

@@ -1,10 +1,5 @@
-"""The one bound on ids: every id the API takes fits PostgreSQL's bigint (signed 64-bit).
-
-It is checked at the edge, where an id comes in (URL paths through `IdConverter`, request bodies
-and WebSocket frames through `Id`, query strings through `QueryId`, token claims where they are
-decoded), so a larger id is a
-404, 422 or 401 and never reaches the database to overflow there as a 500.
-"""
+"""The one bound on ids: every id the API takes fits PostgreSQL's bigint, checked where it comes in
+(paths, bodies, query strings, token claims), so a larger one is a 4xx, never an overflow 500."""
 
 from __future__ import annotations
 
@@ -19,11 +14,8 @@ MAX_ID = 2**63 - 1
 
 
 def _whole_json_number(value: object) -> object:
-    """`7.0` read as the integer 7: in the JSON Schema the OpenAPI document uses (2020-12), 7.0
-    *is* an integer, and no keyword tells it from 7, so a client whose JSON writer spells
-    integers that way is within the document. Only a number with no fraction and in range is
-    turned into an int (checked before the conversion, so `1E+999999999` costs nothing);
-    anything else (`7.5`, `"7"`, `true`) is left to the strict check to refuse."""
+    """`7.0` read as 7 (JSON Schema 2020-12 calls it an integer). Only an in-range whole number
+    is converted (checked first: `1E+999999999` costs nothing); the strict check refuses others."""
     if (
         isinstance(value, Decimal)
         and value.is_finite()

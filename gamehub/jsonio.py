@@ -1,8 +1,5 @@
-"""JSON in and out: numbers parse as Decimal (floats never touch money), bodies parse regardless
-of Content-Type, a body that is not UTF-8 JSON nested at most `MAX_DEPTH` deep is a 400
-`malformed_json` (never a 500) and one of more than `MAX_VALUES` values a 413
-`payload_too_large`, before validation sees it: `client_json` is the one way a client's JSON is
-read, for HTTP bodies and WebSocket frames alike."""
+"""JSON in and out: numbers parse as Decimal (floats never touch money), and `client_json`, the one
+way a client's JSON is read (HTTP bodies and WebSocket frames), refuses hostile bodies early."""
 
 from __future__ import annotations
 
@@ -20,13 +17,10 @@ from quart.wrappers import Request
 from gamehub.db import iso_utc
 from gamehub.errors import ApiError
 
-# No body of this API nests deeper than 6 (Daraja's callbacks); 32 leaves room and keeps a
-# hostile body from costing validation (or a recursive walk anywhere later) real work.
+# No body of this API nests deeper than 6 (Daraja's callbacks) or holds more than about 60
+# values (a B2C result); a 1 MiB body of 100 000 keys cost validation a second of CPU.
 MAX_DEPTH = 32
-# Object members plus array items, over the whole body. The largest body this API reads (a
-# Daraja B2C result) holds about 60; 1000 leaves room. Without the bound a 1 MiB body of
-# 100 000 unknown keys cost validation a second of CPU and an 8 MB list of errors.
-MAX_VALUES = 1000
+MAX_VALUES = 1000  # object members plus array items, over the whole body
 
 
 class MalformedJson(ApiError):
@@ -39,31 +33,27 @@ class TooManyValues(ApiError):
 
 
 def exact_loads(text: str | bytes, **kwargs: Any) -> Any:
-    """JSON with every non-integer number a Decimal; NaN / Infinity literals become Decimal NaN
-    / Infinity, so validation can answer 422."""
+    """JSON with every non-integer number a Decimal (NaN / Infinity too, for a 422 later)."""
     return json.loads(text, parse_float=Decimal, parse_constant=Decimal, **kwargs)
 
 
 def client_json(data: str | bytes, loads: Callable[[str], Any] = exact_loads) -> Any:
-    """A client's JSON text parsed with `loads`: MalformedJson if it is not UTF-8, not JSON,
-    or nested deeper than MAX_DEPTH; TooManyValues if it holds more than MAX_VALUES."""
+    """A client's JSON parsed with `loads`: MalformedJson if it is not UTF-8 JSON or nests
+    deeper than MAX_DEPTH, TooManyValues past MAX_VALUES."""
     try:
         text = data if isinstance(data, str) else data.decode("utf-8")
         value = loads(text)
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MalformedJson(details={"reason": str(error)[:200]}) from None
-    except RecursionError:
-        # The C parser gives up near the interpreter's recursion limit (about 1000 deep),
-        # after reading no more than those brackets.
+    except RecursionError:  # the C parser's, about 1000 brackets deep
         raise _too_deep() from None
     if isinstance(value, dict | list):
-        # Every value but a container's first follows a comma: fewer commas and brackets than
-        # the bounds cannot break them, so most bodies skip the walk.
+        # Every value but a container's first follows a comma: with fewer commas and brackets
+        # than the bounds, most bodies skip the walk.
         brackets = text.count("[") + text.count("{")
         if brackets > MAX_DEPTH or brackets + text.count(",") > MAX_VALUES:
             _check_shape(value)
-    # Only an escape can put a NUL or a lone surrogate in a string: bodies without one skip
-    # the check.
+    # Only an escape can put a NUL or a lone surrogate in a string.
     if _SUSPECT_ESCAPE.search(text) and not _clean_strings(value):
         raise MalformedJson(details={"reason": "a string holds NUL or an unpaired surrogate"})
     return value
@@ -101,9 +91,8 @@ def _too_deep() -> MalformedJson:
 
 
 def _check_shape(value: dict[str, Any] | list[Any]) -> None:
-    """MalformedJson past MAX_DEPTH, TooManyValues past MAX_VALUES: one level at a time (no
-    recursion to run out of), and a level's size is counted before its members are read, so
-    a huge object is refused at the cost of len()."""
+    """MalformedJson past MAX_DEPTH, TooManyValues past MAX_VALUES: a level at a time (no
+    recursion), its size counted before its members are read (a huge object costs a len())."""
     level: list[Any] = [value]
     values = 0
     for _ in range(MAX_DEPTH):
@@ -122,8 +111,8 @@ def _check_shape(value: dict[str, Any] | list[Any]) -> None:
 
 
 class ExactJSONProvider(DefaultJSONProvider):
-    """The app's one JSON provider: numbers parse as Decimal. It replaces quart-schema's (so
-    `create_app` installs it after QuartSchema) and, like that one, renders pydantic models."""
+    """The app's JSON provider: numbers parse as Decimal; renders pydantic models as
+    quart-schema's does (create_app installs it after QuartSchema, which replaces providers)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return exact_loads(s, **kwargs)
@@ -144,8 +133,8 @@ class ExactJSONProvider(DefaultJSONProvider):
 
 class ApiRequest(Request):
     async def get_json(self, force: bool = True, silent: bool = False, cache: bool = True) -> Any:
-        """The body as JSON (whatever its Content-Type), through `client_json`; a body it
-        refuses is its error (MalformedJson, TooManyValues), or None when `silent`."""
+        """The body (whatever its Content-Type) through `client_json`; None if refused and
+        `silent`."""
         if cache and self._cached_json[silent] is not Ellipsis:
             return self._cached_json[silent]
         if not (force or self.is_json):

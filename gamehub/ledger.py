@@ -1,11 +1,7 @@
 """The only code that moves money: accounts, transfers, holds and the ledger's invariants.
 
-Every function takes the caller's session and runs inside the caller's database transaction, so a
-money operation either completes entirely or not at all. Each transfer and hold carries a unique,
-caller-chosen reference: repeating an operation finds what the first attempt did instead of moving
-money twice (as in TigerBeetle). ledger_pg.py holds the forms of the hot paths for the bare
-PostgreSQL driver, built on the pure helpers here.
-"""
+Every function runs in the caller's transaction; each transfer and hold carries a unique
+caller-chosen reference, so a repeated operation finds what the first did (as in TigerBeetle)."""
 
 from __future__ import annotations
 
@@ -17,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub import taxes
+from gamehub.balances import Balance
 from gamehub.db import utcnow
 from gamehub.errors import ApiError, InsufficientFunds
 from gamehub.models import Account, Hold, Transfer
@@ -54,9 +51,8 @@ class ReferenceReused(ApiError):
 def same_operation(
     found: tuple[int, int, str, int], wanted: tuple[int, int, str, int], reference: str
 ) -> None:
-    """The one meaning of a reference seen again, in every form of the ledger: it is "already
-    done" when it names the same operation (debit, credit, kind, amount), and ReferenceReused
-    otherwise. Returns only in the first case."""
+    """The one meaning of a reference seen again, in every form of the ledger: "already done"
+    (returns) when it names the same (debit, credit, kind, amount), else ReferenceReused."""
     if found != wanted:
         raise ReferenceReused(details={"reference": reference})
 
@@ -75,16 +71,6 @@ class TransferResult:
 class HoldResult:
     hold_id: int
     created: bool
-
-
-@dataclass(frozen=True)
-class WalletBalance:
-    balance: int
-    held: int
-
-    @property
-    def available(self) -> int:
-        return self.balance - self.held
 
 
 def wallet_code(user_id: int) -> str:
@@ -139,13 +125,13 @@ async def open_wallet(session: AsyncSession, user_id: int) -> int:
     return await account_id(session, wallet_code(user_id), "wallet", user_id=user_id)
 
 
-async def wallet_balance(session: AsyncSession, user_id: int) -> WalletBalance:
+async def wallet_balance(session: AsyncSession, user_id: int) -> Balance:
     row = (
         await session.execute(
             select(Account.balance, Account.held).where(Account.code == wallet_code(user_id))
         )
     ).one_or_none()
-    return WalletBalance(0, 0) if row is None else WalletBalance(row.balance, row.held)
+    return Balance(0, 0) if row is None else Balance(row.balance, row.held)
 
 
 async def _debit(session: AsyncSession, account: int, amount: int, *, from_held: bool) -> None:
@@ -201,11 +187,8 @@ async def transfer(
     credit: int,
     amount: int,
 ) -> TransferResult:
-    """Move `amount` cents from account `debit` to account `credit`, once per reference.
-
-    Raises InsufficientFunds (and leaves the caller to roll back) when the debit account cannot
-    cover the amount from what it has available.
-    """
+    """Move `amount` cents from `debit` to `credit` once per reference; InsufficientFunds (the
+    caller rolls back) when `debit` cannot cover it from what is available."""
     check_amount(amount)
     transfer_id, created = await _record_once(
         session, Transfer, reference, kind, debit, credit, amount
@@ -225,9 +208,8 @@ async def _record_once(
     amount: int,
     **columns: Any,
 ) -> tuple[int, bool]:
-    """Insert a transfer or hold under its unique reference: (its id, True), or, when the
-    reference already exists, (that row's id, False) after checking that it is the same
-    operation (a reference reused for another one is refused)."""
+    """Insert a transfer or hold under its unique reference: (its id, True), or (the existing
+    row's id, False) when that row is the same operation (same_operation)."""
     inserted: int | None = await session.scalar(
         postgresql.insert(table)
         .values(
@@ -358,10 +340,9 @@ async def post_hold(
     kind: str | None = None,
     withheld: Withheld | None = None,
 ) -> bool:
-    """Turn a pending hold into its transfer (less `withheld`, which becomes a second transfer
-    from the same account to its tax account, in the same step). False if the hold had already
-    been posted; HoldNotPending if it had been released (money must never move after a
-    release)."""
+    """Turn a pending hold into its transfer (less `withheld`, a second transfer from the same
+    account to its tax account). False if already posted; HoldNotPending if it was released
+    (money must never move after a release)."""
     ended = await _end_hold(session, hold_id, "posted")
     if ended is None:
         return False

@@ -1,18 +1,5 @@
-"""The ledger's one-statement forms for PostgreSQL hot paths (see gamehub/pg.py): CTEs that a
-game's statement includes, so that its money moves in the same statement as its own rows and
-PostgreSQL applies both atomically, without BEGIN/COMMIT round trips.
-
-bet_and_payout: a bet and its payout as if one after the other. Two immutable transfer rows
-named by the caller's reference, the wallet's balance debited only if it covers the bet (before
-the win is paid, as the one-by-one order would require), and the house's balance credited with
-the difference. The caller's statement supplies the gate, a CTE that has a
-row only when the move may go ahead, and writes its own rows only `FROM debit`, so that nothing
-at all is written when the wallet cannot pay. Lock order: the gate's row (the caller's), then the
-wallet, then the house sub-account; house sub-accounts are only ever locked last, so no cycle
-can form with other money paths.
-
-batch: any batch of transfers (room commands), inside the caller's transaction.
-"""
+"""The ledger's one-statement forms for PostgreSQL hot paths (gamehub/pg.py): CTEs that a game's
+statement includes, so its money moves atomically with its own rows, without BEGIN/COMMIT."""
 
 from __future__ import annotations
 
@@ -26,14 +13,15 @@ from gamehub.pg import Connection, Sql
 
 
 def bet_and_payout(gate: str, *, withholding: bool = False) -> str:
-    """CTEs `debit` (RETURNING the wallet's balance and held), `house` and `moved`.
+    """CTEs `debit` (RETURNING the wallet's balance and held), `house` and `moved`: a bet and
+    its payout as if one after the other, applied only when the CTE `gate` has a row.
 
-    Parameters: :wallet, :house (account ids), :bet (> 0), :win (>= 0), :reference (the
-    transfers are `<reference>:bet` and `<reference>:payout`) and :now. With `withholding`
-    (a separate statement, so that the form without it stays as it was), also :tax (> 0, at
-    most the winnings) and :tax_account: a third transfer `<reference>:payout:withholding`
-    from the wallet to that account, after the payout, and the CTE `withheld`; the tax
-    account is locked after the house sub-account.
+    The wallet is debited only if it covers the bet before the win is paid; the caller writes
+    its own rows only `FROM debit`. Parameters: :wallet, :house, :bet (> 0), :win (>= 0),
+    :reference (`<reference>:bet`, `<reference>:payout`) and :now; with `withholding` also :tax
+    and :tax_account (transfer `<reference>:payout:withholding`, CTE `withheld`). Lock order:
+    the gate's row, the wallet, the house sub-account, the tax account; house and tax rows are
+    only ever locked last, so no cycle can form with other money paths.
     """
     # Only constant text is spliced in (the gate's CTE name); values travel as parameters.
     tax = " - :tax::bigint" if withholding else ""
@@ -82,13 +70,11 @@ def bet_and_payout(gate: str, *, withholding: bool = False) -> str:
 
 
 def batch(gate: str) -> str:
-    """CTEs `locked`, `moved` and `transfers`: several transfers as if one after another, as
-    part of one statement, applied only when the CTE named `gate` has a row. The accounts are
-    locked in id order first; each is updated once with its net change, guarded by the lowest
-    point its balance reaches along the batch (ledger.net_changes), so that `moved` returns
-    exactly the accounts that could pay: the caller compares its count with the accounts given
-    and rolls back when fewer paid. The transfer rows are inserted plainly: a reference used
-    twice aborts the statement. Parameters are those of batch_params, and :now."""
+    """CTEs `locked`, `moved` and `transfers`: transfers as if one after another, applied only
+    when the CTE `gate` has a row. Accounts are locked in id order, each updated once with its
+    net change guarded by its lowest point (ledger.net_changes): the caller rolls back when
+    `moved` has fewer rows than accounts. A reference used twice aborts the statement.
+    Parameters: batch_params' and :now."""
     return f"""
     locked AS (
         SELECT id FROM ledger_accounts
@@ -128,10 +114,8 @@ def batch_params(moves: list[ledger.TransferSpec]) -> dict[str, list[Any]]:
 
 
 def open_empty_escrow(gate: str, prefix_param: str) -> str:
-    """CTE `opened`: the account whose code is `:<prefix_param>` followed by the id of the
-    gate's one row (a room's escrow: `room:<id>:escrow`), opened empty as account_id opens one,
-    RETURNING its id. Parameters: the prefix and :now. Only for an account whose code is new
-    (the gate's id has just been taken), so a code already open aborts the statement."""
+    """CTE `opened`: an empty escrow account coded `:<prefix_param>` plus the gate's id,
+    RETURNING its id (parameters: the prefix, :now); a code already open aborts the statement."""
     return f"""
     opened AS (
         INSERT INTO ledger_accounts
@@ -142,13 +126,10 @@ def open_empty_escrow(gate: str, prefix_param: str) -> str:
 
 
 def into_new_account(gate: str) -> str:
-    """CTEs `paid`, `opened` and `transfer`: one transfer from an existing account into an
-    account this statement opens already holding it (a room's escrow on its first stake),
-    applied only when the gate has a row. `paid` has a row only when the debit account could
-    cover the amount from what it has available: the caller refuses the statement otherwise.
-    `opened` RETURNING the new account's id. Locks: the debit account only (the other is
-    new). A reference already used aborts the statement, as in batch. Parameters are those of
-    into_new_account_params, and :now."""
+    """CTEs `paid`, `opened` and `transfer`: one transfer into an escrow this statement opens
+    holding it (a room's first stake), applied only when the gate has a row. `paid` is empty
+    when the debit account cannot cover it (the caller refuses then); `opened` RETURNING the
+    new id. Only the debit account is locked. Parameters: into_new_account_params' and :now."""
     return f"""
     paid AS (
         UPDATE ledger_accounts SET balance = balance - :move_amount
@@ -169,8 +150,7 @@ def into_new_account(gate: str) -> str:
 
 
 def into_new_account_params(move: ledger.TransferSpec, new_account_code: str) -> dict[str, Any]:
-    """into_new_account's parameters for `move`, whose credit side is the account to open
-    under `new_account_code` (its id in `move` is ignored: the statement makes it)."""
+    """into_new_account's parameters; `move.credit` is ignored (the statement opens it)."""
     ledger.check_amount(move.amount)
     return {
         "move_amount": move.amount,
@@ -200,12 +180,9 @@ def reference_used(error: BaseException) -> bool:
 
 
 async def already_done(connection: Connection, moves: list[ledger.TransferSpec]) -> bool:
-    """After a statement of these fragments failed on a reference already used
-    (reference_used), what ledger.transfer answers in that case, for the whole batch: True
-    when every move's reference names that same transfer (the operation was done before),
-    ReferenceReused when any names another, or when only some were done (then the batch is
-    not the one done before either). False when none exists (another unique constraint
-    failed)."""
+    """After reference_used: True when every move was done before (ledger.same_operation),
+    ReferenceReused when any reference names another or only some were done, False when none
+    exists (another unique constraint failed)."""
     rows = await _TRANSFERS_BY_REFERENCE.fetch(connection, references=[m.reference for m in moves])
     found = {row["reference"]: row for row in rows}
     if not found:

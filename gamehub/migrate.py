@@ -1,5 +1,4 @@
-"""Run alembic migrations programmatically (`gamehub migrate`, first start, tests), and give
-the embedded default its database."""
+"""Alembic migrations run programmatically, and the embedded default's database."""
 
 from __future__ import annotations
 

@@ -69,9 +69,8 @@ def shillings(amount: int | str) -> int:
     return parse_cents(str(amount))
 
 
-# What the document promises is what the parsers take: above zero, at most MAX_CENTS, at most 2
-# decimals (whole shillings for M-Pesa). The string patterns spell amounts plainly (no leading
-# zeros, at most 13 digits before the point: below MAX_CENTS), a subset of what is accepted.
+# The document promises what the parsers take; its string patterns are a plain subset (no
+# leading zeros, at most 13 digits before the point).
 _MAX_SHILLINGS = MAX_CENTS // CENTS
 _AMOUNT_SCHEMA = WithJsonSchema(
     {
@@ -102,6 +101,6 @@ _WHOLE_SCHEMA = WithJsonSchema(
     }
 )
 
-# Request fields: validated into integer cents; the OpenAPI page shows what clients send.
+# Request fields validated into integer cents.
 Cents = Annotated[int, BeforeValidator(parse_cents), _AMOUNT_SCHEMA]
 WholeShillingCents = Annotated[int, BeforeValidator(parse_whole_shillings), _WHOLE_SCHEMA]

@@ -1,11 +1,5 @@
-"""An unprivileged NGINX on one machine, configured from the shipped deploy/nginx.conf (only its
-`listen` line and its upstream's `server` lines replaced), in front of local instances: what
-`make cluster` runs and what the tests run. Needs a checkout (deploy/ is not in the package)
-and Debian's nginx (`bash .ci/nginx` installs it).
-
-`preferring` renders the same file once per instance, each copy on a port of its own whose
-upstream prefers that instance and keeps the others as `backup`: a test can then put a client
-on a chosen instance and still see NGINX fail it over to the others, as production would."""
+"""An unprivileged NGINX on one machine running deploy/nginx.conf (its `listen` and upstream
+`server` lines replaced) in front of local instances, for `make cluster` and the tests."""
 
 from __future__ import annotations
 
@@ -39,8 +33,8 @@ def binary() -> str | None:
 
 
 def server_block(port: int, upstreams: list[str], backups: Sequence[str] = ()) -> str:
-    """deploy/nginx.conf listening on 127.0.0.1:`port`, in front of `upstreams` (host:port),
-    those also in `backups` marked `backup` (used only while the others fail)."""
+    """deploy/nginx.conf on 127.0.0.1:`port` in front of `upstreams` (host:port), those in
+    `backups` marked `backup`."""
     text = SHIPPED.read_text(encoding="utf-8")
     text, listens = _LISTEN.subn(rf"\g<1>listen 127.0.0.1:{port};", text)
     servers = "".join(
@@ -55,8 +49,8 @@ def server_block(port: int, upstreams: list[str], backups: Sequence[str] = ()) -
 
 
 def preferring(ports: list[int], upstreams: list[str]) -> str:
-    """deploy/nginx.conf once per upstream: 127.0.0.1:`ports[i]` sends everything to
-    `upstreams[i]` while it answers, and to the others (its backups) while it does not."""
+    """deploy/nginx.conf once per upstream: 127.0.0.1:`ports[i]` prefers `upstreams[i]` and
+    keeps the others as backups, so a test can pick a client's instance and still see fail-over."""
     blocks = []
     for n, (port, preferred) in enumerate(zip(ports, upstreams, strict=True), start=1):
         others = [upstream for upstream in upstreams if upstream != preferred]
@@ -90,8 +84,7 @@ def _main_config(prefix: Path) -> str:
 
 
 def start(program: str, prefix: Path, port: int, upstreams: list[str]) -> subprocess.Popen[bytes]:
-    """NGINX in the foreground with its files under `prefix` (readable by nobody when run as
-    root: keep it outside private temporary trees), listening on 127.0.0.1:`port`."""
+    """NGINX in the foreground on 127.0.0.1:`port`, files under `prefix` (readable by nobody)."""
     return start_with(program, prefix, server_block(port, upstreams))
 
 
@@ -112,13 +105,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     """Gracefully (what is in flight finishes), killed after 5 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        wait_or_kill(process, 5)
     if process.stderr is not None:
         process.stderr.close()
+
+
+def wait_or_kill(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Wait for a process told to stop; kill it if it has not within `timeout_s`."""
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def error_log(prefix: Path) -> str:

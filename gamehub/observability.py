@@ -1,4 +1,5 @@
-"""Structured JSON logs with a request id, and Prometheus metrics for every request."""
+"""Structured JSON logs with a request id and no secret from a URL (the M-Pesa callback secret,
+stream tickets in query strings), and Prometheus metrics for every request."""
 
 from __future__ import annotations
 
@@ -18,9 +19,40 @@ from quart import Quart, Response, g, request
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("gamehub.access")
-# Routes whose successful answers stay out of the access log (the metrics still count them): the
-# sandbox phone page's polling, which was most of a development server's log lines.
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+_QUERY = re.compile(r"[?#].*")
+_CALLBACK_SECRET = re.compile(r"(/callbacks/)[^/?#]+")  # `/payments/callbacks/<secret>/...`
+# Loggers that name URLs (our access log names route templates); a logger's filter does not
+# reach its children, so each is listed.
+URL_LOGGERS = ("httpx", "gamehub.mpesa.sandbox_flows")
+# Successes counted but not logged: the sandbox phone page's polling (most development log lines).
 QUIET_ROUTES = frozenset({"/sandbox/api/stk", "/sandbox/daraja/sandbox/api/stk"})
+
+
+def redact_urls(text: str) -> str:
+    """Every URL in `text` without its query string or fragment, its callback secret masked."""
+    return _URL.sub(
+        lambda found: _CALLBACK_SECRET.sub(r"\g<1>***", _QUERY.sub("", found.group())), text
+    )
+
+
+class RedactUrls(logging.Filter):
+    """Rewrites a record whose message names a URL (at any level: it runs before any handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_urls(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_url_loggers() -> None:
+    """Attach RedactUrls to every logger in URL_LOGGERS, once per process."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactUrls) for existing in logger.filters):
+            logger.addFilter(RedactUrls())
 
 
 class JsonFormatter(logging.Formatter):
@@ -98,9 +130,8 @@ def install(app: Quart, metrics: Metrics) -> None:
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)
         if route in QUIET_ROUTES and response.status_code < 400:
-            return response  # polled by a page every few seconds: counted, not logged
-        # The route template, not the path: paths carry the M-Pesa callback secret, and query
-        # strings stream tickets; neither may reach a log.
+            return response
+        # The route template, not the path: paths and query strings carry secrets.
         access_log.info(
             "%s %s %s",
             request.method,
@@ -111,9 +142,7 @@ def install(app: Quart, metrics: Metrics) -> None:
                 "ctx_route": route,
                 "ctx_status": response.status_code,
                 "ctx_ms": round(elapsed * 1000, 2),
-                # Set by both guards (some routes check only the token, see auth.guard).
-                "ctx_user_id": getattr(g, "user_id", None),
-                # The client's address, through trusted proxies (gamehub/proxies.py).
+                "ctx_user_id": getattr(g, "user_id", None),  # set by both guards
                 "ctx_client": request.remote_addr,
             },
         )

@@ -1,15 +1,22 @@
-"""The OpenAPI document says what the API answers: every operation may answer the contract's
-JSON error (`default`, with its schema), an id in a path is an integer in bigint's range, a
-JSON body and a required query parameter are marked required.
-Built through quart-schema's documented extension point (an `OpenAPIProvider` subclass)."""
+"""The OpenAPI document says what the API answers (the JSON error as `default`, bigint path ids,
+required bodies and query parameters), and `/docs` serves Swagger UI's files itself, not a CDN's
+(offline, and no third party's code next to a login form)."""
 
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from quart_schema import OpenAPIProvider
+from quart import Blueprint, Quart, Response
+from quart_schema import OpenAPIProvider, hide
 from werkzeug.routing import BaseConverter, IntegerConverter, Rule
+
+from gamehub.webapp import CONTENT_TYPES, Asset, asset_of, asset_response
+
+DOCS_ASSETS = "/docs/assets"
+DOCS_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 
 
 class ErrorDetail(BaseModel):
@@ -57,3 +64,22 @@ class ApiOpenAPIProvider(OpenAPIProvider):
             bounds = {"minimum": converter.min, "maximum": converter.max}
             parameter["schema"].update({k: v for k, v in bounds.items() if v is not None})
         return parameter
+
+
+def install_docs(app: Quart) -> None:
+    """Point quart-schema's `/docs` page at our copies and serve them (read once, at start-up)."""
+    static = Path(str(files("swagger_ui") / "static"))
+    assets: dict[str, Asset] = {
+        name: asset_of(static / name, CONTENT_TYPES[Path(name).suffix]) for name in DOCS_FILES
+    }
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = f"{DOCS_ASSETS}/swagger-ui-bundle.js"
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = f"{DOCS_ASSETS}/swagger-ui.css"
+    blueprint = Blueprint("apidocs", __name__)
+
+    @blueprint.get(f"{DOCS_ASSETS}/<name>")
+    @hide
+    async def docs_asset(name: str) -> Response:
+        """Swagger UI's script and style for `/docs`."""
+        return asset_response(assets.get(name))
+
+    app.register_blueprint(blueprint)

@@ -1,13 +1,5 @@
-"""Which web pages may open a WebSocket: `Origin` checked before the socket is accepted.
-
-A browser sends the page's origin with every WebSocket it opens, and a socket is not bound by
-the same-origin policy: without this check any site a signed-in player visits could open one
-with the player's stream ticket or listen to rooms in their name. Accepted: the
-app's own origin (the `Origin`'s host and port are the request's `Host`), every origin in
-GAMEHUB_ALLOWED_ORIGINS, and no `Origin` at all (not a browser: mobile apps and tools, which can
-send any header they like anyway). Everything else, `null` included, gets 403 before the
-upgrade.
-"""
+"""Which web pages may open a WebSocket: `Origin` is the app's own, listed in
+GAMEHUB_ALLOWED_ORIGINS, or absent (not a browser); anything else gets 403 before the upgrade."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Raw asyncpg connections for PostgreSQL hot paths, beside SQLAlchemy's pool.
-
-A statement through an SQLAlchemy session costs several times the client CPU of the same
-statement on a bare asyncpg connection (docs/BENCHMARKS.md), and on this product's hot paths
-(authenticating a request, a spin, a room command) that CPU is the ceiling. Those few
-statements run here; everything else stays on SQLAlchemy.
-"""
+"""Raw asyncpg connections for PostgreSQL hot paths, beside SQLAlchemy's pool: a session costs
+several times the client CPU per statement (docs/ARCHITECTURE.md, "Why the unusual choices")."""
 
 from __future__ import annotations
 
@@ -25,13 +20,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from gamehub.db import is_loopback
 from gamehub.workarounds.fair_gate import FairGate, GateTimeout
 
-# A `:name` outside quotes (quoted text and `::type` casts are left alone).
 if TYPE_CHECKING:
     Connection: TypeAlias = PoolConnectionProxy[Record]
 else:
     Connection = PoolConnectionProxy
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # (SQLAlchemy's is untyped)
+# A `:name` outside quotes (quoted text and `::type` casts are left alone).
 _NAMED = re.compile(r"'[^']*'|(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
@@ -54,9 +49,8 @@ class Sql:
 
     @classmethod
     def compiled(cls, statement: Executable, *names: str) -> Sql:
-        """An SQLAlchemy Core statement compiled once for the bare driver, so that a statement
-        is written once whichever layer runs it; `names` are its bind parameters (given at each
-        call), and its literal values travel as parameters too."""
+        """An SQLAlchemy Core statement compiled once for the bare driver (written once for
+        both layers); `names` are its bind parameters, its literals travel as parameters too."""
         placeholders = cast(ClauseElement, statement).params(dict.fromkeys(names))
         compiled = cast(
             SQLCompiler,
@@ -90,9 +84,8 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 async def _reset(connection: asyncpg.Connection) -> None:
-    """Between borrowers: the hot paths send single autocommit statements and change no session
-    state, so asyncpg's default reset (a round trip of UNLISTEN, RESET ALL, … on every release)
-    is replaced by ending a transaction only if one was left open."""
+    """Between borrowers, instead of asyncpg's reset round trip (UNLISTEN, RESET ALL, …): the
+    hot paths change no session state, so only a transaction left open is ended."""
     if connection.is_in_transaction():
         await connection.execute("ROLLBACK")
 
@@ -114,9 +107,7 @@ class RawPool:
         self._local = is_loopback(database_url)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
-        # The pool's own queue lets newcomers take a connection ahead of those waiting
-        # (workarounds/fair_gate.py): borrowers wait here instead, in order, and only as many
-        # as the pool has connections ever ask it, so its queue never makes anyone wait.
+        # Borrowers wait in order here (workarounds/fair_gate.py), never in the pool's queue.
         self._gate = FairGate(size)
 
     async def _open(self) -> asyncpg.Pool:
@@ -140,8 +131,7 @@ class RawPool:
         except GateTimeout:
             raise PoolExhausted(f"no raw connection within {ACQUIRE_TIMEOUT_S} s") from None
         try:
-            # No timeout here: asyncpg would wrap the acquire in a task of its own, and the
-            # gate has already made sure a connection is free (or being connected).
+            # No timeout (asyncpg would add a task): the gate made sure a connection is free.
             connection = await pool.acquire()
             try:
                 yield connection

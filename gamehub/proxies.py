@@ -1,17 +1,5 @@
-"""The client's address behind reverse proxies: `X-Forwarded-For` / `X-Forwarded-Proto` are
-believed only when the TCP peer is one of GAMEHUB_TRUSTED_PROXIES.
-
-Uvicorn's ProxyHeadersMiddleware does the work (a plain ASGI middleware, usable under
-Hypercorn): it looks at the headers only when the peer is trusted, walks `X-Forwarded-For`
-from the right skipping trusted proxies (so a chain CDN → NGINX → app works, and whatever a
-client wrote at the left is ignored), and takes the first address that is not a proxy.
-Hypercorn's own ProxyFixMiddleware was not used: it trusts a number of hops whatever the peer
-(a client that reaches the app directly forges its address) and takes the Host from
-`X-Forwarded-Host`, which NGINX passes through from the client.
-
-The resolved address replaces the peer in the ASGI scope, so `request.remote_addr` (and the
-WebSocket's) is the one address every rate limit, the callback allowlist and the logs use.
-"""
+"""The client's address behind reverse proxies: X-Forwarded-For / -Proto believed only from
+GAMEHUB_TRUSTED_PROXIES, through uvicorn's middleware (docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""Rate limits: one interface, two stores. In Redis (GAMEHUB_REDIS_URL) a limit is shared by
-every instance; without it, each process keeps its own (the embedded default is one process).
-
-Each key is a GCRA bucket (the generic cell rate algorithm, a token bucket kept as one number:
-the time at which it would be full again). `Rule("10/15m")` lets 10 hits through at once and
-then one every 90 s: a steady back-off rather than a window that opens all at once. A hit with
-a negative cost gives units back (a login that succeeded does not count as an attempt).
-Places a login succeeded from are remembered here too (`remember` / `known`).
-"""
+"""Rate limits as GCRA buckets, in Redis (shared by instances) or in this process; a negative cost
+gives hits back. Places a login succeeded from are remembered here too (`remember` / `known`)."""
 
 from __future__ import annotations
 
@@ -67,8 +60,8 @@ class Rule:
 
 class Limiter(Protocol):
     async def hit(self, key: str, rule: Rule, cost: int = 1) -> float | None:
-        """Count `cost` hits on `key`: None if allowed, else the seconds to wait (nothing is
-        counted then). A negative cost gives hits back and is always allowed."""
+        """Count `cost` hits on `key` (negative: give back): None if allowed, else the seconds
+        to wait (nothing counted)."""
         ...
 
     async def remember(self, key: str, ttl_s: float) -> None:
@@ -130,8 +123,7 @@ def _unexpired(times: dict[str, float], now: float, max_keys: int) -> dict[str, 
     return kept
 
 
-# The same GCRA as `gcra`, on Redis's own clock (instances' clocks may disagree). Returns the
-# wait in microseconds, or -1 when the hit is allowed.
+# `gcra` on Redis's own clock (instances' clocks may disagree): the wait in µs, or -1 if allowed.
 _HIT_SCRIPT = """
 local now_s, now_us = unpack(redis.call('TIME'))
 local now = tonumber(now_s) * 1000000 + tonumber(now_us)
@@ -154,8 +146,8 @@ return -1
 
 
 class RedisLimiter:
-    """Buckets shared by every instance. Should Redis be unreachable, limits let requests
-    through (logged): the rooms and streams need it anyway, and logins should not all fail."""
+    """Buckets shared by every instance. Without Redis, limits let requests through (logged):
+    rooms and streams are down then anyway, and logins should not all fail."""
 
     def __init__(self, url: str) -> None:
         self.redis: Redis = redis_client(url)

@@ -1,10 +1,5 @@
-"""The one way this app opens a Redis client: a pool whose borrowers wait for a connection.
-
-redis-py's default pool holds at most 100 connections and raises MaxConnectionsError past them;
-a burst of requests that each need Redis at once (hundreds of streams reconnecting to an
-instance that just restarted, each redeeming its ticket) answered 500. A blocking pool makes
-the burst queue for a connection instead, for up to WAIT_S, which is what a caller would do.
-"""
+"""The one way this app opens a Redis client: a blocking pool, so a burst of borrowers queues for a
+connection (up to WAIT_S) instead of failing past MAX_CONNECTIONS with a 500."""
 
 from __future__ import annotations
 

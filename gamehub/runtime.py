@@ -27,13 +27,9 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     readers: async_sessionmaker[AsyncSession]
     broker: Broker
-    # Bare asyncpg connections for the hot paths (gamehub/pg.py), beside SQLAlchemy's pool.
-    pg: RawPool
-    # M-Pesa: the Daraja client, callback URLs and background jobs (set by create_app).
-    gateway: Gateway | None = None
-    # This process's open streams and sockets by login (set by create_app).
-    connections: Connections | None = None
-    # Rate limits' buckets: in Redis when configured (shared by instances), else this process's.
+    pg: RawPool  # bare asyncpg connections for the hot paths
+    gateway: Gateway | None = None  # M-Pesa (set by create_app)
+    connections: Connections | None = None  # set by create_app
     limiter: Limiter = field(default_factory=MemoryLimiter)
     extras: dict[str, object] = field(default_factory=dict)
 

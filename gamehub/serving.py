@@ -1,5 +1,5 @@
-"""What a serving process sets up once its app is built, whichever way it is started
-(`gamehub serve`, or `hypercorn gamehub.asgi:app`), and how `gamehub serve` drains it."""
+"""What a serving process sets up once its app is built (`gamehub serve` or gamehub.asgi), and how
+`gamehub serve` drains it."""
 
 from __future__ import annotations
 
@@ -21,11 +21,8 @@ def prepare_process() -> None:
 
 
 def drain(app: Quart) -> None:
-    """The process is told to stop (a rolling restart): end every open SSE stream and close
-    every WebSocket (1012) now, and refuse new ones (503, Retry-After), so that their clients
-    reconnect with their last ids to another instance instead of waiting for Hypercorn's
-    graceful timeout to cut them. Requests in flight, commands included, go on to their
-    answer; Hypercorn stops listening and waits for them (graceful_timeout at most)."""
+    """A rolling restart: end every stream and socket now (their clients reconnect elsewhere
+    with their last ids) and refuse new ones; requests in flight still get their answer."""
     connections = cast(Runtime, app.extensions[EXTENSION]).connections
     if connections is not None and not connections.draining:
         closed = connections.drain()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from gamehub.origins import normalise_origin
 from gamehub.proxies import trusts_everyone
@@ -16,6 +17,7 @@ from gamehub.taxes import TaxRate, parse_rates
 PREFIX = "GAMEHUB_"
 MIN_JWT_SECRET_LENGTH = 32
 DEFAULT_DATA_DIR = "data"
+Reader = Callable[[str, str], Any]  # (the value, its name without the prefix) -> the setting
 
 
 class SettingsError(ValueError):
@@ -49,13 +51,18 @@ def _bool(value: str, name: str) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {value!r}")
 
 
-def _float(value: str, name: str, minimum: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
-    if not number >= minimum or number == float("inf"):
-        raise SettingsError(f"{PREFIX}{name} must be a finite number >= {minimum}, got {value!r}")
+def _at_least(minimum: float) -> Reader:
+    def number(value: str, name: str) -> float:
+        try:
+            found = float(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+        if not found >= minimum or found == float("inf"):
+            raise SettingsError(
+                f"{PREFIX}{name} must be a finite number >= {minimum}, got {value!r}"
+            )
+        return found
+
     return number
 
 
@@ -69,8 +76,58 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
-def _list(value: str) -> tuple[str, ...]:
+def _count(value: str, name: str) -> int:
+    return _int(value, name, minimum=1)
+
+
+def _list(value: str, _name: str = "") -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _text(value: str, name: str) -> str:
+    """As given, a URL without its trailing slash."""
+    return value.rstrip("/") if name.endswith("_URL") else value
+
+
+def _as_is(value: str, _name: str) -> str:
+    return value
+
+
+def _path(value: str, _name: str) -> Path:
+    return Path(value)
+
+
+def _environment_name(value: str, name: str) -> str:
+    if value.lower() not in {"development", "production", "test"}:
+        raise SettingsError(
+            f"{PREFIX}{name} must be development, test or production, got {value!r}"
+        )
+    return value.lower()
+
+
+def _rule(value: str, name: str) -> Rule:
+    try:
+        return Rule.parse(value)
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name} is a count per period such as 10/15m (s, m, h, d), got {value!r}"
+        ) from None
+
+
+def _origins(value: str, name: str) -> tuple[str, ...]:
+    try:
+        return tuple(normalise_origin(item) for item in _list(value))
+    except ValueError as error:
+        raise SettingsError(
+            f"{PREFIX}{name} takes origins such as https://play.example.com, got {error.args[0]!r}"
+        ) from None
+
+
+def _rates(value: str, name: str) -> tuple[TaxRate, ...]:
+    try:
+        return parse_rates(value)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}{name}: {error}") from None
 
 
 def normalise_database_url(url: str) -> str:
@@ -81,97 +138,97 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-# The rate limits' defaults (see docs/OPERATIONS.md for why these numbers).
-_RULES = {
-    "login_account": Rule(10, 15 * 60),
-    "login_known": Rule(20, 15 * 60),
-    "login_address": Rule(120, 60),
-    "register_address": Rule(500, 3600),
-    "payments_user": Rule(10, 60),
-    "play_user": Rule(20, 1),
-}
+def _database_url(value: str, _name: str) -> str:
+    return normalise_database_url(value)
+
+
+def _read(read: Reader) -> dict[str, Reader]:
+    """A field's metadata: the setting is read from GAMEHUB_<NAME> with `read(value, NAME)`."""
+    return {"read": read}
+
+
+def _seconds(value: str, name: str) -> float:
+    return float(_count(value, name))
+
+
+def _names(value: str, _name: str) -> frozenset[str]:
+    return frozenset(_list(value))
 
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
-    data_dir: Path = Path(DEFAULT_DATA_DIR)
-    database_url: str = ""
-    redis_url: str | None = None
-    # Connections per process: SQLAlchemy's pool (plus as many again in overflow) and the raw
-    # asyncpg pool of the hot paths (gamehub/pg.py). Mind max_connections.
-    db_pool_size: int = 20
-    db_raw_pool_size: int = 20
-    jwt_secret: str = ""
+    env: str = field(default="development", metadata=_read(_environment_name))
+    data_dir: Path = field(default=Path(DEFAULT_DATA_DIR), metadata=_read(_path))
+    # Unset: the embedded default's own PostgreSQL (migrate.ensure_database starts it).
+    database_url: str = field(default="", metadata=_read(_database_url))
+    redis_url: str | None = field(default=None, metadata=_read(_as_is))
+    # Per process: SQLAlchemy's pool (as many again in overflow) and the raw hot-path pool.
+    db_pool_size: int = field(default=20, metadata=_read(_count))
+    db_raw_pool_size: int = field(default=20, metadata=_read(_count))
+    jwt_secret: str = field(default="", metadata=_read(_as_is))
     jwt_issuer: str = "gamehub"
     jwt_audience: str = "gamehub-api"
-    access_token_ttl_s: int = 900
-    refresh_token_ttl_s: int = 30 * 24 * 3600
-    stream_ticket_ttl_s: int = 60
-    bcrypt_rounds: int = 12
-    max_body_bytes: int = 1024 * 1024
-    # Abuse limits (gamehub/ratelimit.py, auth/throttle.py, userlimits.py); off is refused in
-    # production. Logins: strict per account from unknown places, looser from a known device or
-    # address, generous per client address (a carrier's address is thousands of players).
-    rate_limits: bool = True
-    rate_login_account: Rule = _RULES["login_account"]
-    rate_login_known: Rule = _RULES["login_known"]
-    rate_login_address: Rule = _RULES["login_address"]
-    rate_register_address: Rule = _RULES["register_address"]
-    rate_payments_user: Rule = _RULES["payments_user"]
-    rate_play_user: Rule = _RULES["play_user"]
-    sse_keepalive_s: float = 15.0
-    # Open SSE streams and WebSockets of one user on one instance (gamehub/connections.py).
-    max_streams_per_user: int = 20
+    access_token_ttl_s: int = field(default=900, metadata=_read(_count))
+    refresh_token_ttl_s: int = field(default=30 * 24 * 3600, metadata=_read(_count))
+    stream_ticket_ttl_s: int = field(default=60, metadata=_read(_count))
+    bcrypt_rounds: int = field(default=12, metadata=_read(_count))
+    max_body_bytes: int = field(default=1024 * 1024, metadata=_read(_count))
+    # Abuse limits (off is refused in production); why these numbers: docs/OPERATIONS.md.
+    rate_limits: bool = field(default=True, metadata=_read(_bool))
+    rate_login_account: Rule = field(default=Rule(10, 15 * 60), metadata=_read(_rule))
+    rate_login_known: Rule = field(default=Rule(20, 15 * 60), metadata=_read(_rule))
+    rate_login_address: Rule = field(default=Rule(120, 60), metadata=_read(_rule))
+    rate_register_address: Rule = field(default=Rule(500, 3600), metadata=_read(_rule))
+    rate_payments_user: Rule = field(default=Rule(10, 60), metadata=_read(_rule))
+    rate_play_user: Rule = field(default=Rule(20, 1), metadata=_read(_rule))
+    sse_keepalive_s: float = field(default=15.0, metadata=_read(_seconds))
+    # Open SSE streams and WebSockets of one user on one instance.
+    max_streams_per_user: int = field(default=20, metadata=_read(_count))
     # Room timeouts; unset = the games catalogue's (20 s per turn, 120 s waiting).
-    roulette_turn_timeout_s: int | None = None
-    roulette_waiting_timeout_s: int | None = None
+    roulette_turn_timeout_s: int | None = field(default=None, metadata=_read(_count))
+    roulette_waiting_timeout_s: int | None = field(default=None, metadata=_read(_count))
     rooms_sweep_interval_s: float = 1.0
-    log_json: bool = True
-    # Load-benchmark-only endpoints (bench/); refused in production.
-    bench_endpoints: bool = False
-    # Crash points that failure tests switch on (gamehub.faults); refused in production.
-    faults: frozenset[str] = frozenset()
-    mpesa_base_url: str | None = None
-    mpesa_consumer_key: str = "sandbox-key"
-    mpesa_consumer_secret: str = "sandbox-secret"
-    mpesa_shortcode: str = "174379"
-    mpesa_passkey: str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-    mpesa_b2c_shortcode: str = "600000"
-    mpesa_initiator_name: str = "testapi"
-    mpesa_initiator_password: str = "Safaricom999!*!"
-    mpesa_certificate: Path | None = None
-    mpesa_callback_base_url: str | None = None
+    log_json: bool = field(default=True, metadata=_read(_bool))
+    # Both refused in production; faults: gamehub.faults.
+    bench_endpoints: bool = field(default=False, metadata=_read(_bool))
+    faults: frozenset[str] = field(default=frozenset(), metadata=_read(_names))
+    mpesa_base_url: str | None = field(default=None, metadata=_read(_text))
+    mpesa_consumer_key: str = field(default="sandbox-key", metadata=_read(_text))
+    mpesa_consumer_secret: str = field(default="sandbox-secret", metadata=_read(_text))
+    mpesa_shortcode: str = field(default="174379", metadata=_read(_text))
+    mpesa_passkey: str = field(
+        default="bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
+        metadata=_read(_text),
+    )
+    mpesa_b2c_shortcode: str = field(default="600000", metadata=_read(_text))
+    mpesa_initiator_name: str = field(default="testapi", metadata=_read(_text))
+    mpesa_initiator_password: str = field(default="Safaricom999!*!", metadata=_read(_text))
+    mpesa_certificate: Path | None = field(default=None, metadata=_read(_path))
+    mpesa_callback_base_url: str | None = field(default=None, metadata=_read(_text))
     # Unset: outside production a random one kept in the data folder (see ensure_secrets).
-    mpesa_callback_secret: str = ""
-    mpesa_callback_allowlist: tuple[str, ...] = ()
-    # Peers (addresses or CIDRs) whose X-Forwarded-For / -Proto are believed (gamehub/proxies.py).
-    trusted_proxies: tuple[str, ...] = ()
-    # Origins (besides the app's own) whose pages may open WebSockets (gamehub/origins.py).
-    allowed_origins: tuple[str, ...] = ()
-    # The built-in sandbox's delays are multiplied by this (tests shrink them; 1 = Daraja-like).
-    mpesa_sandbox_time_scale: float = 1.0
+    mpesa_callback_secret: str = field(default="", metadata=_read(_text))
+    mpesa_callback_allowlist: tuple[str, ...] = field(default=(), metadata=_read(_list))
+    # Addresses or CIDRs whose X-Forwarded-For is believed (gamehub/proxies.py).
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata=_read(_list))
+    allowed_origins: tuple[str, ...] = field(default=(), metadata=_read(_origins))
+    mpesa_sandbox_time_scale: float = field(default=1.0, metadata=_read(_at_least(0.0001)))
     # The reconciler looks at payments pending longer than reconcile_after_s, every interval.
-    reconcile_interval_s: float = 30.0
-    reconcile_after_s: float = 120.0
-    # A keyed request still "in progress" after this long died with its process: a retry with
-    # its Idempotency-Key takes it over (and finds what it did, see idempotency.scope_of).
-    idempotency_abandoned_after_s: float = 120.0
-    deposit_min_kes: int = 1
-    deposit_max_kes: int = 250_000
-    withdraw_min_kes: int = 10
-    withdraw_max_kes: int = 250_000
-    daily_deposit_cap_kes: int = 500_000
-    # Operators (gamehub/admin): their tokens' life, and the size of an adjustment from which a
-    # second operator must approve it (four eyes).
-    admin_token_ttl_s: int = 600
-    adjustment_approval_kes: int = 10_000
-    # Excise on deposits (gamehub/taxes.py): rates with the day each comes into force; none = off.
-    tax_deposit_excise: tuple[TaxRate, ...] = ()
-    # Withholding on winnings (gamehub/taxes.py), in the same form; none = off.
-    tax_winnings_withholding: tuple[TaxRate, ...] = ()
-    # Withholding on withdrawals (gamehub/taxes.py), in the same form; none = off.
-    tax_withdrawal_withholding: tuple[TaxRate, ...] = ()
+    reconcile_interval_s: float = field(default=30.0, metadata=_read(_at_least(0.05)))
+    reconcile_after_s: float = field(default=120.0, metadata=_read(_at_least(0.0)))
+    # A keyed request still "in progress" after this long died: a retry with its key takes over.
+    idempotency_abandoned_after_s: float = field(default=120.0, metadata=_read(_at_least(1.0)))
+    deposit_min_kes: int = field(default=1, metadata=_read(_count))
+    deposit_max_kes: int = field(default=250_000, metadata=_read(_count))
+    withdraw_min_kes: int = field(default=10, metadata=_read(_count))
+    withdraw_max_kes: int = field(default=250_000, metadata=_read(_count))
+    daily_deposit_cap_kes: int = field(default=500_000, metadata=_read(_count))
+    # Operators' tokens' life, and the adjustment from which a second operator must approve.
+    admin_token_ttl_s: int = field(default=600, metadata=_read(_count))
+    adjustment_approval_kes: int = field(default=10_000, metadata=_read(_count))
+    # Taxes (gamehub/taxes.py): rates with the day each comes into force; none = off.
+    tax_deposit_excise: tuple[TaxRate, ...] = field(default=(), metadata=_read(_rates))
+    tax_winnings_withholding: tuple[TaxRate, ...] = field(default=(), metadata=_read(_rates))
+    tax_withdrawal_withholding: tuple[TaxRate, ...] = field(default=(), metadata=_read(_rates))
 
     def roulette_overrides(self) -> dict[str, int]:
         overrides = {
@@ -201,128 +258,28 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def gamehub_environment(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None
+) -> dict[str, str]:
+    """The GAMEHUB_* variables set (non-empty), without the prefix: the environment (which
+    wins) over a .env file."""
+    merged = {**read_dotenv(dotenv_path or Path(".env"))}
+    merged.update(os.environ if environ is None else environ)
+    return {k[len(PREFIX) :]: v for k, v in merged.items() if k.startswith(PREFIX) and v}
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None
 ) -> Settings:
     """Build Settings from the environment (which wins) over a .env file, then validate them."""
-    merged: dict[str, str] = {}
-    merged.update(read_dotenv(dotenv_path if dotenv_path is not None else Path(".env")))
-    merged.update(os.environ if environ is None else environ)
-    env = {k[len(PREFIX) :]: v for k, v in merged.items() if k.startswith(PREFIX)}
-
-    def get(name: str) -> str | None:
-        value = env.get(name)
-        return value if value not in (None, "") else None
-
-    data_dir = Path(get("DATA_DIR") or DEFAULT_DATA_DIR)
-    kwargs: dict[str, object] = {"env": (get("ENV") or "development").lower(), "data_dir": data_dir}
-    if kwargs["env"] not in {"development", "production", "test"}:
-        raise SettingsError(
-            f"{PREFIX}ENV must be development, test or production, got {env['ENV']!r}"
-        )
-    database_url = get("DATABASE_URL")
-    # Unset: the embedded default's own PostgreSQL (migrate.ensure_database starts it).
-    kwargs["database_url"] = normalise_database_url(database_url) if database_url else ""
-    kwargs["redis_url"] = get("REDIS_URL")
-    kwargs["jwt_secret"] = get("JWT_SECRET") or ""
-    for name in (
-        "ACCESS_TOKEN_TTL_S",
-        "REFRESH_TOKEN_TTL_S",
-        "STREAM_TICKET_TTL_S",
-        "BCRYPT_ROUNDS",
-        "MAX_BODY_BYTES",
-        "ROULETTE_TURN_TIMEOUT_S",
-        "ROULETTE_WAITING_TIMEOUT_S",
-        "DB_POOL_SIZE",
-        "DB_RAW_POOL_SIZE",
-        "ADMIN_TOKEN_TTL_S",
-        "ADJUSTMENT_APPROVAL_KES",
-        "MAX_STREAMS_PER_USER",
-    ):
-        value = get(name)
-        if value is not None:
-            kwargs[name.lower()] = _int(value, name, minimum=1)
-    if (value := get("SSE_KEEPALIVE_S")) is not None:
-        kwargs["sse_keepalive_s"] = float(_int(value, "SSE_KEEPALIVE_S", minimum=1))
-    if (value := get("LOG_JSON")) is not None:
-        kwargs["log_json"] = _bool(value, "LOG_JSON")
-    if (value := get("RATE_LIMITS")) is not None:
-        kwargs["rate_limits"] = _bool(value, "RATE_LIMITS")
-    for name in (
-        "RATE_LOGIN_ACCOUNT",
-        "RATE_LOGIN_KNOWN",
-        "RATE_LOGIN_ADDRESS",
-        "RATE_REGISTER_ADDRESS",
-        "RATE_PAYMENTS_USER",
-        "RATE_PLAY_USER",
-    ):
-        if (value := get(name)) is not None:
-            try:
-                kwargs[name.lower()] = Rule.parse(value)
-            except ValueError:
-                raise SettingsError(
-                    f"{PREFIX}{name} is a count per period such as 10/15m (s, m, h, d), "
-                    f"got {value!r}"
-                ) from None
-    if (value := get("BENCH_ENDPOINTS")) is not None:
-        kwargs["bench_endpoints"] = _bool(value, "BENCH_ENDPOINTS")
-    for name in (
-        "MPESA_BASE_URL",
-        "MPESA_CONSUMER_KEY",
-        "MPESA_CONSUMER_SECRET",
-        "MPESA_SHORTCODE",
-        "MPESA_PASSKEY",
-        "MPESA_B2C_SHORTCODE",
-        "MPESA_INITIATOR_NAME",
-        "MPESA_INITIATOR_PASSWORD",
-        "MPESA_CALLBACK_BASE_URL",
-        "MPESA_CALLBACK_SECRET",
-    ):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = value.rstrip("/") if name.endswith("_URL") else value
-    if (value := get("MPESA_CERTIFICATE")) is not None:
-        kwargs["mpesa_certificate"] = Path(value)
-    if (value := get("FAULTS")) is not None:
-        kwargs["faults"] = frozenset(name.strip() for name in value.split(",") if name.strip())
-    for name in ("MPESA_CALLBACK_ALLOWLIST", "TRUSTED_PROXIES"):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = _list(value)
-    if (value := get("ALLOWED_ORIGINS")) is not None:
-        try:
-            kwargs["allowed_origins"] = tuple(normalise_origin(item) for item in _list(value))
-        except ValueError as error:
-            raise SettingsError(
-                f"{PREFIX}ALLOWED_ORIGINS takes origins such as https://play.example.com, "
-                f"got {error.args[0]!r}"
-            ) from None
-    for name, minimum in (
-        ("MPESA_SANDBOX_TIME_SCALE", 0.0001),
-        ("RECONCILE_INTERVAL_S", 0.05),
-        ("RECONCILE_AFTER_S", 0.0),
-        ("IDEMPOTENCY_ABANDONED_AFTER_S", 1.0),
-    ):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = _float(value, name, minimum)
-    for name in (
-        "DEPOSIT_MIN_KES",
-        "DEPOSIT_MAX_KES",
-        "WITHDRAW_MIN_KES",
-        "WITHDRAW_MAX_KES",
-        "DAILY_DEPOSIT_CAP_KES",
-    ):
-        if (value := get(name)) is not None:
-            kwargs[name.lower()] = _int(value, name, minimum=1)
-    for name in (
-        "TAX_DEPOSIT_EXCISE",
-        "TAX_WINNINGS_WITHHOLDING",
-        "TAX_WITHDRAWAL_WITHHOLDING",
-    ):
-        if (value := get(name)) is not None:
-            try:
-                kwargs[name.lower()] = parse_rates(value)
-            except ValueError as error:
-                raise SettingsError(f"{PREFIX}{name}: {error}") from None
-    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    given = gamehub_environment(environ, dotenv_path)
+    settings = Settings(
+        **{
+            spec.name: spec.metadata["read"](given[name], name)
+            for spec in fields(Settings)
+            if "read" in spec.metadata and (name := spec.name.upper()) in given
+        }
+    )
     validate(settings)
     return settings
 
@@ -356,56 +313,48 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"{PREFIX}TRUSTED_PROXIES takes addresses or CIDRs, got {error.args[0]!r}"
         ) from None
-    if settings.is_production and everyone:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}TRUSTED_PROXIES trusts every address, "
-            "so any client could name its own address; list the proxies"
-        )
-    if settings.is_production and not settings.rate_limits:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}RATE_LIMITS=false leaves logins open to "
-            "guessing"
-        )
-    if settings.is_production and settings.bench_endpoints:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"
-        )
-    if settings.is_production and settings.faults:
-        raise SettingsError(f"refusing to start in production: {PREFIX}FAULTS crashes the process")
     if not settings.is_production:
         return
-    if len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}JWT_SECRET must be set to at least "
-            f"{MIN_JWT_SECRET_LENGTH} random characters"
-        )
-    if settings.uses_embedded_database:
-        raise SettingsError(
-            f"refusing to start in production: the embedded database is for development; "
-            f"set {PREFIX}DATABASE_URL to PostgreSQL"
-        )
-    if settings.uses_mpesa_sandbox:
-        raise SettingsError(
-            f"refusing to start in production: M-Pesa would be the built-in sandbox; "
-            f"set {PREFIX}MPESA_BASE_URL to Daraja"
-        )
-    if settings.bcrypt_rounds < 12:
-        raise SettingsError(f"refusing to start in production: {PREFIX}BCRYPT_ROUNDS must be >= 12")
-    if settings.mpesa_consumer_key == "sandbox-key" or settings.mpesa_certificate is None:
-        raise SettingsError(
-            f"refusing to start in production: set {PREFIX}MPESA_CONSUMER_KEY, "
-            f"{PREFIX}MPESA_CONSUMER_SECRET and {PREFIX}MPESA_CERTIFICATE for Daraja"
-        )
-    if settings.redis_url is None:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}REDIS_URL is needed to share rooms "
-            "between instances"
-        )
-    if len(settings.mpesa_callback_secret) < 24:
-        raise SettingsError(
-            f"refusing to start in production: {PREFIX}MPESA_CALLBACK_SECRET must be set to at "
-            "least 24 random characters, the same on every instance"
-        )
+    refusals = (
+        (
+            everyone,
+            f"{PREFIX}TRUSTED_PROXIES trusts every address, so any client could name its own "
+            "address; list the proxies",
+        ),
+        (not settings.rate_limits, f"{PREFIX}RATE_LIMITS=false leaves logins open to guessing"),
+        (settings.bench_endpoints, f"{PREFIX}BENCH_ENDPOINTS exposes load-test endpoints"),
+        (settings.faults, f"{PREFIX}FAULTS crashes the process"),
+        (
+            len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH,
+            f"{PREFIX}JWT_SECRET must be set to at least {MIN_JWT_SECRET_LENGTH} random characters",
+        ),
+        (
+            settings.uses_embedded_database,
+            f"the embedded database is for development; set {PREFIX}DATABASE_URL to PostgreSQL",
+        ),
+        (
+            settings.uses_mpesa_sandbox,
+            f"M-Pesa would be the built-in sandbox; set {PREFIX}MPESA_BASE_URL to Daraja",
+        ),
+        (settings.bcrypt_rounds < 12, f"{PREFIX}BCRYPT_ROUNDS must be >= 12"),
+        (
+            settings.mpesa_consumer_key == "sandbox-key" or settings.mpesa_certificate is None,
+            f"set {PREFIX}MPESA_CONSUMER_KEY, {PREFIX}MPESA_CONSUMER_SECRET and "
+            f"{PREFIX}MPESA_CERTIFICATE for Daraja",
+        ),
+        (
+            settings.redis_url is None,
+            f"{PREFIX}REDIS_URL is needed to share rooms between instances",
+        ),
+        (
+            len(settings.mpesa_callback_secret) < 24,
+            f"{PREFIX}MPESA_CALLBACK_SECRET must be set to at least 24 random characters, the "
+            "same on every instance",
+        ),
+    )
+    for refused, reason in refusals:
+        if refused:
+            raise SettingsError(f"refusing to start in production: {reason}")
 
 
 def _kept_secret(settings: Settings, name: str) -> str:
@@ -420,8 +369,8 @@ def _kept_secret(settings: Settings, name: str) -> str:
 
 
 def ensure_secrets(settings: Settings) -> Settings:
-    """Outside production, unset secrets are random and kept in the data folder, so that a
-    restart keeps sessions valid and M-Pesa callbacks sent before it still find their URL."""
+    """Outside production, unset secrets are random and kept in the data folder: a restart
+    keeps sessions valid, and callbacks sent before it their URL."""
     changes: dict[str, object] = {}
     if not settings.jwt_secret:
         changes["jwt_secret"] = _kept_secret(settings, "jwt-secret")

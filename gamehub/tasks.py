@@ -11,14 +11,9 @@ log = logging.getLogger(__name__)
 
 
 async def stop_task(task: asyncio.Task[Any] | None) -> None:
-    """Cancel `task` and wait until it has ended.
-
-    A background loop logs and survives a failed pass (`except Exception`). Some client
-    libraries, cancelled in the middle of a call, raise an error of their own instead of the
-    cancellation, and such a loop would then go on and be awaited forever. So the cancellation
-    is repeated until the task has ended: a loop spends nearly all its time in its own wait
-    between passes, where a cancellation is not turned into anything else.
-    """
+    """Cancel `task` and wait until it has ended, cancelling again as needed: a client library
+    cancelled mid-call may raise its own error instead, which a loop's `except Exception` would
+    survive; its own wait between passes is where a repeated cancellation lands."""
     if task is None:
         return
     while not task.done():
@@ -31,8 +26,8 @@ async def stop_task(task: asyncio.Task[Any] | None) -> None:
 
 
 class Periodic:
-    """Runs `work` every `interval_s` on each instance until stopped; a failed pass is logged
-    and the next one comes as usual (the jobs given here are safe to run again)."""
+    """Runs `work` (safe to run again) every `interval_s` on each instance until stopped; a
+    failed pass is logged."""
 
     def __init__(self, name: str, interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
         self.name = name

@@ -1,7 +1,12 @@
-"""The signed-in user's own stream (`/events`): wallet and transaction changes, their rooms."""
+"""The signed-in user's own stream: wallet and transaction changes, their rooms; over SSE
+(`/events`) and over the WebSocket (`"stream": "account"`, resumed from `last_event_id` too)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint, Response
@@ -11,25 +16,16 @@ from gamehub import connections
 from gamehub.auth.guard import stream_login
 from gamehub.balances import Balance, player_balance, player_balance_pg
 from gamehub.db import utcnow
-from gamehub.pg import RawPool
-from gamehub.rooms.broker import Broker
-from gamehub.rooms.streams import ChannelFeed, last_position, sse_response
+from gamehub.rooms.broker import Broker, Event
+from gamehub.rooms.streams import RETRY_MS, ChannelFeed, last_position, sse_response
 from gamehub.runtime import runtime
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("userstream", __name__)
 
 
 def channel(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-async def wallet_body(
-    sessions: async_sessionmaker[AsyncSession], user_id: int, pg: RawPool | None = None
-) -> dict[str, str]:
-    if pg is not None:
-        return (await player_balance_pg(pg, user_id)).render()
-    async with sessions() as session:
-        return (await player_balance(session, user_id)).render()
 
 
 async def publish(broker: Broker, user_id: int, event_type: str, body: dict[str, Any]) -> None:
@@ -43,8 +39,9 @@ async def publish_wallet(
     broker: Broker, sessions: async_sessionmaker[AsyncSession], user_id: int
 ) -> None:
     """Publish the wallet as it is now; call after the transaction that changed it committed."""
-    body = await wallet_body(sessions, user_id)
-    await publish(broker, user_id, "wallet", {"wallet": body})
+    async with sessions() as session:
+        balance = await player_balance(session, user_id)
+    await publish_wallet_balance(broker, user_id, balance)
 
 
 async def publish_wallet_balance(broker: Broker, user_id: int, balance: Balance) -> None:
@@ -70,7 +67,8 @@ def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:
 
     async def snapshot() -> tuple[None, dict[str, Any]]:
         # As of the broker's last seq, which the feed reads first.
-        return None, {"user_id": user_id, "wallet": await wallet_body(rt.readers, user_id, rt.pg)}
+        balance = await player_balance_pg(rt.pg, user_id)
+        return None, {"user_id": user_id, "wallet": balance.render()}
 
     return ChannelFeed(
         rt.broker,
@@ -80,3 +78,57 @@ def user_feed(user_id: int, epoch: str, since: int | None) -> ChannelFeed:
         epoch=epoch,
         keepalive_s=rt.settings.sse_keepalive_s,
     )
+
+
+ACCOUNT = "account"
+
+
+def _frame(event: Event) -> str:
+    # The event's JSON text is embedded as is, as for room events.
+    return (
+        f'{{"op":"event","stream":"{ACCOUNT}","id":"{event.epoch}-{event.seq}",'
+        f'"event":"{event.type}","data":{event.data}}}'
+    )
+
+
+async def account_subscription(
+    user_id: int,
+    since: tuple[str, int | None],
+    ref: Any,
+    send: Callable[[str], Awaitable[None]],
+    refuse: Callable[[Exception], Awaitable[None]],
+) -> None:
+    """Open the user's feed from `since` (epoch, seq), reply, then send every batch. A feed that
+    ends (the broker lost the channel, or this socket fell behind) is reopened from the last
+    event sent: a snapshot first when that cannot be exact, never silence."""
+    feed: ChannelFeed = user_feed(user_id, *since)
+    try:
+        batch = await feed.open()
+    except Exception as error:
+        feed.close()
+        log.exception("user %s: the WebSocket's account stream failed to open", user_id)
+        await refuse(error)
+        return
+    try:
+        await send(
+            json.dumps({"op": "reply", "ref": ref, "ok": True, "result": {"stream": ACCOUNT}})
+        )
+        while True:
+            for event in batch:
+                await send(_frame(event))
+            waiter = feed.waiter()
+            if waiter is not None:
+                await waiter
+            later = await feed.next_batch()
+            while later is None:
+                epoch, last = feed.epoch or "", feed.last
+                feed.close()
+                feed = user_feed(user_id, epoch, last)
+                try:
+                    later = await feed.open()
+                except Exception as error:
+                    log.warning("user %s: the account stream cannot go on yet: %s", user_id, error)
+                    await asyncio.sleep(RETRY_MS / 1000)
+            batch = later
+    finally:
+        feed.close()

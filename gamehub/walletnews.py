@@ -1,18 +1,5 @@
 """Wallet events after room commands, off the room's path: a command notes whose wallets it
-changed, and one task reads all noted balances in one statement and publishes them.
-
-Whose wallet a command changed is one rule, `wallets_changed`: a player's balance is their
-wallet plus their money held in room escrows (gamehub/balances.py), so it changed when a posting
-moved their wallet or their share of the room's escrow. The second half is what a rule that
-looked only at wallets missed: a match's loser and a losing side bettor have no posting of their
-own (their money goes from the escrow to the winner or the house), yet their balance and held
-both drop, and their wallet pages kept showing the stake as held.
-
-A room's actor used to read each changed wallet itself before taking its next command (four
-reads per match). A wallet event says "the wallet as it is now": reading it a moment later, for
-several players at once, says the same thing, and two changes close together may be told by one
-event (the later balance), which is what a client shows anyway.
-"""
+changed, and one task reads all noted balances in one statement and publishes them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The browser client: `gamehub/web/index.html` at `/`, the operators' back office at
-`/backoffice`, and their files under `/web/` (Quart keeps `/static/` for the app's own static
-folder)."""
+"""The browser client: index.html at `/`, the back office at `/backoffice`, their files under
+`/web/` (Quart keeps `/static/` for itself)."""
 
 from __future__ import annotations
 
@@ -46,8 +45,7 @@ class Asset:
 
 
 def load_assets(root: Path = WEB_ROOT) -> dict[str, Asset]:
-    """Read the client once, at start-up: a few small files, so no request touches the disk.
-    Files of unknown type are not served."""
+    """Read the client's files (of known types) once, at start-up: no request touches the disk."""
     assets: dict[str, Asset] = {}
     if not root.is_dir():
         return assets
@@ -74,8 +72,7 @@ def asset_response(asset: Asset | None) -> Response:
     else:
         response = Response(asset.body, content_type=asset.content_type)
     response.headers["ETag"] = quoted
-    # File names carry no content hash (there is no build step), so a browser may keep a
-    # copy but must revalidate it; the ETag turns that into a 304 without a body.
+    # No content hash in file names (no build step): a browser must revalidate (a 304).
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

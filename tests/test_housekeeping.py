@@ -8,7 +8,7 @@ from quart.typing import TestClientProtocol
 from sqlalchemy import select
 
 from gamehub.db import transaction, utcnow
-from gamehub.housekeeping import Housekeeping
+from gamehub.idempotency import Housekeeping
 from gamehub.models import IdempotencyRecord
 from gamehub.runtime import Runtime
 from tests.helpers import register

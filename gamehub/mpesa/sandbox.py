@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Quart
 
-from gamehub import logsafety
+from gamehub import observability
 from gamehub.mpesa.sandbox_control import control_blueprint
 from gamehub.mpesa.sandbox_flows import DarajaSandbox
 from gamehub.mpesa.sandbox_keys import SandboxKeys
@@ -41,7 +41,7 @@ def sandbox_blueprint(sandbox: DarajaSandbox) -> Blueprint:
 
 def create_sandbox_app(sandbox: DarajaSandbox) -> Quart:
     """The sandbox on its own, on Daraja's paths at the root; `app.extensions["daraja_sandbox"]`."""
-    logsafety.install()  # its callback URLs carry the caller's secrets
+    observability.redact_url_loggers()  # its callback URLs carry the caller's secrets
     app = Quart("daraja_sandbox")
     app.extensions["daraja_sandbox"] = sandbox
     app.register_blueprint(sandbox_blueprint(sandbox))

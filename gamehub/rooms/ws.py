@@ -34,7 +34,7 @@ from gamehub.rooms.schemas import JoinIn, PlaceBetIn, RoomIn
 from gamehub.rooms.streams import RETRY_MS, ChannelFeed, position
 from gamehub.runtime import runtime
 from gamehub.userlimits import check_user
-from gamehub.wsaccount import ACCOUNT, account_subscription
+from gamehub.userstream import ACCOUNT, account_subscription
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ws", __name__)

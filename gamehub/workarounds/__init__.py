@@ -1,12 +1,7 @@
-"""Work-arounds inside the frameworks we run on, each fenced to the versions it was written for.
+"""Work-arounds inside the frameworks we run on, each fenced to the releases it was written for.
 
-Each module here replaces or steps around a piece of Quart, Hypercorn, werkzeug, asyncpg or
-CPython for a measured reason (docs/ARCHITECTURE.md, "Why the unusual choices"), has its own
-test under tests/workarounds/, and is listed in FENCES with the releases it was written and
-tested against. pyproject.toml bounds the same releases from above, and `check_versions` runs
-at start, so that an install that slipped past the bounds (a `--no-deps`, a vendored copy)
-refuses to serve instead of running a work-around against code it was not written for. Each
-should go when upstream offers the same: offer the fix there first.
+Each has its reason (docs/ARCHITECTURE.md, "Why the unusual choices") and a test under
+tests/workarounds/; `check_versions` refuses to serve outside a fence (pyproject bounds the same).
 """
 
 from __future__ import annotations

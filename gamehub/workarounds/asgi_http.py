@@ -1,18 +1,8 @@
 """Quart's ASGI handling of one HTTP request, run in the server's own task for the request.
 
-Quart's ASGIHTTPConnection starts two tasks per request (one reads the body and then waits for
-the client to leave, one handles the request), waits for the first to finish and cancels the
-other; reading the body and sending the response each go through `asyncio.wait_for`, which in
-Python 3.11 is one more task apiece. Our requests are small JSON bodies answered in
-milliseconds, and a long-lived stream is written outside Quart (handoff.py), which watches for
-the client leaving itself. So this reads the body first, under the same BODY_TIMEOUT, then
-handles the request and sends the response (under RESPONSE_TIMEOUT) in the task Hypercorn
-already gave the request: the same hooks, handlers and errors, four tasks fewer.
-
-What changes: a client that leaves while its request is being handled no longer cancels the
-handler. A command then completes as it would have for a slow network, and its reply is
-dropped; every money-moving request is idempotent, so a retry gets that same answer.
-"""
+Quart starts two tasks per request, plus one per `wait_for`; ours are small JSON bodies, so this
+reads the body, handles the request and sends the response in Hypercorn's task: four tasks fewer.
+A client that leaves mid-request no longer cancels the handler (money requests are idempotent)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
 """A first-come, first-served gate in front of a scarce resource (the raw database pool).
 
-asyncpg's pool hands out connections through an `asyncio.Queue`, and a queue is not fair under
-load: a release wakes the longest waiter, but until that waiter runs, any newcomer that asks
-finds the connection free and takes it, and the woken waiter, finding the queue empty again,
-goes to the back of the line. With a thousand commands waiting for twenty connections, most are
-served at once and a few wait many times longer (docs/BENCHMARKS.md, "Who waits").
-
-Here a leaving holder hands its slot straight to the longest waiter, and a newcomer waits
-whenever anyone is already waiting, so a slot is never taken out of turn.
-"""
+asyncpg's pool queue lets a newcomer take a released connection before the woken waiter runs,
+so under load a few borrowers waited many times longer (docs/BENCHMARKS.md, "Who waits")."""
 
 from __future__ import annotations
 

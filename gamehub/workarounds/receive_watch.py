@@ -1,13 +1,8 @@
 """Noticing a client leave without a task per connection: `receive()` stepped by hand.
 
-An SSE stream must stop when its client leaves, and ASGI says so through `http.disconnect`
-from `receive()`. Awaiting that in a task of its own costs a task (and its registration) per
-idle stream, about half a kilobyte each. `Departure` does what the task would do itself: it
-sends the `receive()` coroutine None, and when it yields the future it waits on (the server's
-queue getter), resumes it once that future is done. That relies on two things no one documents:
-that the server's `receive()` yields asyncio futures (Hypercorn's is `asyncio.Queue.get`), and
-asyncio's own protocol between a task and the futures it awaits (`_asyncio_future_blocking`).
-"""
+A task per idle stream awaiting `http.disconnect` costs about half a kilobyte. This relies on
+Hypercorn's `receive()` yielding asyncio futures and on asyncio's task-future protocol
+(`_asyncio_future_blocking`), neither documented."""
 
 from __future__ import annotations
 
@@ -24,11 +19,8 @@ _Steps = Coroutine[Any, None, ASGIReceiveEvent] | Generator[Any, None, ASGIRecei
 class Departure:
     """Watches the client's side of the connection; when it leaves, stops the writing task.
 
-    Rather than a task (and its coroutine) per stream reading `receive()`, this steps the
-    `receive()` awaitable by hand, which is all a task would do for it: send it None, and when
-    it yields the future it waits on (the server's queue getter), resume it once that future
-    is done. While the client stays, what is kept is that awaitable and this object, which is
-    itself the callback (no bound method per wait)."""
+    It steps `receive()` as a task would: send None, and resume once the future it yields is
+    done. This object is itself that future's callback (no bound method per wait)."""
 
     __slots__ = ("gone", "receive", "receiving", "stopped", "waiting_on", "writer")
 

@@ -1,10 +1,6 @@
-"""A long-lived response's head without its header list kept: Hypercorn keeps the ASGI
-`http.response.start` message until the response ends (`HTTPStream.response`, read again for
-the status, the trailers flag and the access log line), so for a stream that lasts hours its
-headers stay in memory long after they are on the wire. `send_head` sends the message, then
-empties that list in place. The ASGI spec says nothing of an app changing a message it has sent;
-this relies on Hypercorn having built its own headers from the list by the time `send` returns.
-"""
+"""A long-lived response's head without its header list kept: Hypercorn keeps the sent
+`http.response.start` message until the response ends, so `send_head` empties its headers once
+`send` returns (Hypercorn has built its own from them by then; ASGI says nothing of this)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
 """URL matching that remembers what it matched: the same few paths are matched on every request.
 
-werkzeug's matcher defines a recursive closure on each call (`_match`, which refers to itself
-through its own cell), so each request left a few objects in a reference cycle that only the
-cyclic collector frees: most of the server's cyclic garbage under load. A remembered match is
-also several times cheaper than matching again. A path that does not match (404, 405, a
-redirect) is not remembered. Figures: docs/BENCHMARKS.md.
-"""
+werkzeug's matcher defines a recursive closure per call: a reference cycle per request, most of
+the server's cyclic garbage under load. Misses are not remembered. Figures: docs/BENCHMARKS.md."""
 
 from __future__ import annotations
 

@@ -1,15 +1,8 @@
 """Hypercorn's worker events with waiters kept in a set, so a waiter leaves in constant time.
 
-Every keep-alive connection that sits idle between requests waits, through Hypercorn's idle
-timer, on one event the whole worker shares (`WorkerContext.terminated`). asyncio.Event keeps
-its waiters in a deque, and a waiter that stops waiting is removed with `deque.remove`: a
-linear search. Each request on a kept-alive connection cancels that connection's idle wait
-and starts a new one, so with N idle connections every request paid O(N): a cost that grows with
-every connection (docs/BENCHMARKS.md, "What grows with the number of connections").
-
-Hypercorn picks the class for its worker-wide events (and a connection's `can_read`) from
-`WorkerContext.event_class`; this replaces it with `SetEvent`, the same contract.
-"""
+Every idle keep-alive connection waits on one worker-wide event, and asyncio.Event removes a
+leaving waiter by linear search, so each request paid O(idle connections). This replaces
+`WorkerContext.event_class` (undocumented) with `SetEvent`, the same contract."""
 
 from __future__ import annotations
 

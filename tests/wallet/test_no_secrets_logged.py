@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from gamehub import logsafety
+from gamehub import observability
 from tests.wallet.conftest import Live
 from tests.wallet.flows import phone, settled
 
@@ -84,10 +84,10 @@ async def test_a_deposit_and_withdrawal_log_no_secret(
 
 def test_urls_in_the_url_loggers_lines_lose_their_secrets(caplog: pytest.LogCaptureFixture) -> None:
     """The sandbox's own line for a callback it could not deliver, and the HTTP client's."""
-    logsafety.install()
+    observability.redact_url_loggers()
     caplog.set_level(logging.DEBUG)
     url = "http://127.0.0.1:9/payments/callbacks/s3cr3t-path/b2c/result?ticket=t1ck3t#frag"
-    for name in logsafety.URL_LOGGERS:
+    for name in observability.URL_LOGGERS:
         logging.getLogger(name).debug("callback to %s failed: %s", url, f"ConnectError ({url})")
     assert "s3cr3t-path" not in caplog.text and "t1ck3t" not in caplog.text
     assert caplog.text.count("http://127.0.0.1:9/payments/callbacks/***/b2c/result") == 4
