@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from gamehub import nginx
-from gamehub.settings import PREFIX, SettingsError, load_settings, read_dotenv
+from gamehub.settings import PREFIX, SettingsError, ensure_secrets, load_settings, read_dotenv
 
 READY_WITHIN_S = 60.0
 REQUIRED = ("DATABASE_URL", "REDIS_URL")
@@ -37,7 +37,8 @@ def _environment() -> dict[str, str]:
             "(the embedded database is one process's own)"
         )
     try:
-        settings = load_settings()  # also keeps generated development secrets in the data dir
+        # Generated once and kept in the data folder, so every instance gets the same ones.
+        settings = ensure_secrets(load_settings())
     except SettingsError as error:
         raise ClusterError(str(error)) from None
     env[PREFIX + "JWT_SECRET"] = settings.jwt_secret

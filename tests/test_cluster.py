@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gamehub import cluster
 from tests.backends import Backend
 from tests.live import free_port
 from tests.nginx import binary
@@ -63,6 +64,24 @@ def test_refuses_without_a_shared_database_and_redis(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "GAMEHUB_DATABASE_URL and GAMEHUB_REDIS_URL" in done.stderr, done.stderr
+
+
+def test_instances_share_the_development_secrets_kept_in_the_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unset secrets are generated once, before the instances start: instances that each made
+    their own would refuse each other's tokens and callbacks."""
+    for name in list(os.environ):
+        if name.startswith("GAMEHUB_"):
+            monkeypatch.delenv(name)
+    env = _env(tmp_path, DATABASE_URL="postgresql://db.invalid/x", REDIS_URL="redis://r.invalid")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    first, second = cluster._environment(), cluster._environment()
+    kept = (tmp_path / "data" / "jwt-secret").read_text(encoding="utf-8").strip()
+    assert first["GAMEHUB_JWT_SECRET"] == second["GAMEHUB_JWT_SECRET"] == kept != ""
+    assert first["GAMEHUB_MPESA_CALLBACK_SECRET"] == second["GAMEHUB_MPESA_CALLBACK_SECRET"] != ""
 
 
 def test_two_instances_behind_nginx_answer_and_stop_on_ctrl_c(
