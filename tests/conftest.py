@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from pathlib import Path
 
+import httpx
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gamehub.app import create_app
+from gamehub.mpesa.sandbox_keys import SandboxKeys
 from gamehub.ratelimit import Rule
 from gamehub.runtime import EXTENSION, Runtime
 from gamehub.settings import Settings
@@ -35,6 +38,22 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     if request.param == "embedded":
         return embedded_backend(tmp_path_factory.mktemp("embedded"))
     return services_backend()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_key_and_tls() -> Iterator[None]:
+    """Each app makes its Daraja sandbox a 2048-bit key pair and two HTTP clients that each
+    load the CA bundle, most of an app's making (docs/BENCHMARKS.md); the suite makes over a
+    thousand apps, so they share one key pair and one default TLS context (read-only once
+    made)."""
+    keys = SandboxKeys.generate()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SandboxKeys, "generate", classmethod(lambda cls: keys))
+        # Where httpx's transport makes the context of a client given none (its default).
+        patch.setattr(
+            "httpx._transports.default.create_ssl_context", cache(httpx.create_ssl_context)
+        )
+        yield
 
 
 @pytest.fixture

@@ -48,6 +48,18 @@ async def register_over_http(http: httpx.AsyncClient, username: str) -> dict[str
     return data
 
 
+async def place_side_bet(client: TestClientProtocol, room_id: int, token: str) -> dict[str, Any]:
+    """A 10.00 elimination bet on the room's next pull, asserted taken; its response body."""
+    response = await client.post(
+        "/games/place-bet",
+        json={"room_id": room_id, "bet_amount": "10", "bet_type": "elimination"},
+        headers=bearer(token),
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    data: dict[str, Any] = await response.get_json()
+    return data
+
+
 async def error_of(response: Any) -> dict[str, Any]:
     """The `error` object of a JSON error response (asserts the contract's shape)."""
     assert response.content_type.startswith("application/json"), response.content_type

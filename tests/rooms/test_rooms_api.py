@@ -12,7 +12,7 @@ from quart.typing import TestClientProtocol
 from gamehub import fairness
 from gamehub.runtime import Runtime
 from tests.funding import books_balance, fund
-from tests.helpers import bearer, error_of, register
+from tests.helpers import bearer, error_of, place_side_bet, register
 
 
 async def _player(
@@ -62,13 +62,7 @@ async def test_two_players_play_a_whole_match(client: TestClientProtocol, runtim
         shooter = room["turn_user_id"]
         other = next(uid for uid in tokens if uid != shooter)
         if room["chambers_left"] >= 2:
-            bet = await client.post(
-                "/games/place-bet",
-                json={"room_id": room_id, "bet_amount": "10", "bet_type": "elimination"},
-                headers=bearer(carol["access_token"]),
-            )
-            assert bet.status_code == 200, await bet.get_data(as_text=True)
-            bets.append(await bet.get_json())
+            bets.append(await place_side_bet(client, room_id, carol["access_token"]))
         wrong = await client.post(
             "/games/pull-trigger", json={"room_id": room_id}, headers=bearer(tokens[other])
         )

@@ -19,7 +19,7 @@ from gamehub.runtime import Runtime
 from gamehub.settings import Settings
 from tests.admin.operators import operator
 from tests.funding import books_balance, fund
-from tests.helpers import bearer, register
+from tests.helpers import bearer, place_side_bet, register
 
 
 @pytest.fixture
@@ -52,13 +52,7 @@ async def test_a_match_and_its_side_bets_withhold_the_tax_on_winnings(
     outcome = "click"
     while outcome == "click":
         if room["chambers_left"] >= 2:
-            bet = await client.post(
-                "/games/place-bet",
-                json={"room_id": room_id, "bet_amount": "10", "bet_type": "elimination"},
-                headers=bearer(carol["access_token"]),
-            )
-            assert bet.status_code == 200, await bet.get_data(as_text=True)
-            bets.append(await bet.get_json())
+            bets.append(await place_side_bet(client, room_id, carol["access_token"]))
         pulled = await client.post(
             "/games/pull-trigger",
             json={"room_id": room_id},
