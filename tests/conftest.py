@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from functools import cache
 from pathlib import Path
 
-import httpx
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol
@@ -41,18 +39,12 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="session", autouse=True)
-def shared_key_and_tls() -> Iterator[None]:
-    """Each app makes its Daraja sandbox a 2048-bit key pair and two HTTP clients that each
-    load the CA bundle, most of an app's making (docs/BENCHMARKS.md); the suite makes over a
-    thousand apps, so they share one key pair and one default TLS context (read-only once
-    made)."""
+def shared_sandbox_keys() -> Iterator[None]:
+    """Each app makes its Daraja sandbox a 2048-bit key pair, most of an app's making
+    (docs/BENCHMARKS.md); the suite makes over a thousand apps, so they share one."""
     keys = SandboxKeys.generate()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SandboxKeys, "generate", classmethod(lambda cls: keys))
-        # Where httpx's transport makes the context of a client given none (its default).
-        patch.setattr(
-            "httpx._transports.default.create_ssl_context", cache(httpx.create_ssl_context)
-        )
         yield
 
 

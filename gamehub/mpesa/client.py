@@ -22,7 +22,12 @@ from gamehub.mpesa.errors import (
     error_from_body,
 )
 from gamehub.mpesa.results import RequestAccepted, StkPushAccepted, StkQueryResult
-from gamehub.mpesa.security import daraja_timestamp, security_credential, stk_password
+from gamehub.mpesa.security import (
+    daraja_timestamp,
+    security_credential,
+    stk_password,
+    tls_context,
+)
 from gamehub.settings import Settings
 
 OAUTH_PATH = "/oauth/v1/generate"
@@ -113,6 +118,7 @@ class DarajaClient:
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+            verify=tls_context(),
         )
         self._clock = clock
         self._token: str | None = None

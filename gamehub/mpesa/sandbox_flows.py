@@ -24,7 +24,7 @@ from gamehub.mpesa.sandbox_state import (
     new_receipt,
     now_iso,
 )
-from gamehub.mpesa.security import NAIROBI
+from gamehub.mpesa.security import NAIROBI, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class DarajaSandbox:
 
     async def start(self) -> None:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timings.callback_timeout_s)
+            self._http = httpx.AsyncClient(
+                timeout=self.timings.callback_timeout_s, verify=tls_context()
+            )
 
     async def stop(self) -> None:
         await self._cancel_flows()

@@ -1,15 +1,26 @@
-"""Daraja's request secrets: Nairobi timestamp, STK password and B2C SecurityCredential."""
+"""Daraja's request secrets (Nairobi timestamp, STK password, B2C SecurityCredential) and the
+TLS context of every call over HTTPS."""
 
 from __future__ import annotations
 
 import base64
+import ssl
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import cache
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying context per process, shared by every client: making one reads the whole CA
+    bundle, and a context may serve many connections."""
+    return httpx.create_ssl_context()
 
 
 def _nairobi() -> tzinfo:
